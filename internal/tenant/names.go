@@ -1,0 +1,118 @@
+package tenant
+
+import "strings"
+
+// Separator joins a tenant id to a component in every resource name. Tenant
+// ids never contain it, so no name of tenant "acme" can be a prefix of a name
+// of "acme-corp" or "acme2": Vault lists and revokes leases by prefix, and
+// Nomad and Consul filter by prefix.
+const Separator = "--"
+
+// sqlSeparator plays the same role for Postgres identifiers, which are kept to
+// [a-z0-9_] so they never need quoting; ids never contain "__".
+const sqlSeparator = "__"
+
+// Names is the name of every resource a tenant owns. All of them are derived
+// from the id; nothing else may be used to name a tenant's resources.
+type Names struct {
+	ID ID
+
+	// Nomad.
+	Namespace      string // the tenant's Nomad namespace
+	JobPostgres    string
+	JobRedis       string
+	JobApp         string
+	JobWorker      string
+	JobMigrate     string // parameterized batch job
+	VolumePostgres string // host volume holding Postgres data
+	VolumeRedis    string // host volume holding Redis data
+
+	// Consul.
+	ServiceApp      string
+	ServiceWorker   string
+	ServicePostgres string
+	ServiceRedis    string
+	KVPrefix        string // tenant record, ends with "/"
+	LockKey         string // the tenant's apply lock
+
+	// Vault (names inside their mounts).
+	Policy          string // ACL policy for the tenant's workloads
+	JWTRole         string // role in the Nomad workload-identity jwt auth mount
+	DBConnection    string // database mount: connection to the tenant's Postgres
+	RedisConnection string // database mount: connection to the tenant's Redis
+	DBRoleApp       string
+	DBRoleWorker    string
+	DBRoleMigrate   string
+	RedisRoleApp    string
+	RedisRoleWorker string
+	BootstrapPath   string // KV v2 path (inside the kv mount) of the bootstrap admin passwords
+
+	// Postgres (identifiers are [a-z0-9_]).
+	Database     string
+	OwnerRole    string // NOLOGIN role owning the schema objects
+	AppGroupRole string // NOLOGIN role granted to dynamic app/worker users
+	// Redis.
+	RedisAdminUser string // the admin ACL user Vault connects as
+}
+
+// NamesFor returns the resource names of tenant id.
+func NamesFor(id ID) Names {
+	s := string(id)
+	n := func(component string) string { return s + Separator + component }
+	q := strings.ReplaceAll(s, "-", "_")
+	sql := func(component string) string { return q + sqlSeparator + component }
+	return Names{
+		ID:             id,
+		Namespace:      n("tenant"),
+		JobPostgres:    n("postgres"),
+		JobRedis:       n("redis"),
+		JobApp:         n("app"),
+		JobWorker:      n("worker"),
+		JobMigrate:     n("migrate"),
+		VolumePostgres: n("postgres-data"),
+		VolumeRedis:    n("redis-data"),
+
+		ServiceApp:      n("app"),
+		ServiceWorker:   n("worker"),
+		ServicePostgres: n("postgres"),
+		ServiceRedis:    n("redis"),
+		KVPrefix:        "tenantctl/tenants/" + s + "/",
+		LockKey:         "tenantctl/locks/" + s + "/lock",
+
+		Policy:          n("tenant"),
+		JWTRole:         n("nomad"),
+		DBConnection:    n("postgres"),
+		RedisConnection: n("redis"),
+		DBRoleApp:       n("app"),
+		DBRoleWorker:    n("worker"),
+		DBRoleMigrate:   n("migrate"),
+		RedisRoleApp:    n("redis-app"),
+		RedisRoleWorker: n("redis-worker"),
+		BootstrapPath:   "tenants/" + s + "/bootstrap",
+
+		Database:     sql("app"),
+		OwnerRole:    sql("owner"),
+		AppGroupRole: sql("rw"),
+
+		RedisAdminUser: n("admin"),
+	}
+}
+
+// All returns every name in n with a label, for tests and diagnostics.
+func (n Names) All() map[string]string {
+	return map[string]string{
+		"namespace": n.Namespace, "job.postgres": n.JobPostgres, "job.redis": n.JobRedis,
+		"job.app": n.JobApp, "job.worker": n.JobWorker, "job.migrate": n.JobMigrate,
+		"volume.postgres": n.VolumePostgres, "volume.redis": n.VolumeRedis,
+		"service.app": n.ServiceApp, "service.worker": n.ServiceWorker,
+		"service.postgres": n.ServicePostgres, "service.redis": n.ServiceRedis,
+		"consul.kv": n.KVPrefix, "consul.lock": n.LockKey,
+		"vault.policy": n.Policy, "vault.jwt-role": n.JWTRole,
+		"vault.db-connection": n.DBConnection, "vault.redis-connection": n.RedisConnection,
+		"vault.db-role.app": n.DBRoleApp, "vault.db-role.worker": n.DBRoleWorker,
+		"vault.db-role.migrate": n.DBRoleMigrate, "vault.redis-role.app": n.RedisRoleApp,
+		"vault.redis-role.worker": n.RedisRoleWorker, "vault.bootstrap": n.BootstrapPath,
+		"pg.database": n.Database, "pg.owner": n.OwnerRole, "pg.rw": n.AppGroupRole,
+		"redis.admin": n.RedisAdminUser,
+	}
+}
