@@ -1,0 +1,99 @@
+package tenant
+
+import (
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// generatedIDs returns a deterministic set of valid ids rich in shared
+// prefixes: acme, acme2, acme-corp, acme-c, a1, a1-2 and random ones.
+func generatedIDs(t *testing.T) []ID {
+	t.Helper()
+	seen := map[string]bool{}
+	add := func(s string) {
+		if _, err := ParseID(s); err == nil {
+			seen[s] = true
+		}
+	}
+	for _, base := range []string{"acme", "ab", "a1", "x", "ac", "acme-corp", "z9"} {
+		add(base)
+		for _, suffix := range []string{"2", "-2", "-corp", "-c", "c", "-a-b", "0", "-prod", "x"} {
+			add(base + suffix)
+			add(base + suffix + "-1")
+		}
+	}
+	r := rand.New(rand.NewPCG(4, 2))
+	const alphabet = "abc12-"
+	for len(seen) < 400 {
+		n := 2 + r.IntN(10)
+		b := []byte{"abc"[r.IntN(3)]}
+		for len(b) < n {
+			b = append(b, alphabet[r.IntN(len(alphabet))])
+		}
+		add(string(b))
+	}
+	ids := make([]ID, 0, len(seen))
+	for s := range seen {
+		ids = append(ids, ID(s))
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+func TestNamesArePrefixSafe(t *testing.T) {
+	ids := generatedIDs(t)
+	type named struct{ label, name string }
+	all := make([][]named, len(ids))
+	for i, id := range ids {
+		for label, name := range NamesFor(id).All() {
+			all[i] = append(all[i], named{label, name})
+		}
+	}
+	for i := range ids {
+		for j := range ids {
+			if i == j {
+				continue
+			}
+			for _, a := range all[i] {
+				for _, b := range all[j] {
+					if strings.HasPrefix(b.name, a.name) {
+						t.Fatalf("%s of %q (%q) is a prefix of %s of %q (%q); want no prefix across tenants",
+							a.label, ids[i], a.name, b.label, ids[j], b.name)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("checked %d ids, %d names each", len(ids), len(all[0]))
+}
+
+func TestNamesAreDistinctWithinTenant(t *testing.T) {
+	n := NamesFor("acme")
+	byName := map[string]string{}
+	for label, name := range n.All() {
+		if name == "" {
+			t.Errorf("%s is empty", label)
+		}
+		// Different systems may reuse a name (the Nomad job and the Consul
+		// service of postgres); within one system they must differ.
+		key := strings.SplitN(label, ".", 2)[0] + ":" + name
+		if other, ok := byName[key]; ok {
+			t.Errorf("%s and %s are both %q", label, other, name)
+		}
+		byName[key] = label
+	}
+}
+
+func TestNamesFor(t *testing.T) {
+	n := NamesFor("acme-corp")
+	for got, want := range map[string]string{
+		n.Namespace: "acme-corp--tenant", n.JobPostgres: "acme-corp--postgres", n.JWTRole: "acme-corp--nomad",
+		n.Database: "acme_corp__app", n.BootstrapPath: "tenants/acme-corp/bootstrap", n.RedisAdminUser: "acme-corp--admin",
+	} {
+		if got != want {
+			t.Errorf("got %q; want %q", got, want)
+		}
+	}
+}
