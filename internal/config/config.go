@@ -1,0 +1,210 @@
+// Package config reads tenantctl's project config, tenantctl.hcl: the
+// cluster-wide settings every tenant shares (base domain, datacenters, node
+// pool, runtime profile, images and host binaries, plan sizes, Vault mount
+// paths, router address, update timings and credential TTLs).
+//
+// A missing file means the defaults, which are enough for `tenantctl render`.
+// A file only needs the settings it changes. Every value is validated, because
+// most of them end up in HCL var files, nginx config or SQL.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+// DefaultFile is the config file read when none is given and it exists.
+const DefaultFile = "tenantctl.hcl"
+
+// Config is the validated project config.
+type Config struct {
+	// BaseDomain is the parent of every default tenant host: <id>.<BaseDomain>.
+	BaseDomain string
+	// Datacenters the tenant jobs may run in.
+	Datacenters []string
+	// NodePool the tenant jobs run in.
+	NodePool string
+	// Profile is the default runtime profile (docker or exec).
+	Profile tenant.Profile
+	// RouterAddress is host:port of the nginx router; empty skips the
+	// Host-header probe.
+	RouterAddress string
+
+	Vault  Vault
+	Docker Docker
+	Exec   Exec
+	Update Update
+	// Plans holds the size of each plan.
+	Plans map[tenant.Plan]Plan
+}
+
+// Vault holds Vault mount paths and credential TTLs.
+type Vault struct {
+	JWTAuthPath   string // jwt auth mount for Nomad workload identity
+	KVMount       string // KV v2 mount holding bootstrap secrets
+	DatabaseMount string // database secrets engine mount
+	CredsTTL      string // default TTL of dynamic credentials
+	CredsMaxTTL   string // max TTL of dynamic credentials
+	TokenTTL      string // TTL of the tokens the jwt role issues
+}
+
+// Docker holds the images of the docker profile.
+type Docker struct {
+	PostgresImage  string
+	RedisImage     string
+	AppImage       string // runs `tenant-app serve|work`
+	TenantctlImage string // runs `tenantctl db migrate`
+}
+
+// Exec holds the host binaries and data directory of the exec profile.
+type Exec struct {
+	PostgresBinDir string // holds initdb and postgres
+	PostgresUser   string // OS user postgres runs as (it refuses root)
+	RedisServer    string
+	TenantApp      string
+	Tenantctl      string
+	// DataDir holds one directory per tenant volume; it outlives jobs.
+	DataDir string
+}
+
+// Update holds the deployment timings of service jobs.
+type Update struct {
+	MinHealthyTime   string
+	HealthyDeadline  string
+	ProgressDeadline string
+}
+
+// Plan is the size of every job for one plan. CPU is in MHz, memory in MiB.
+type Plan struct {
+	PostgresCPU            int
+	PostgresMemory         int
+	PostgresMaxConnections int
+	RedisCPU               int
+	RedisMemory            int
+	RedisMaxMemory         int // MiB; Redis evicts nothing and refuses writes beyond it
+	AppCount               int
+	AppCPU                 int
+	AppMemory              int
+	WorkerCount            int
+	WorkerCPU              int
+	WorkerMemory           int
+	MigrateCPU             int
+	MigrateMemory          int
+}
+
+// Default returns the config used when there is no file.
+func Default() Config {
+	return Config{
+		BaseDomain:  "tenants.localhost.test",
+		Datacenters: []string{"dc1"},
+		NodePool:    "default",
+		Profile:     tenant.ProfileDocker,
+		Vault: Vault{
+			JWTAuthPath: "jwt-nomad", KVMount: "tenantctl", DatabaseMount: "database",
+			CredsTTL: "1h", CredsMaxTTL: "24h", TokenTTL: "1h",
+		},
+		Docker: Docker{
+			PostgresImage:  "postgres:15",
+			RedisImage:     "redis:7",
+			AppImage:       "ghcr.io/tenantctl/tenant-app:latest",
+			TenantctlImage: "ghcr.io/tenantctl/tenantctl:latest",
+		},
+		Exec: Exec{
+			PostgresBinDir: "/usr/lib/postgresql/15/bin",
+			PostgresUser:   "postgres",
+			RedisServer:    "/usr/bin/redis-server",
+			TenantApp:      "/usr/local/bin/tenant-app",
+			Tenantctl:      "/usr/local/bin/tenantctl",
+			DataDir:        "/var/lib/tenantctl",
+		},
+		Update: Update{MinHealthyTime: "5s", HealthyDeadline: "3m", ProgressDeadline: "5m"},
+		Plans: map[tenant.Plan]Plan{
+			tenant.PlanSmall: {
+				PostgresCPU: 200, PostgresMemory: 256, PostgresMaxConnections: 50,
+				RedisCPU: 100, RedisMemory: 128, RedisMaxMemory: 64,
+				AppCount: 1, AppCPU: 200, AppMemory: 128,
+				WorkerCount: 1, WorkerCPU: 100, WorkerMemory: 128,
+				MigrateCPU: 100, MigrateMemory: 128,
+			},
+			tenant.PlanMedium: {
+				PostgresCPU: 500, PostgresMemory: 1024, PostgresMaxConnections: 100,
+				RedisCPU: 200, RedisMemory: 512, RedisMaxMemory: 384,
+				AppCount: 2, AppCPU: 500, AppMemory: 256,
+				WorkerCount: 1, WorkerCPU: 250, WorkerMemory: 256,
+				MigrateCPU: 100, MigrateMemory: 128,
+			},
+			tenant.PlanLarge: {
+				PostgresCPU: 2000, PostgresMemory: 4096, PostgresMaxConnections: 200,
+				RedisCPU: 500, RedisMemory: 2048, RedisMaxMemory: 1536,
+				AppCount: 3, AppCPU: 1000, AppMemory: 512,
+				WorkerCount: 2, WorkerCPU: 500, WorkerMemory: 512,
+				MigrateCPU: 200, MigrateMemory: 256,
+			},
+		},
+	}
+}
+
+// Error is an invalid config value: where it is, what is wrong and an
+// example of a valid value.
+type Error struct {
+	File    string
+	Field   string // e.g. vault.kv_mount, plan.small.app_count
+	Value   string
+	Reason  string
+	Example string
+}
+
+func (e *Error) Error() string {
+	v := e.Value
+	if r := []rune(v); len(r) > 64 {
+		v = string(r[:64]) + "…"
+	}
+	where := e.Field
+	if e.File != "" {
+		where = e.File + ": " + e.Field
+	}
+	return fmt.Sprintf("config %s = %q: %s", where, v, e.Reason)
+}
+
+// Load reads the config at path. An empty path reads DefaultFile when it
+// exists and otherwise returns the defaults. An explicit path must exist.
+func Load(path string) (Config, error) {
+	explicit := path != ""
+	if !explicit {
+		path = DefaultFile
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return Default(), nil
+		}
+		return Config{}, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	return Parse(src, path)
+}
+
+// Parse parses and validates config source; filename is used in messages.
+func Parse(src []byte, filename string) (Config, error) {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		return Config{}, &Error{File: filename, Field: "(syntax)", Reason: diags.Error(),
+			Example: `base_domain = "tenants.example.com"`}
+	}
+	cfg := Default()
+	err := decodeFile(f.Body, &cfg)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	var ce *Error
+	if errors.As(err, &ce) && ce.File == "" {
+		ce.File = filename
+	}
+	return cfg, err
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v; want nil", err)
+	}
+}
+
+func TestParseOverlaysDefaults(t *testing.T) {
+	src := `
+base_domain    = "tenants.example.com"
+datacenters    = ["dc1", "dc2"]
+profile        = "exec"
+router_address = "127.0.0.1:8080"
+
+vault {
+  kv_mount = "secret/tenantctl"
+}
+
+exec {
+  tenant_app = "/opt/tenant-app/bin/tenant-app"
+}
+
+plan "large" {
+  app_count       = 5
+  redis_maxmemory = 1000
+}
+`
+	cfg, err := Parse([]byte(src), "tenantctl.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	if cfg.BaseDomain != "tenants.example.com" || len(cfg.Datacenters) != 2 || cfg.Profile != tenant.ProfileExec ||
+		cfg.RouterAddress != "127.0.0.1:8080" || cfg.Vault.KVMount != "secret/tenantctl" ||
+		cfg.Vault.DatabaseMount != def.Vault.DatabaseMount || cfg.Exec.TenantApp != "/opt/tenant-app/bin/tenant-app" ||
+		cfg.Exec.RedisServer != def.Exec.RedisServer {
+		t.Fatalf("got %+v; want the file's settings over the defaults", cfg)
+	}
+	large := cfg.Plans[tenant.PlanLarge]
+	if large.AppCount != 5 || large.RedisMaxMemory != 1000 || large.AppCPU != def.Plans[tenant.PlanLarge].AppCPU {
+		t.Fatalf("got large plan %+v; want app_count 5, redis_maxmemory 1000, the rest default", large)
+	}
+	if cfg.Plans[tenant.PlanSmall] != def.Plans[tenant.PlanSmall] {
+		t.Fatalf("small plan changed; want the default")
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := map[string]string{
+		`base_domain = "Example.COM"`:                       "base_domain",
+		`base_domain = "x.com\"; evil"`:                     "base_domain",
+		`datacenters = []`:                                  "datacenters",
+		`datacenters = ["dc1", "${x}"]`:                     "datacenters",
+		`datacenters = "dc1"`:                               "datacenters",
+		`profile = "podman"`:                                "profile",
+		`router_address = "nohost"`:                         "router_address",
+		`node_pool = "pool\nx"`:                             "node_pool",
+		`bogus = 1`:                                         "(schema)",
+		`vault { kv_mount = "/tenantctl/" }`:                "vault.kv_mount",
+		`vault { database_mount = "../db" }`:                "vault.database_mount",
+		`vault { typo = "x" }`:                              "vault.typo",
+		`vault { creds_ttl = "forever" }`:                   "vault.creds_ttl",
+		`vault { creds_ttl = "48h" }`:                       "vault.creds_ttl",
+		`docker { app_image = "app:1 ; rm -rf /" }`:         "docker.app_image",
+		`docker { app_image = "App:latest" }`:               "docker.app_image",
+		`exec { tenant_app = "relative/path" }`:             "exec.tenant_app",
+		`exec { data_dir = "/var/lib/../etc" }`:             "exec.data_dir",
+		`exec { tenantctl = "/usr/bin/tenant ctl" }`:        "exec.tenantctl",
+		`exec { postgres_user = "root;x" }`:                 "exec.postgres_user",
+		`update { min_healthy_time = "10m" }`:               "update",
+		`plan "huge" { app_count = 1 }`:                     "plan",
+		`plan "small" { app_count = 0 }`:                    "plan.small.app_count",
+		`plan "small" { app_count = 1.5 }`:                  "plan.small.app_count",
+		`plan "small" { app_count = "2" }`:                  "plan.small.app_count",
+		`plan "small" { redis_maxmemory = 4000 }`:           "plan.small.redis_maxmemory",
+		`plan "small" { postgres_max_connections = 99999 }`: "plan.small.postgres_max_connections",
+		`base_domain = var.x`:                               "base_domain",
+		`base_domain = `:                                    "(syntax)",
+	}
+	for src, field := range cases {
+		_, err := Parse([]byte(src), "t.hcl")
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Errorf("Parse(%q): got %v; want a *config.Error", src, err)
+			continue
+		}
+		if ce.Field != field || ce.Example == "" || ce.File != "t.hcl" {
+			t.Errorf("Parse(%q): got field %q example %q file %q; want field %q, an example and the file", src, ce.Field, ce.Example, ce.File, field)
+		}
+		if strings.Contains(err.Error(), "\n") && field != "(syntax)" && field != "(schema)" && field != "base_domain" {
+			t.Errorf("Parse(%q): error %q spans lines", src, err)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tenantctl.hcl")
+	if err := os.WriteFile(path, []byte(`node_pool = "tenants"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil || cfg.NodePool != "tenants" {
+		t.Fatalf("Load = %+v, %v; want node_pool tenants", cfg.NodePool, err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.hcl")); err == nil {
+		t.Fatalf("Load(missing explicit file): got ok; want error")
+	}
+}
