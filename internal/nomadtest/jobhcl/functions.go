@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
@@ -34,7 +33,6 @@ func functions() map[string]function.Function {
 		"signum":   stdlib.SignumFunc,
 		// strings
 		"chomp":         stdlib.ChompFunc,
-		"endswith":      stringPredicate("suffix", strings.HasSuffix),
 		"format":        stdlib.FormatFunc,
 		"formatlist":    stdlib.FormatListFunc,
 		"indent":        stdlib.IndentFunc,
@@ -43,9 +41,6 @@ func functions() map[string]function.Function {
 		"regex_replace": stdlib.RegexReplaceFunc,
 		"replace":       stdlib.ReplaceFunc,
 		"split":         stdlib.SplitFunc,
-		"startswith":    stringPredicate("prefix", strings.HasPrefix),
-		"strcontains":   stringPredicate("substr", strings.Contains),
-		"strlen":        stdlib.StrlenFunc,
 		"strrev":        stdlib.ReverseFunc,
 		"substr":        stdlib.SubstrFunc,
 		"title":         stdlib.TitleFunc,
@@ -105,20 +100,6 @@ func functions() map[string]function.Function {
 		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 		"tostring": stdlib.MakeToFunc(cty.String),
 	}
-}
-
-// stringPredicate makes a function of two strings that returns a bool (startswith, endswith, strcontains).
-func stringPredicate(second string, f func(s, x string) bool) function.Function {
-	return function.New(&function.Spec{
-		Params: []function.Parameter{
-			{Name: "str", Type: cty.String},
-			{Name: second, Type: cty.String},
-		},
-		Type: function.StaticReturnType(cty.Bool),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			return cty.BoolVal(f(args[0].AsString(), args[1].AsString())), nil
-		},
-	})
 }
 
 // hashFunc makes a function returning the hex digest of a string's UTF-8 bytes.
