@@ -1,0 +1,147 @@
+package nomadtest
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// deploymentFor returns the deployment an evaluation of job should advance:
+// the running one for this job version, a new one when the version changed,
+// or nil when the job gets no deployment (non-service jobs, max_parallel = 0,
+// or an unchanged job). Callers hold s.mu.
+func (s *Server) deploymentFor(job *api.Job) *api.Deployment {
+	if deref(job.Type) != "service" || job.Update == nil || deref(job.Update.MaxParallel) == 0 {
+		return nil
+	}
+	ns, id := deref(job.Namespace), deref(job.ID)
+	latest := s.st.latestDeployment(ns, id)
+	if latest != nil && latest.JobVersion == deref(job.Version) {
+		if latest.Status == api.DeploymentStatusRunning {
+			return latest
+		}
+		return nil
+	}
+	if latest != nil && latest.Status == api.DeploymentStatusRunning {
+		s.setDeploymentStatus(latest, api.DeploymentStatusCancelled, "Cancelled due to newer version of job")
+	}
+	idx := s.st.index + 1
+	now := time.Now()
+	d := &api.Deployment{
+		ID:                 newUUID(),
+		Namespace:          ns,
+		JobID:              id,
+		JobVersion:         deref(job.Version),
+		JobModifyIndex:     deref(job.JobModifyIndex),
+		JobSpecModifyIndex: deref(job.JobModifyIndex),
+		JobCreateIndex:     deref(job.CreateIndex),
+		TaskGroups:         map[string]*api.DeploymentState{},
+		Status:             api.DeploymentStatusRunning,
+		StatusDescription:  "Deployment is running",
+		CreateIndex:        idx,
+		ModifyIndex:        idx,
+		CreateTime:         now.UnixNano(),
+		ModifyTime:         now.UnixNano(),
+	}
+	for _, tg := range job.TaskGroups {
+		st := &api.DeploymentState{DesiredTotal: deref(tg.Count)}
+		if tg.Update != nil {
+			st.AutoRevert = deref(tg.Update.AutoRevert)
+			st.ProgressDeadline = deref(tg.Update.ProgressDeadline)
+			st.RequireProgressBy = now.Add(st.ProgressDeadline)
+		}
+		d.TaskGroups[deref(tg.Name)] = st
+	}
+	s.st.deployments[d.ID] = d
+	return d
+}
+
+// checkDeployment marks a running deployment successful once every group has
+// its desired number of healthy allocations, and the job version stable.
+// Callers hold s.mu.
+func (s *Server) checkDeployment(d *api.Deployment) {
+	if d.Status != api.DeploymentStatusRunning {
+		return
+	}
+	for _, st := range d.TaskGroups {
+		if st.HealthyAllocs < st.DesiredTotal {
+			return
+		}
+	}
+	s.setDeploymentStatus(d, api.DeploymentStatusSuccessful, "Deployment completed successfully")
+	if e := s.st.jobs[nsKey{d.Namespace, d.JobID}]; e != nil {
+		for _, v := range e.versions {
+			if deref(v.Version) == d.JobVersion {
+				v.Stable = ptr(true)
+			}
+		}
+	}
+}
+
+func (s *Server) setDeploymentStatus(d *api.Deployment, status, desc string) {
+	d.Status, d.StatusDescription = status, desc
+	d.ModifyIndex = s.st.index + 1
+	d.ModifyTime = time.Now().UnixNano()
+}
+
+func copyDeployment(d *api.Deployment) *api.Deployment {
+	c := *d
+	c.TaskGroups = make(map[string]*api.DeploymentState, len(d.TaskGroups))
+	for k, v := range d.TaskGroups {
+		st := *v
+		c.TaskGroups[k] = &st
+	}
+	return &c
+}
+
+func (s *Server) getJobLatestDeployment(q *request) error {
+	ns, id := q.namespace(), q.param("id")
+	return s.query(q, []string{tblDeployments}, func(st *state) (any, error) {
+		d := st.latestDeployment(ns, id)
+		if d == nil {
+			return nil, nil
+		}
+		return copyDeployment(d), nil
+	})
+}
+
+func (s *Server) getJobDeployments(q *request) error {
+	ns, id := q.namespace(), q.param("id")
+	return s.query(q, []string{tblDeployments}, func(st *state) (any, error) {
+		return deploymentList(st, func(d *api.Deployment) bool { return d.Namespace == ns && d.JobID == id }), nil
+	})
+}
+
+func (s *Server) listDeployments(q *request) error {
+	ns, prefix := q.namespace(), q.query.Get("prefix")
+	return s.query(q, []string{tblDeployments}, func(st *state) (any, error) {
+		return deploymentList(st, func(d *api.Deployment) bool {
+			return (ns == "*" || d.Namespace == ns) && strings.HasPrefix(d.ID, prefix)
+		}), nil
+	})
+}
+
+func deploymentList(st *state, keep func(*api.Deployment) bool) []*api.Deployment {
+	out := []*api.Deployment{}
+	for _, d := range st.deployments {
+		if keep(d) {
+			out = append(out, copyDeployment(d))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreateIndex > out[j].CreateIndex })
+	return out
+}
+
+func (s *Server) getDeployment(q *request) error {
+	id := q.param("id")
+	return s.query(q, []string{tblDeployments}, func(st *state) (any, error) {
+		d := st.deployments[id]
+		if d == nil {
+			return nil, errCode(http.StatusNotFound, "deployment not found")
+		}
+		return copyDeployment(d), nil
+	})
+}

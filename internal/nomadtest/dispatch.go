@@ -1,0 +1,127 @@
+package nomadtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// dispatchJob answers PUT /v1/job/:id/dispatch: it registers a child of a
+// parameterized job with ID "<parent>/dispatch-<unix>-<8 hex>", checking
+// meta_required/meta_optional and the payload rule, and honours the
+// idempotency_token query parameter (the same token returns the child it
+// dispatched before).
+func (s *Server) dispatchJob(q *request) error {
+	var req api.JobDispatchRequest
+	if err := q.decode(&req); err != nil {
+		return err
+	}
+	ns, id := q.namespace(), q.param("id")
+	token := q.query.Get("idempotency_token")
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.st.jobs[nsKey{ns, id}]
+	if e == nil {
+		return errCode(http.StatusNotFound, "job not found")
+	}
+	parent := e.current()
+	pc := parent.ParameterizedJob
+	if pc == nil {
+		return errCode(http.StatusBadRequest, "Specified job %q is not a parameterized job", id)
+	}
+	if deref(parent.Stop) {
+		return errCode(http.StatusBadRequest, "Specified job %q is stopped", id)
+	}
+	if token != "" {
+		if childID, ok := e.dispatched[token]; ok {
+			if child := s.st.job(ns, childID); child != nil {
+				return q.reply(s.st.index, api.JobDispatchResponse{
+					DispatchedJobID: childID,
+					JobCreateIndex:  deref(child.CreateIndex),
+				})
+			}
+		}
+	}
+	switch pc.Payload {
+	case "required":
+		if len(req.Payload) == 0 {
+			return errCode(http.StatusBadRequest, "Payload is not provided but required by parameterized job")
+		}
+	case "forbidden":
+		if len(req.Payload) != 0 {
+			return errCode(http.StatusBadRequest, "Payload provided but forbidden by parameterized job")
+		}
+	}
+	var missing, unpermitted []string
+	for _, k := range pc.MetaRequired {
+		if _, ok := req.Meta[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	allowed := map[string]bool{}
+	for _, k := range append(append([]string{}, pc.MetaRequired...), pc.MetaOptional...) {
+		allowed[k] = true
+	}
+	for k := range req.Meta {
+		if !allowed[k] {
+			unpermitted = append(unpermitted, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(unpermitted)
+	if len(missing) > 0 {
+		return errCode(http.StatusBadRequest, "Dispatch did not provide required meta keys: %v", missing)
+	}
+	if len(unpermitted) > 0 {
+		return errCode(http.StatusBadRequest, "Dispatch provided unpermitted meta keys: %v", unpermitted)
+	}
+
+	child := copyJob(parent)
+	var suffix [4]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return fmt.Errorf("nomadtest: dispatch id: %w", err)
+	}
+	prefix := id
+	if req.IdPrefixTemplate != "" {
+		prefix = id + "/" + strings.TrimSpace(req.IdPrefixTemplate)
+	}
+	childID := fmt.Sprintf("%s%s%d-%s", prefix, api.JobDispatchLaunchSuffix, time.Now().Unix(), hex.EncodeToString(suffix[:]))
+	child.ID = ptr(childID)
+	child.Name = ptr(childID)
+	child.ParentID = ptr(id)
+	child.ParameterizedJob = nil
+	child.Dispatched = true
+	child.Payload = req.Payload
+	if token != "" {
+		child.DispatchIdempotencyToken = ptr(token)
+	}
+	if child.Meta == nil {
+		child.Meta = map[string]string{}
+	}
+	for k, v := range req.Meta {
+		child.Meta[k] = v
+	}
+	if req.Priority > 0 {
+		child.Priority = ptr(req.Priority)
+	}
+	child.Status, child.Version, child.Stable = nil, nil, nil
+	child.CreateIndex, child.ModifyIndex, child.JobModifyIndex, child.SubmitTime = nil, nil, nil, nil
+	resp := s.upsertJob(nil, child, nil, "job-register")
+	if token != "" {
+		e.dispatched[token] = childID
+	}
+	s.st.bump(tblJobs, tblSummaries)
+	return q.reply(resp.EvalCreateIndex, api.JobDispatchResponse{
+		DispatchedJobID: childID,
+		EvalID:          resp.EvalID,
+		EvalCreateIndex: resp.EvalCreateIndex,
+		JobCreateIndex:  deref(child.CreateIndex),
+	})
+}
