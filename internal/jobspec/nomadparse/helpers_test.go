@@ -1,0 +1,88 @@
+package nomadparse
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/tenantctl/tenantctl/internal/jobspec"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+// hostileName is a display name full of characters that would break HCL,
+// shell, SQL or Go templates if they were not escaped.
+const hostileName = `ACME "Corp" ${var.tenant_id} %{ if true }x%{ endif } \ ; DROP TABLE x; ` + "`id`" + ` {{ .Data }} ../ Ünï`
+
+func mustSpec(t testing.TB, id, name string, profile tenant.Profile) tenant.Spec {
+	t.Helper()
+	s, err := tenant.NewSpec(tenant.SpecInput{ID: id, Name: name, BaseDomain: "tenants.example.com", Plan: "small", Profile: string(profile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// checkJob checks the parts of a parsed job that tenantctl and the router
+// rely on.
+func checkJob(t *testing.T, j jobspec.Job, job *api.Job, spec tenant.Spec) {
+	t.Helper()
+	names := tenant.NamesFor(spec.ID)
+	if j.Name == "migrate" {
+		if deref(job.Type) != "batch" || job.ParameterizedJob == nil || !slices.Contains(job.ParameterizedJob.MetaRequired, "version") {
+			t.Errorf("%s: want a parameterized batch job requiring meta version", j.SourceFile)
+		}
+		tg := job.TaskGroups[0]
+		if tg.RestartPolicy == nil || deref(tg.RestartPolicy.Attempts) != 0 || tg.ReschedulePolicy == nil || deref(tg.ReschedulePolicy.Attempts) != 0 || deref(tg.ReschedulePolicy.Unlimited) {
+			t.Errorf("%s: want restart and reschedule attempts 0", j.SourceFile)
+		}
+	} else {
+		if job.Update == nil || !deref(job.Update.AutoRevert) || deref(job.Update.HealthCheck) != "checks" {
+			t.Errorf("%s: want an update block with health checks and auto_revert", j.SourceFile)
+		}
+	}
+	for _, tg := range job.TaskGroups {
+		if len(tg.Services) > 0 && tg.ShutdownDelay == nil {
+			t.Errorf("%s: group %s has services but no shutdown_delay", j.SourceFile, deref(tg.Name))
+		}
+		for _, s := range tg.Services {
+			if s.Provider != "consul" || len(s.Checks) == 0 {
+				t.Errorf("%s: service %s: want provider consul with checks", j.SourceFile, s.Name)
+			}
+			for _, tag := range []string{"tenantctl", "tenantctl.tenant=" + spec.ID.String(), "tenantctl.host=" + spec.Host.String()} {
+				if !slices.Contains(s.Tags, tag) {
+					t.Errorf("%s: service %s tags %v; want %q", j.SourceFile, s.Name, s.Tags, tag)
+				}
+			}
+		}
+		for _, task := range tg.Tasks {
+			for _, tpl := range task.Templates {
+				data := deref(tpl.EmbeddedTmpl)
+				if strings.Contains(data, "secret ") && !deref(tpl.ErrMissingKey) {
+					t.Errorf("%s: task %s: a template reading secrets without error_on_missing_key", j.SourceFile, task.Name)
+				}
+				if strings.Contains(data, "${") {
+					t.Errorf("%s: task %s: template still holds an HCL interpolation: %q", j.SourceFile, task.Name, data)
+				}
+			}
+			if task.Vault != nil && task.Vault.Role != names.JWTRole {
+				t.Errorf("%s: task %s: vault role %q; want %q", j.SourceFile, task.Name, task.Vault.Role, names.JWTRole)
+			}
+		}
+	}
+	want := map[string]string{"app": names.ServiceApp, "worker": names.ServiceWorker, "postgres": names.ServicePostgres, "redis": names.ServiceRedis}
+	if svc, ok := want[j.Name]; ok {
+		if len(job.TaskGroups[0].Services) == 0 || job.TaskGroups[0].Services[0].Name != svc {
+			t.Errorf("%s: want service %q", j.SourceFile, svc)
+		}
+	}
+}

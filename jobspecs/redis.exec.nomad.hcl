@@ -1,0 +1,292 @@
+# redis.exec.nomad.hcl: the tenant's Redis with ACLs, data on a volume that outlives the job
+# (exec profile: host binaries run by raw_exec, no Docker needed).
+#
+# Plain Nomad HCL2, identical for every tenant: everything tenant-specific is a
+# variable, and every jobspec of a profile declares the same variables, so one
+# var file per tenant serves them all. `tenantctl render <tenant>` writes it:
+#
+#   nomad job run -var-file=<tenant>.vars.hcl redis.nomad.hcl
+#
+# submits what `tenantctl up` submits. No variable ever holds a secret: tasks
+# read credentials from Vault with their workload identity. See docs/jobspecs.md.
+
+variable "tenant_id" {
+  type        = string
+  description = "Tenant id: a DNS label such as acme-corp."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.tenant_id))
+    error_message = "The tenant id must be 2-32 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tenant_name" {
+  type        = string
+  description = "Display name (any text up to 100 characters); shown in meta and to the app, never interpreted."
+
+  validation {
+    condition     = can(regex("^.{1,100}$", var.tenant_name))
+    error_message = "The display name must be 1-100 characters."
+  }
+}
+
+variable "host" {
+  type        = string
+  description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", var.host))
+    error_message = "The host must be a lower-case DNS name."
+  }
+}
+
+variable "datacenters" {
+  type        = list(string)
+  description = "Datacenters the job may run in."
+
+  validation {
+    condition     = length(var.datacenters) > 0
+    error_message = "At least one datacenter is required."
+  }
+}
+
+variable "node_pool" {
+  type        = string
+  description = "Node pool the job runs in."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", var.node_pool))
+    error_message = "The node pool must be a name of letters, digits, underscores and hyphens."
+  }
+}
+
+variable "spec_version" {
+  type        = string
+  description = "Version of the tenantctl jobspec set, recorded in job meta."
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.spec_version))
+    error_message = "The spec version must be a number."
+  }
+}
+
+variable "names" {
+  type        = object({
+    namespace         = string
+    vault_role        = string
+    bootstrap_path    = string
+    database          = string
+    postgres_job      = string
+    redis_job         = string
+    migrate_job       = string
+    app_job           = string
+    worker_job        = string
+    postgres_service  = string
+    redis_service     = string
+    app_service       = string
+    worker_service    = string
+    postgres_volume   = string
+    redis_volume      = string
+    redis_admin_user  = string
+    db_role_app       = string
+    db_role_worker    = string
+    db_role_migrate   = string
+    redis_role_app    = string
+    redis_role_worker = string
+  })
+  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin user, Vault database roles."
+
+  validation {
+    condition     = length([for v in values(var.names) : v if !can(regex("^[a-z0-9][a-z0-9_/-]{0,127}$", v))]) == 0
+    error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
+  }
+}
+
+variable "vault" {
+  type        = object({
+    kv_mount       = string
+    database_mount = string
+  })
+  description = "Vault mounts: kv_mount (KV v2, holds the bootstrap secret) and database_mount (issues Postgres and Redis credentials)."
+
+  validation {
+    condition     = length([for v in values(var.vault) : v if !can(regex("^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", v))]) == 0
+    error_message = "Each mount must be a Vault path such as database."
+  }
+}
+
+variable "update" {
+  type        = object({
+    min_healthy_time  = string
+    healthy_deadline  = string
+    progress_deadline = string
+  })
+  description = "Deployment timings of service jobs."
+
+  validation {
+    condition     = length([for v in values(var.update) : v if !can(regex("^([0-9]+(ms|s|m|h))+$", v))]) == 0
+    error_message = "Each timing must be a duration such as 5s or 3m."
+  }
+}
+
+variable "resources" {
+  type        = object({
+    postgres_cpu             = number
+    postgres_memory          = number
+    postgres_max_connections = number
+    redis_cpu                = number
+    redis_memory             = number
+    redis_maxmemory          = number
+    app_count                = number
+    app_cpu                  = number
+    app_memory               = number
+    worker_count             = number
+    worker_cpu               = number
+    worker_memory            = number
+    migrate_cpu              = number
+    migrate_memory           = number
+  })
+  description = "Sizes from the tenant plan: CPU in MHz, memory and redis_maxmemory in MiB, instance counts, Postgres max_connections."
+
+  validation {
+    condition     = length([for v in values(var.resources) : v if v < 1]) == 0
+    error_message = "Every size must be at least 1."
+  }
+}
+
+variable "exec" {
+  type        = object({
+    postgres_bin_dir  = string
+    postgres_user     = string
+    postgres_data_dir = string
+    redis_server      = string
+    redis_data_dir    = string
+    tenant_app        = string
+    tenantctl         = string
+  })
+  description = "Host binaries and directories of the exec profile; the data directories outlive the jobs."
+
+  validation {
+    condition     = length([for v in values(var.exec) : v if !can(regex("^(/[A-Za-z0-9._+-]+)+$|^[a-z_][a-z0-9_-]{0,31}$", v))]) == 0
+    error_message = "Each entry must be an absolute path (postgres_user: an OS user name)."
+  }
+}
+
+job "redis" {
+  id          = var.names.redis_job
+  name        = var.names.redis_job
+  namespace   = var.names.namespace
+  type        = "service"
+  datacenters = var.datacenters
+  node_pool   = var.node_pool
+
+  meta = {
+    "tenantctl.tenant"       = var.tenant_id
+    "tenantctl.name"         = var.tenant_name
+    "tenantctl.spec-version" = var.spec_version
+    "tenantctl.component"    = "redis"
+  }
+
+  update {
+    max_parallel      = 1
+    health_check      = "checks"
+    min_healthy_time  = var.update.min_healthy_time
+    healthy_deadline  = var.update.healthy_deadline
+    progress_deadline = var.update.progress_deadline
+    auto_revert       = true
+  }
+
+  group "redis" {
+    count          = 1
+    shutdown_delay = "5s"
+
+    network {
+      port "redis" {}
+    }
+
+    service {
+      provider = "consul"
+      name     = var.names.redis_service
+      port     = "redis"
+      tags = [
+        "tenantctl",
+        "tenantctl.tenant=${var.tenant_id}",
+        "tenantctl.host=${var.host}",
+        "tenantctl.component=redis",
+      ]
+
+      check {
+        name     = "redis-tcp"
+        type     = "tcp"
+        interval = "5s"
+        timeout  = "2s"
+      }
+    }
+
+    # Prestart: create the data directory, which outlives the job.
+    task "init" {
+      driver = "raw_exec"
+
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
+
+      config {
+        command = "/bin/mkdir"
+        args    = ["-p", "-m", "0700", var.exec.redis_data_dir]
+      }
+
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+
+    task "redis" {
+      driver = "raw_exec"
+
+      # Workload identity: the task logs in to Vault with its own JWT. The
+      # token stays with Nomad's template runner; the process never sees it.
+      vault {
+        role        = var.names.vault_role
+        env         = false
+        change_mode = "noop"
+      }
+
+      # ACL file: the default user is off; the admin user (whose password only
+      # Vault and the bootstrap secret know) is stored as a SHA-256 hash.
+      template {
+        data                 = <<-EOT
+          user default off
+          {{- with secret "${var.vault.kv_mount}/data/${var.names.bootstrap_path}" }}
+          user ${var.names.redis_admin_user} on #{{ .Data.data.redis_password | sha256Hex }} ~* &* +@all
+          {{- end }}
+        EOT
+        destination          = "secrets/users.acl"
+        perms                = "0400"
+        change_mode          = "noop"
+        error_on_missing_key = true
+      }
+
+      config {
+        command = var.exec.redis_server
+        args = [
+          "--port", "${NOMAD_PORT_redis}",
+          "--bind", "${NOMAD_IP_redis}",
+          "--aclfile", "${NOMAD_SECRETS_DIR}/users.acl",
+          "--dir", var.exec.redis_data_dir,
+          "--appendonly", "yes",
+          "--maxmemory", "${var.resources.redis_maxmemory}mb",
+          "--maxmemory-policy", "noeviction",
+          "--daemonize", "no",
+        ]
+      }
+
+      resources {
+        cpu    = var.resources.redis_cpu
+        memory = var.resources.redis_memory
+      }
+    }
+  }
+}
