@@ -1,0 +1,64 @@
+# Variables of tenant acme-corp for the tenantctl jobspecs, written by `tenantctl render`.
+# Every jobspec of the profile declares exactly these variables. No secrets here.
+#   nomad job run -var-file=acme-corp.vars.hcl postgres.nomad.hcl
+
+tenant_id    = "acme-corp"
+tenant_name  = "A \"Co\" $${var.tenant_id} %%{ if 1 }x%%{ endif } $$${x} \\ ; DROP x; `id` {{ .Data }} ../ Ünï"
+host         = "acme-corp.tenants.example.com"
+datacenters  = ["dc1"]
+node_pool    = "default"
+spec_version = "1"
+names        = {
+  namespace         = "acme-corp--tenant"
+  vault_role        = "acme-corp--nomad"
+  bootstrap_path    = "tenants/acme-corp/bootstrap"
+  database          = "acme_corp__app"
+  postgres_job      = "acme-corp--postgres"
+  redis_job         = "acme-corp--redis"
+  migrate_job       = "acme-corp--migrate"
+  app_job           = "acme-corp--app"
+  worker_job        = "acme-corp--worker"
+  postgres_service  = "acme-corp--postgres"
+  redis_service     = "acme-corp--redis"
+  app_service       = "acme-corp--app"
+  worker_service    = "acme-corp--worker"
+  postgres_volume   = "acme-corp--postgres-data"
+  redis_volume      = "acme-corp--redis-data"
+  redis_admin_user  = "acme-corp--admin"
+  db_role_app       = "acme-corp--app"
+  db_role_worker    = "acme-corp--worker"
+  db_role_migrate   = "acme-corp--migrate"
+  redis_role_app    = "acme-corp--redis-app"
+  redis_role_worker = "acme-corp--redis-worker"
+}
+vault        = {
+  kv_mount       = "tenantctl"
+  database_mount = "database"
+}
+update       = {
+  min_healthy_time  = "5s"
+  healthy_deadline  = "3m"
+  progress_deadline = "5m"
+}
+resources    = {
+  postgres_cpu             = 200
+  postgres_memory          = 256
+  postgres_max_connections = 50
+  redis_cpu                = 100
+  redis_memory             = 128
+  redis_maxmemory          = 64
+  app_count                = 1
+  app_cpu                  = 200
+  app_memory               = 128
+  worker_count             = 1
+  worker_cpu               = 100
+  worker_memory            = 128
+  migrate_cpu              = 100
+  migrate_memory           = 128
+}
+images       = {
+  postgres  = "postgres:15"
+  redis     = "redis:7"
+  app       = "ghcr.io/tenantctl/tenant-app:latest"
+  tenantctl = "ghcr.io/tenantctl/tenantctl:latest"
+}
