@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -127,7 +126,7 @@ func (d *decoder) decodeBlock(block *hcl.Block, rv reflect.Value) hcl.Diagnostic
 // that the struct does not declare are errors, as in Nomad.
 func (d *decoder) decodeBody(body hcl.Body, rv reflect.Value) hcl.Diagnostics {
 	specs := fieldSpecs(rv.Type())
-	syn, _ := body.(*hclsyntax.Body)
+	syn := d.syntaxBody(body)
 	schema := &hcl.BodySchema{}
 	attrForm := map[string]bool{}
 	for _, s := range specs {

@@ -11,8 +11,29 @@ import (
 // decoder holds what decoding a job needs: the source (to re-emit runtime references as written) and the
 // evaluation context with `var`, `local` and the functions.
 type decoder struct {
-	src []byte
-	ctx *hcl.EvalContext
+	src    []byte
+	ctx    *hcl.EvalContext
+	bodies map[int]*hclsyntax.Body // every body of the jobspec, by the byte offset where it starts
+}
+
+// indexBodies records body and all bodies nested in it.
+func (d *decoder) indexBodies(body *hclsyntax.Body) {
+	if d.bodies == nil {
+		d.bodies = map[int]*hclsyntax.Body{}
+	}
+	d.bodies[body.SrcRange.Start.Byte] = body
+	for _, b := range body.Blocks {
+		d.indexBodies(b.Body)
+	}
+}
+
+// syntaxBody returns the syntax tree of a body. Bodies are wrapped for dynamic block expansion, so the
+// source body is found by its position.
+func (d *decoder) syntaxBody(body hcl.Body) *hclsyntax.Body {
+	if syn, ok := body.(*hclsyntax.Body); ok {
+		return syn
+	}
+	return d.bodies[body.MissingItemRange().Start.Byte]
 }
 
 // evaluatedRoots are the variable roots a jobspec evaluates at parse time. A reference with any other root
@@ -117,11 +138,12 @@ func (d *decoder) source(r hcl.Range) string {
 
 // freeform decodes a body whose contents are not fixed by a schema (a task driver's config, a scaling
 // policy) into a map, as Nomad does: arguments become plain Go values, and each nested block becomes a map
-// appended to a list under the block's type (with one level of nesting per label).
+// appended to a list under the block's type (with one level of nesting per label). The schema is taken from
+// the body's own source, so that `dynamic` blocks inside it are expanded too.
 func (d *decoder) freeform(body hcl.Body) (map[string]any, hcl.Diagnostics) {
 	out := map[string]any{}
-	syn, ok := body.(*hclsyntax.Body)
-	if !ok {
+	syn := d.syntaxBody(body)
+	if syn == nil {
 		attrs, diags := body.JustAttributes()
 		for name, a := range attrs {
 			v, vd := d.eval(a.Expr)
@@ -130,8 +152,36 @@ func (d *decoder) freeform(body hcl.Body) (map[string]any, hcl.Diagnostics) {
 		}
 		return out, diags
 	}
-	var diags hcl.Diagnostics
-	for name, a := range syn.Attributes {
+	schema := &hcl.BodySchema{}
+	for name := range syn.Attributes {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
+	}
+	seen := map[string]bool{}
+	for _, b := range syn.Blocks {
+		typ, labels := b.Type, len(b.Labels)
+		if typ == "dynamic" && len(b.Labels) == 1 {
+			typ, labels = b.Labels[0], 0
+			if _, ok := b.Body.Attributes["labels"]; ok {
+				labels = 1
+			}
+		}
+		if seen[typ] || (typ == "dynamic" && body != syn) {
+			continue
+		}
+		seen[typ] = true
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: typ, LabelNames: make([]string, labels)})
+	}
+	content, diags := body.Content(schema)
+	for name, a := range content.Attributes {
+		if seen[name] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unsupported block type",
+				Detail:   "An argument named \"" + name + "\" is already set here, so a block of that type is not expected.",
+				Subject:  a.NameRange.Ptr(),
+			})
+			continue
+		}
 		v, vd := d.eval(a.Expr)
 		diags = append(diags, vd...)
 		if vd.HasErrors() {
@@ -139,16 +189,7 @@ func (d *decoder) freeform(body hcl.Body) (map[string]any, hcl.Diagnostics) {
 		}
 		out[name] = goValue(v)
 	}
-	for _, b := range syn.Blocks {
-		if _, clash := syn.Attributes[b.Type]; clash {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Unsupported block type",
-				Detail:   "An argument named \"" + b.Type + "\" is already set here, so a block of that type is not expected.",
-				Subject:  b.TypeRange.Ptr(),
-			})
-			continue
-		}
+	for _, b := range content.Blocks {
 		m, md := d.freeform(b.Body)
 		diags = append(diags, md...)
 		var v any = m

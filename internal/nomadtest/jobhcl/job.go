@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/dynblock"
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -12,7 +13,9 @@ import (
 // and an unnamed `identity` block is the task's default identity.
 func (d *decoder) decodeJob(block *hcl.Block) (*api.Job, hcl.Diagnostics) {
 	job := &api.Job{}
-	diags := d.decodeBody(block.Body, reflect.ValueOf(job).Elem())
+	// `dynamic` blocks anywhere in the job are expanded as the body is decoded.
+	body := dynblock.Expand(block.Body, d.ctx)
+	diags := d.decodeBody(body, reflect.ValueOf(job).Elem())
 	label := block.Labels[0]
 	if job.ID == nil {
 		job.ID = &label

@@ -143,6 +143,7 @@ func parse(src []byte, varFile string, argVars map[string]string) (*api.Job, hcl
 		Variables: map[string]cty.Value{"var": varVal, "local": cty.EmptyObjectVal},
 		Functions: funcs,
 	}}
+	d.indexBodies(file.Body.(*hclsyntax.Body))
 	localVal, ld := evalLocals(locals, d)
 	diags = append(diags, ld...)
 	if ld.HasErrors() {

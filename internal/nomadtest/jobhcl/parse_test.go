@@ -454,3 +454,101 @@ func TestParseConstraintsAffinitiesSpreads(t *testing.T) {
 		}, []any{"bridge", []api.Port{{Label: "db", To: 5432, HostNetwork: "private"}}, []string{"1.1.1.1"}}},
 	})
 }
+
+func TestParseDynamicBlocks(t *testing.T) {
+	src := `variable "profile" {
+  type    = string
+  default = "exec"
+}
+variable "ports" {
+  type    = map(number)
+  default = { http = 8080, admin = 0 }
+}
+job "dyn" {
+  group "g" {
+    network {
+      dynamic "port" {
+        for_each = var.ports
+        labels   = [port.key]
+        content {
+          to = port.value
+        }
+      }
+    }
+    task "t" {
+      driver = var.profile == "docker" ? "docker" : "raw_exec"
+      dynamic "config" {
+        for_each = var.profile == "docker" ? ["docker"] : []
+        content {
+          image = "nginx:1"
+        }
+      }
+      dynamic "config" {
+        for_each = var.profile == "exec" ? ["exec"] : []
+        content {
+          command = "/usr/sbin/nginx"
+          args    = ["-c", "${NOMAD_TASK_DIR}/nginx.conf"]
+          dynamic "mount" {
+            for_each = ["a", "b"]
+            iterator = m
+            content {
+              source = "${m.value}-${NOMAD_ALLOC_INDEX}"
+            }
+          }
+        }
+      }
+      dynamic "template" {
+        for_each = ["one", "two"]
+        content {
+          destination = "local/${template.value}.conf"
+          data        = "name=${template.value} port={{ env \"NOMAD_PORT_http\" }}"
+        }
+      }
+    }
+  }
+}
+`
+	job := mustParse(t, src, "", nil, false)
+	g := job.TaskGroups[0]
+	task := g.Tasks[0]
+	runChecks(t, job, []check{
+		{"ports", func(j *api.Job) any { return g.Networks[0].DynamicPorts },
+			[]api.Port{{Label: "admin"}, {Label: "http", To: 8080}}},
+		{"driver", func(j *api.Job) any { return task.Driver }, "raw_exec"},
+		{"config", func(j *api.Job) any { return task.Config }, map[string]any{
+			"command": "/usr/sbin/nginx",
+			"args":    []any{"-c", "${NOMAD_TASK_DIR}/nginx.conf"},
+			"mount":   []map[string]any{{"source": "a-${NOMAD_ALLOC_INDEX}"}, {"source": "b-${NOMAD_ALLOC_INDEX}"}},
+		}},
+		{"templates", func(j *api.Job) any {
+			var out []string
+			for _, tp := range task.Templates {
+				out = append(out, *tp.DestPath+" "+*tp.EmbeddedTmpl)
+			}
+			return out
+		}, []string{
+			`local/one.conf name=one port={{ env "NOMAD_PORT_http" }}`,
+			`local/two.conf name=two port={{ env "NOMAD_PORT_http" }}`,
+		}},
+	})
+
+	// A dynamic block that expands to two config blocks is a duplicate.
+	bad := `job "dyn" {
+  group "g" {
+    task "t" {
+      dynamic "config" {
+        for_each = [1, 2]
+        content {
+          n = config.value
+        }
+      }
+    }
+  }
+}
+`
+	_, err := Parse([]byte(bad), "", nil, false)
+	want := "input.hcl:4,7-23: Duplicate config block; Only one config block is allowed here. Another was defined at input.hcl:4,7-23."
+	if err == nil || err.Error() != want {
+		t.Errorf("two expanded config blocks: got error %v; want %q", err, want)
+	}
+}
