@@ -134,6 +134,16 @@ func TestFreshApplyThenNoop(t *testing.T) {
 		}
 	}
 
+	// As a superuser the fuzzy-search migration could create pg_trgm.
+	var trgm int
+	if err := conn.QueryRow(context.Background(),
+		`SELECT count(*) FROM pg_indexes WHERE indexname IN ('contacts_name_trgm', 'deals_name_trgm')`).Scan(&trgm); err != nil {
+		t.Fatal(err)
+	}
+	if trgm != 2 {
+		t.Errorf("%d trigram indexes; want 2", trgm)
+	}
+
 	again := mustMigrate(t, mustOpen(t, url, migrations.FS, migrate.Options{}))
 	if !again.UpToDate() || again.Version != res.Version {
 		t.Fatalf("second run applied %d, version %d; want 0 applied at version %d", len(again.Applied), again.Version, res.Version)

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/migrate"
+	"github.com/tenantctl/tenantctl/internal/testenv"
+	"github.com/tenantctl/tenantctl/migrations"
+)
+
+// dbRun runs tenantctl with args and env and fails the test if any output
+// shows secret.
+func dbRun(t *testing.T, secret string, env map[string]string, args ...string) (code exit.Code, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), append([]string{"tenantctl"}, args...),
+		Streams{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }})
+	if secret != "" && (strings.Contains(out.String(), secret) || strings.Contains(errOut.String(), secret)) {
+		t.Errorf("tenantctl %v printed the database password:\nstdout: %s\nstderr: %s", args, out.String(), errOut.String())
+	}
+	return exit.CodeOf(err), out.String(), errOut.String()
+}
+
+// migrationsDir copies the embedded migrations and extra files into a
+// temporary directory for --dir.
+func migrationsDir(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(migrations.FS, path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, path), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func wantOutput(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q; got:\n%s", what, w, got)
+		}
+	}
+}
+
+func TestDBUsageErrors(t *testing.T) {
+	code, _, stderr := dbRun(t, "", nil, "db", "migrate")
+	if code != exit.Usage {
+		t.Errorf("no URL: exit %d; want %d", code, exit.Usage)
+	}
+	wantOutput(t, "stderr", stderr, "Error: no database URL", "Try: pass --database-url", "DATABASE_URL")
+
+	code, _, stderr = dbRun(t, "", nil, "db", "status", "--database-url", "postgres://x@127.0.0.1/db", "--dir", "/nonexistent")
+	if code != exit.Usage {
+		t.Errorf("bad --dir: exit %d; want %d", code, exit.Usage)
+	}
+	wantOutput(t, "stderr", stderr, "Error: --dir", "Try:")
+
+	code, _, stderr = dbRun(t, "", nil, "db", "migrate", "--database-url", "postgres://x@127.0.0.1/db", "--app-role", "Bad-Role")
+	if code == exit.OK {
+		t.Errorf("bad role: exit 0; want an error")
+	}
+	wantOutput(t, "stderr", stderr, "invalid role name")
+
+	code, _, stderr = dbRun(t, "top-sekrit", map[string]string{"DATABASE_URL": "postgres://u:top-sekrit@127.0.0.1:1/db?connect_timeout=2"},
+		"db", "migrate")
+	if code != exit.Unreachable {
+		t.Errorf("unreachable: exit %d; want %d", code, exit.Unreachable)
+	}
+	wantOutput(t, "stderr", stderr, "Error: migrate: connect to postgres 127.0.0.1:1/db as u", "Try: check that PostgreSQL is running")
+}
+
+func TestDBMigrateAndStatus(t *testing.T) {
+	p := testenv.StartPostgres(t)
+	url := p.CreateDatabase(t, "cli_db")
+	pw := p.Password
+	n := len(mustGlob(t))
+
+	code, stdout, stderr := dbRun(t, pw, map[string]string{"DATABASE_URL": url}, "db", "migrate", "--dry-run")
+	if code != exit.OK {
+		t.Fatalf("dry run: exit %d; stderr %s", code, stderr)
+	}
+	wantOutput(t, "dry run", stdout, "would apply 00001_foundation.sql", "dry run: ")
+
+	code, stdout, stderr = dbRun(t, pw, nil, "db", "migrate", "--database-url", url)
+	if code != exit.OK {
+		t.Fatalf("migrate: exit %d; stderr %s", code, stderr)
+	}
+	wantOutput(t, "migrate", stdout, "applied 00001_foundation.sql (", "applied 00006_fuzzy_search.sql (",
+		"migrated the database from version 0 to 6")
+
+	code, stdout, _ = dbRun(t, pw, nil, "db", "migrate", "--database-url", url)
+	if code != exit.OK {
+		t.Fatalf("second migrate: exit %d", code)
+	}
+	wantOutput(t, "second migrate", stdout, "nothing to apply: the database is at version 6, up to date")
+
+	code, stdout, _ = dbRun(t, pw, nil, "db", "migrate", "--database-url", url, "--json")
+	var res migrate.Result
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != exit.OK {
+		t.Fatalf("migrate --json: exit %d, %v; stdout %s", code, err, stdout)
+	}
+	if len(res.Applied) != 0 || res.Version != 6 {
+		t.Errorf("migrate --json: %d applied, version %d; want 0, 6", len(res.Applied), res.Version)
+	}
+
+	code, stdout, _ = dbRun(t, pw, nil, "db", "status", "--database-url", url)
+	if code != exit.OK {
+		t.Fatalf("status: exit %d", code)
+	}
+	wantOutput(t, "status", stdout, "VERSION", "00002_crm.sql", "applied", "version 6 of 6: 6 applied, 0 pending, 0 drifted")
+
+	// A failing migration names the file and the SQL error; nothing of it stays.
+	broken := migrationsDir(t, map[string]string{
+		"00007_broken.sql": "-- +goose Up\nCREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n",
+	})
+	code, stdout, stderr = dbRun(t, pw, nil, "db", "migrate", "--database-url", url, "--dir", broken)
+	if code != exit.Failure {
+		t.Errorf("broken migration: exit %d; want %d", code, exit.Failure)
+	}
+	wantOutput(t, "stderr", stderr, "Error: migrate: 00007_broken.sql failed and was rolled back",
+		`relation "no_such_table" does not exist`, "Try: fix 00007_broken.sql")
+	code, stdout, _ = dbRun(t, pw, nil, "db", "status", "--database-url", url, "--dir", broken, "--json")
+	var st migrate.Status
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != exit.OK {
+		t.Fatalf("status --json: exit %d, %v", code, err)
+	}
+	if st.Applied != n || st.Pending != 1 || st.CurrentVersion != 6 {
+		t.Errorf("after the failure: %d applied, %d pending, version %d; want %d, 1, 6", st.Applied, st.Pending, st.CurrentVersion, n)
+	}
+
+	// An applied file that was edited is refused, with what to do.
+	orig, err := fs.ReadFile(migrations.FS, "00003_row_level_security.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := migrationsDir(t, map[string]string{"00003_row_level_security.sql": string(orig) + "\n-- an innocent comment\n"})
+	code, _, stderr = dbRun(t, pw, nil, "db", "migrate", "--database-url", url, "--dir", edited)
+	if code != exit.Failure {
+		t.Errorf("edited migration: exit %d; want %d", code, exit.Failure)
+	}
+	wantOutput(t, "stderr", stderr, "Error: migrate: refusing to run: 00003_row_level_security.sql was changed after it was applied",
+		"Try: restore 00003_row_level_security.sql", "new migration file")
+	code, stdout, _ = dbRun(t, pw, nil, "db", "status", "--database-url", url, "--dir", edited)
+	if code != exit.OK {
+		t.Errorf("status with drift: exit %d; want 0", code)
+	}
+	wantOutput(t, "status", stdout, "modified", "1 drifted")
+}
+
+func mustGlob(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
