@@ -6,6 +6,5 @@ import ucli "github.com/urfave/cli/v2"
 func (a *app) extraCommands() []*ucli.Command {
 	return []*ucli.Command{
 		a.dbCommand(),
-		a.renderCommand(),
 	}
 }
