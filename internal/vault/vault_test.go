@@ -1,0 +1,531 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/tenantctl/tenantctl/internal/testenv"
+	"github.com/tenantctl/tenantctl/internal/vault"
+)
+
+func TestProvisionIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	s := e.startTenant("acme")
+
+	before := e.writes.Load()
+	if n := e.converge(s); n != 0 {
+		t.Errorf("second converge: got %d steps changed; want 0", n)
+	}
+	if w := e.writes.Load() - before; w != 0 {
+		t.Errorf("second converge: got %d Vault writes; want 0", w)
+	}
+
+	// The bootstrap passwords no longer work: Vault rotated both roots.
+	if c, err := pgConnect(s, "postgres", s.pgPassword); err == nil {
+		c.Close(context.Background())
+		t.Errorf("postgres superuser with the bootstrap password: connected; want refused after root rotation")
+	}
+	if err := e.redisAs(s, s.names.RedisAdminUser, s.redisPassword).Ping(context.Background()).Err(); err == nil {
+		t.Errorf("redis admin with the bootstrap password: got PONG; want refused after root rotation")
+	}
+
+	// Bootstrap is never overwritten.
+	sec, err := e.root.KVv2("tenantctl").GetMetadata(context.Background(), s.names.BootstrapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.CurrentVersion != 1 {
+		t.Errorf("bootstrap secret: got version %d; want 1", sec.CurrentVersion)
+	}
+
+	// A drifted policy is put back.
+	if err := e.root.Sys().PutPolicy(s.names.Policy, `path "*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := e.client.EnsurePolicy(context.Background(), s.names)
+	e.check(err)
+	if !changed {
+		t.Errorf("EnsurePolicy after drift: got changed=false; want true")
+	}
+}
+
+func TestPostgresRoles(t *testing.T) {
+	e := newEnv(t)
+	s := e.startTenant("acme")
+	ctx := context.Background()
+
+	mUser, mPass, mLease := e.creds(s.names.DBRoleMigrate)
+	mig := e.mustPG(s, mUser, mPass)
+	for _, q := range []string{
+		`CREATE TABLE widgets (id bigserial PRIMARY KEY, name text NOT NULL)`,
+		`INSERT INTO widgets (name) VALUES ('from-migrate')`,
+	} {
+		if _, err := mig.Exec(ctx, q); err != nil {
+			t.Fatalf("migrate: %s: %v", q, err)
+		}
+	}
+	var owner string
+	if err := e.observe(s).QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE tablename = 'widgets'`).Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if owner != s.names.OwnerRole {
+		t.Errorf("owner of a table migrate created: got %q; want %q", owner, s.names.OwnerRole)
+	}
+
+	for _, role := range []string{s.names.DBRoleApp, s.names.DBRoleWorker} {
+		user, pass, _ := e.creds(role)
+		app := e.mustPG(s, user, pass)
+		for _, q := range []string{
+			`INSERT INTO widgets (name) VALUES ('from-app')`,
+			`SELECT count(*) FROM widgets`,
+			`UPDATE widgets SET name = 'renamed' WHERE name = 'from-app'`,
+			`DELETE FROM widgets WHERE name = 'renamed'`,
+		} {
+			if _, err := app.Exec(ctx, q); err != nil {
+				t.Errorf("%s: %s: %v; want allowed", role, q, err)
+			}
+		}
+		for _, q := range []string{
+			`CREATE TABLE evil (id int)`,
+			`DROP TABLE widgets`,
+			`ALTER TABLE widgets ADD COLUMN x int`,
+			`CREATE SCHEMA evil`,
+			`TRUNCATE widgets`,
+		} {
+			if _, err := app.Exec(ctx, q); err == nil {
+				t.Errorf("%s: %s: succeeded; want permission denied", role, q)
+			}
+		}
+	}
+
+	// Revoking the migrate lease drops its user; the tables stay.
+	if err := e.root.Sys().Revoke(mLease); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := e.observe(s).QueryRow(ctx, `SELECT count(*) FROM pg_roles WHERE rolname = $1`, mUser).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("migrate user after revocation: got %d roles named %s; want 0", n, mUser)
+	}
+	if err := e.observe(s).QueryRow(ctx, `SELECT count(*) FROM widgets`).Scan(&n); err != nil {
+		t.Errorf("widgets after revoking migrate: %v; want the table to remain", err)
+	}
+}
+
+func TestRedisRoles(t *testing.T) {
+	e := newEnv(t)
+	s := e.startTenant("acme")
+	ctx := context.Background()
+	admin := e.redisAs(s, s.redis.AdminUser, s.redis.AdminPassword)
+	for _, role := range []string{s.names.RedisRoleApp, s.names.RedisRoleWorker} {
+		user, pass, _ := e.creds(role)
+		c := e.redisAs(s, user, pass)
+		for _, cmd := range [][]any{
+			{"SET", "k", "v"}, {"GET", "k"}, {"DEL", "k"},
+			{"LPUSH", "jobs", "a"}, {"RPOP", "jobs"},
+			{"XADD", "events", "*", "f", "v"}, {"XRANGE", "events", "-", "+"},
+			{"EXPIRE", "events", "60"}, {"PUBLISH", "ch", "hi"},
+		} {
+			if err := c.Do(ctx, cmd...).Err(); err != nil {
+				t.Errorf("%s: %v: %v; want allowed", role, cmd, err)
+			}
+		}
+		for _, cmd := range [][]any{
+			{"CONFIG", "GET", "*"}, {"FLUSHALL"}, {"FLUSHDB"}, {"ACL", "LIST"}, {"ACL", "SETUSER", "x"},
+			{"SHUTDOWN", "NOSAVE"}, {"DEBUG", "SLEEP", "0"}, {"KEYS", "*"}, {"MONITOR"},
+		} {
+			if err := c.Do(ctx, cmd...).Err(); err == nil {
+				t.Errorf("%s: %v: succeeded; want refused", role, cmd)
+			}
+			// The ACL itself refuses it, whatever the server's settings.
+			dry := append([]any{"ACL", "DRYRUN", user}, cmd...)
+			if res, err := admin.Do(ctx, dry...).Text(); err != nil || res == "OK" {
+				t.Errorf("%s: ACL DRYRUN %v: got %q, %v; want a permission refusal", role, cmd, res, err)
+			}
+		}
+	}
+	if err := e.redisAs(s, s.redis.AdminUser, s.redis.AdminPassword).Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis still up after the denied commands: %v", err)
+	}
+}
+
+func TestWorkloadIdentity(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	acme := e.startTenant("acme")
+	others := []string{"globex", "acme-corp"}
+	for _, id := range others {
+		n := mustNames(t, id)
+		for _, fn := range []func() (bool, error){
+			func() (bool, error) { return e.client.EnsureBootstrap(ctx, n) },
+			func() (bool, error) { return e.client.EnsurePolicy(ctx, n) },
+			func() (bool, error) { return e.client.EnsureJWTRole(ctx, n) },
+		} {
+			_, err := fn()
+			e.check(err)
+		}
+	}
+
+	login := func(ns, role string) (*vaultapi.Client, error) {
+		jwt, err := e.signer.Mint(workload{Namespace: ns, JobID: "app", Task: "app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := vaultapi.NewClient(&vaultapi.Config{Address: e.vault.Addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetToken("")
+		sec, err := c.Logical().Write("auth/jwt-nomad/login", map[string]any{"role": role, "jwt": jwt})
+		if err != nil {
+			return nil, err
+		}
+		e.addSecret(sec.Auth.ClientToken)
+		if !sec.Auth.Renewable || sec.Auth.LeaseDuration != 1800 {
+			t.Errorf("token: got renewable=%v lease=%ds; want a renewable 1800s period", sec.Auth.Renewable, sec.Auth.LeaseDuration)
+		}
+		if !slices.Contains(sec.Auth.TokenPolicies, strings.TrimSuffix(role, "--nomad")+"--tenant") {
+			t.Errorf("token policies: got %v; want the tenant policy", sec.Auth.TokenPolicies)
+		}
+		c.SetToken(sec.Auth.ClientToken)
+		return c, nil
+	}
+	denied := func(err error) bool {
+		var re *vaultapi.ResponseError
+		return errors.As(err, &re) && re.StatusCode == 403
+	}
+
+	c, err := login(acme.names.Namespace, acme.names.JWTRole)
+	if err != nil {
+		t.Fatalf("login with acme's identity: %v", err)
+	}
+	for _, role := range []string{acme.names.DBRoleApp, acme.names.DBRoleMigrate, acme.names.RedisRoleWorker} {
+		sec, err := c.Logical().Read("database/creds/" + role)
+		if err != nil || sec == nil || sec.Data["password"] == nil {
+			t.Errorf("acme reads its %s creds: %v; want allowed", role, err)
+		} else {
+			e.addSecret(sec.Data["password"].(string))
+		}
+	}
+	if sec, err := c.Logical().Read("tenantctl/data/" + acme.names.BootstrapPath); err != nil || sec == nil {
+		t.Errorf("acme reads its bootstrap secret: %v; want allowed", err)
+	}
+	for _, id := range others {
+		n := mustNames(t, id)
+		for _, p := range []string{"database/creds/" + n.DBRoleApp, "database/creds/" + n.RedisRoleApp, "tenantctl/data/" + n.BootstrapPath} {
+			if _, err := c.Logical().Read(p); !denied(err) {
+				t.Errorf("acme reads %s: got %v; want 403", p, err)
+			}
+		}
+	}
+	for _, p := range []string{"database/roles/" + acme.names.DBRoleApp, "sys/policies/acl/" + acme.names.Policy, "tenantctl/metadata/" + acme.names.BootstrapPath} {
+		if _, err := c.Logical().Read(p); !denied(err) {
+			t.Errorf("acme reads %s: got %v; want 403", p, err)
+		}
+	}
+	if _, err := c.Logical().List("database/creds/"); !denied(err) {
+		t.Errorf("acme lists database/creds/: got %v; want 403", err)
+	}
+
+	// Another tenant's identity may not use acme's role, and with its own
+	// role may not read acme's credentials.
+	if _, err := login(mustNames(t, "acme-corp").Namespace, acme.names.JWTRole); err == nil {
+		t.Errorf("acme-corp's identity logs in with acme's role: succeeded; want refused")
+	}
+	g := mustNames(t, "globex")
+	gc, err := login(g.Namespace, g.JWTRole)
+	if err != nil {
+		t.Fatalf("login with globex's identity: %v", err)
+	}
+	if _, err := gc.Logical().Read("database/creds/" + acme.names.DBRoleApp); !denied(err) {
+		t.Errorf("globex reads acme's creds: got %v; want 403", err)
+	}
+	// A token for the wrong audience is refused.
+	jwt, _ := e.signer.Mint(workload{Namespace: acme.names.Namespace, JobID: "app", Task: "app", Audience: []string{"consul.io"}})
+	anon, _ := vaultapi.NewClient(&vaultapi.Config{Address: e.vault.Addr})
+	anon.SetToken("")
+	if _, err := anon.Logical().Write("auth/jwt-nomad/login", map[string]any{"role": acme.names.JWTRole, "jwt": jwt}); err == nil {
+		t.Errorf("login with audience consul.io: succeeded; want refused")
+	}
+}
+
+func TestRotate(t *testing.T) {
+	e := newEnv(t)
+	s := e.startTenant("acme")
+	ctx := context.Background()
+
+	var rootHash string
+	hash := func() string {
+		var h string
+		if err := e.observe(s).QueryRow(ctx, `SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'`).Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	redisAdminHash := func() string {
+		v, err := e.redisAs(s, s.redis.AdminUser, s.redis.AdminPassword).Do(ctx, "ACL", "GETUSER", s.names.RedisAdminUser).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(v); i += 2 {
+			if v[i] == "passwords" {
+				return strings.Join(strings.Fields(strings.Trim(strings.TrimSpace(fmtAny(v[i+1])), "[]")), ",")
+			}
+		}
+		t.Fatalf("ACL GETUSER: no passwords in %v", v)
+		return ""
+	}
+	rootHash = hash()
+	redisHash := redisAdminHash()
+
+	pgUser, pgPass, _ := e.creds(s.names.DBRoleApp)
+	rdUser, rdPass, _ := e.creds(s.names.RedisRoleApp)
+	e.mustPG(s, pgUser, pgPass)
+	if err := e.redisAs(s, rdUser, rdPass).Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := e.client.Rotate(ctx, s.names)
+	e.check(err)
+	if len(rep.Rotated) != 2 {
+		t.Errorf("rotated: got %v; want both connections", rep.Rotated)
+	}
+	revoked := map[string]int{}
+	for _, l := range rep.Leases {
+		revoked[l.Role] = l.Revoked
+	}
+	if revoked[s.names.DBRoleApp] != 1 || revoked[s.names.RedisRoleApp] != 1 || revoked[s.names.DBRoleWorker] != 0 {
+		t.Errorf("revoked: got %v; want 1 app and 1 redis-app lease", revoked)
+	}
+
+	if hash() == rootHash {
+		t.Errorf("postgres root password: unchanged after rotate; want rotated")
+	}
+	if redisAdminHash() == redisHash {
+		t.Errorf("redis admin password: unchanged after rotate; want rotated")
+	}
+	if c, err := pgConnect(s, pgUser, pgPass); err == nil {
+		c.Close(ctx)
+		t.Errorf("old postgres app creds: connected; want refused")
+	}
+	if err := e.redisAs(s, rdUser, rdPass).Ping(ctx).Err(); err == nil {
+		t.Errorf("old redis app creds: PONG; want refused")
+	}
+	// New credentials work, so Vault holds the new roots.
+	pgUser, pgPass, _ = e.creds(s.names.DBRoleApp)
+	e.mustPG(s, pgUser, pgPass)
+	rdUser, rdPass, _ = e.creds(s.names.RedisRoleApp)
+	if err := e.redisAs(s, rdUser, rdPass).Ping(ctx).Err(); err != nil {
+		t.Errorf("new redis creds: %v", err)
+	}
+}
+
+func TestTeardownLeavesNothingAndSparesPrefixTenant(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	acme := e.startTenant("acme")
+	corp := e.startTenant("acme-corp")
+	for _, s := range []*tenantStack{acme, corp} {
+		e.creds(s.names.DBRoleApp)
+		e.creds(s.names.DBRoleMigrate)
+		e.creds(s.names.RedisRoleWorker)
+	}
+	corpUser, corpPass, _ := e.creds(corp.names.DBRoleApp)
+
+	changed, err := e.client.Teardown(ctx, acme.names)
+	e.check(err)
+	if !changed {
+		t.Errorf("Teardown: got changed=false; want true")
+	}
+	before := e.writes.Load()
+	changed, err = e.client.Teardown(ctx, acme.names)
+	e.check(err)
+	if changed || e.writes.Load() != before {
+		t.Errorf("second Teardown: got changed=%v and %d writes; want no change", changed, e.writes.Load()-before)
+	}
+
+	if got := e.vaultObjectsOf("acme--"); len(got) != 0 {
+		t.Errorf("Vault objects of acme after teardown: %v; want none", got)
+	}
+	if got := e.dynamicPGRoles(acme); len(got) != 0 {
+		t.Errorf("Postgres users of acme after teardown: %v; want none", got)
+	}
+	if got := e.dynamicRedisUsers(acme); len(got) != 0 {
+		t.Errorf("Redis users of acme after teardown: %v; want none", got)
+	}
+
+	// acme-corp is untouched.
+	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 13 {
+		t.Errorf("Vault objects of acme-corp: got %d %v; want 13", len(got), got)
+	}
+	if got := e.dynamicPGRoles(corp); len(got) != 3 {
+		t.Errorf("Postgres users of acme-corp: got %v; want 3", got)
+	}
+	if got := e.dynamicRedisUsers(corp); len(got) != 1 {
+		t.Errorf("Redis users of acme-corp: got %v; want 1", got)
+	}
+	e.mustPG(corp, corpUser, corpPass)
+	if n := e.converge(corp); n != 0 {
+		t.Errorf("converge acme-corp after acme's teardown: %d changes; want 0", n)
+	}
+}
+
+// vaultObjectsOf lists every Vault object and lease whose name starts with
+// prefix.
+func (e *env) vaultObjectsOf(prefix string) []string {
+	e.t.Helper()
+	var out []string
+	list := func(path string) []string {
+		sec, err := e.root.Logical().List(path)
+		if err != nil {
+			e.t.Fatalf("list %s: %v", path, err)
+		}
+		if sec == nil {
+			return nil
+		}
+		var keys []string
+		for _, k := range sec.Data["keys"].([]any) {
+			keys = append(keys, k.(string))
+		}
+		return keys
+	}
+	for _, p := range []string{"database/roles", "database/config", "auth/jwt-nomad/role", "sys/policies/acl", "sys/leases/lookup/database/creds"} {
+		for _, k := range list(p) {
+			if strings.HasPrefix(k, prefix) {
+				out = append(out, p+"/"+k)
+			}
+		}
+	}
+	id := strings.TrimSuffix(prefix, "--")
+	for _, k := range list("tenantctl/metadata/tenants") {
+		if k == id+"/" {
+			out = append(out, "tenantctl/metadata/tenants/"+k)
+		}
+	}
+	return out
+}
+
+func TestErrorsAndLogsCarryNoSecret(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	n := mustNames(t, "initech")
+	_, err := e.client.EnsureBootstrap(ctx, n)
+	e.check(err)
+	sec, err := e.root.KVv2("tenantctl").Get(ctx, n.BootstrapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addSecret(sec.Data[vault.PostgresPasswordKey].(string), sec.Data[vault.RedisPasswordKey].(string))
+
+	// A Postgres that does not know the bootstrap password, and a Redis
+	// without the admin user: both connections fail.
+	for _, addr := range []string{"127.0.0.1:1", pgAddrOf(testenv.StartPostgres(t))} {
+		changed, err := e.client.EnsurePostgres(ctx, n, addr)
+		if err == nil || changed {
+			t.Fatalf("EnsurePostgres(%s) with a wrong password: got changed=%v err=%v; want an error", addr, changed, err)
+		}
+		e.noteErr(err)
+	}
+	r := testenv.StartRedis(t)
+	changed, err := e.client.EnsureRedis(ctx, n, r.Addr)
+	if err == nil || changed {
+		t.Fatalf("EnsureRedis with an unknown admin: got changed=%v err=%v; want an error", changed, err)
+	}
+	e.noteErr(err)
+	t.Logf("errors: %v", e.errs)
+}
+
+func TestClusterInitDryRunAndIdempotence(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	jwks := "" // reuse the URL cluster init wrote
+	have, err := e.root.Logical().Read("auth/jwt-nomad/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks = have.Data["jwks_url"].(string)
+
+	before := e.writes.Load()
+	changes, err := e.client.EnsureCluster(ctx, vault.ClusterConfig{JWKSURL: jwks}, false)
+	e.check(err)
+	if len(changes) != 0 || e.writes.Load() != before {
+		t.Errorf("second cluster init: got %v and %d writes; want no changes", changes, e.writes.Load()-before)
+	}
+
+	other := vault.New(e.vault.Client(t), vault.Mounts{JWT: "jwt-other", KV: "kv-other", Database: "db-other"}, nil)
+	changes, err = other.EnsureCluster(ctx, vault.ClusterConfig{JWKSURL: jwks, DefaultRole: "x"}, true)
+	e.check(err)
+	if len(changes) != 4 {
+		t.Errorf("dry run on new mounts: got %v; want 4 changes", changes)
+	}
+	auths, _ := e.root.Sys().ListAuth()
+	mounts, _ := e.root.Sys().ListMounts()
+	if _, ok := auths["jwt-other/"]; ok {
+		t.Errorf("dry run enabled jwt-other/")
+	}
+	if _, ok := mounts["kv-other/"]; ok {
+		t.Errorf("dry run enabled kv-other/")
+	}
+
+	// A KV version 1 mount at the KV path is refused, not replaced.
+	if err := e.root.Sys().Mount("kv-one", &vaultapi.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	one := vault.New(e.vault.Client(t), vault.Mounts{KV: "kv-one"}, nil)
+	if _, err := one.EnsureCluster(ctx, vault.ClusterConfig{JWKSURL: jwks}, false); err == nil {
+		t.Errorf("cluster init over a KV v1 mount: succeeded; want an error")
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.check(e.client.Preflight(ctx))
+
+	// A token with only the tenant policy fails the capability check.
+	n := mustNames(t, "acme")
+	_, err := e.client.EnsurePolicy(ctx, n)
+	e.check(err)
+	sec, err := e.root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{n.Policy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addSecret(sec.Auth.ClientToken)
+	api := e.vault.Client(t)
+	api.SetToken(sec.Auth.ClientToken)
+	err = vault.New(api, vault.Mounts{}, nil).Preflight(ctx, n)
+	if err == nil {
+		t.Fatalf("preflight with a workload token: got nil; want missing capabilities")
+	}
+	e.noteErr(err)
+
+	// Missing jwt mount.
+	if err := vault.New(e.vault.Client(t), vault.Mounts{JWT: "nowhere"}, nil).Preflight(ctx); err == nil {
+		t.Errorf("preflight without the jwt mount: got nil; want an error")
+	}
+}
+
+func fmtAny(v any) string {
+	switch x := v.(type) {
+	case []any:
+		var parts []string
+		for _, p := range x {
+			parts = append(parts, fmtAny(p))
+		}
+		return strings.Join(parts, " ")
+	case string:
+		return x
+	default:
+		return ""
+	}
+}
+
+func pgAddrOf(p *testenv.Postgres) string { return fmt.Sprintf("%s:%d", p.Host, p.Port) }
