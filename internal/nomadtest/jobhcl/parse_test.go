@@ -552,3 +552,16 @@ job "dyn" {
 		t.Errorf("two expanded config blocks: got error %v; want %q", err, want)
 	}
 }
+
+func BenchmarkParse(b *testing.B) {
+	src, err := os.ReadFile("testdata/app.nomad.hcl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	vars := "tenant = \"acme\"\ndomain = \"example.com\"\n"
+	for b.Loop() {
+		if _, err := Parse(src, vars, nil, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
