@@ -6,5 +6,6 @@ import ucli "github.com/urfave/cli/v2"
 func (a *app) extraCommands() []*ucli.Command {
 	return []*ucli.Command{
 		a.dbCommand(),
+		a.renderCommand(),
 	}
 }
