@@ -263,14 +263,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, params, pathFound := s.match(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		if pathFound {
-			http.Error(w, "Invalid method", http.StatusMethodNotAllowed)
+			writeError(w, http.StatusMethodNotAllowed, "Invalid method")
 			return
 		}
-		http.Error(w, "Invalid URL: "+r.URL.Path, http.StatusNotFound)
+		writeError(w, http.StatusNotFound, "Invalid URL: "+r.URL.Path)
 		return
 	}
 	if s.token != "" && rt.pattern != "/.well-known/jwks.json" && requestToken(r) != s.token {
-		http.Error(w, "Permission denied", http.StatusForbidden)
+		writeError(w, http.StatusForbidden, "Permission denied")
 		return
 	}
 	if f := s.nextFault(rt, r); f != nil {
@@ -282,7 +282,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		default:
-			http.Error(w, f.message(), f.status())
+			writeError(w, f.status(), f.message())
 			return
 		}
 	}
@@ -290,15 +290,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rt.handle(req); err != nil {
 		var he *httpError
 		if errors.As(err, &he) {
-			http.Error(w, he.msg, he.code)
+			writeError(w, he.code, he.msg)
 			return
 		}
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if rt.write {
 		s.writes.Add(1)
 	}
+}
+
+// writeError answers an error the way Nomad does: a status code and the
+// error text as a plain body.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(msg))
 }
 
 func requestToken(r *http.Request) string {

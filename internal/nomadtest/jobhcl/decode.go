@@ -3,6 +3,7 @@ package jobhcl
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -263,11 +264,7 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	for _, a := range attrs {
 		out = append(out, a)
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Range.Start.Byte < out[j-1].Range.Start.Byte; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(a, b *hcl.Attribute) int { return a.Range.Start.Byte - b.Range.Start.Byte })
 	return out
 }
 
@@ -325,7 +322,7 @@ func (d *decoder) assign(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Dia
 	case t.Kind() == reflect.Slice:
 		ty := val.Type()
 		if !ty.IsListType() && !ty.IsTupleType() && !ty.IsSetType() {
-			return unsuitable(rng, "a list is required")
+			return unsuitable(rng, "%s required", collectionName("list", t.Elem()))
 		}
 		out := reflect.MakeSlice(t, 0, val.LengthInt())
 		for it := val.ElementIterator(); it.Next(); {
@@ -340,7 +337,7 @@ func (d *decoder) assign(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Dia
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		ty := val.Type()
 		if !ty.IsMapType() && !ty.IsObjectType() {
-			return unsuitable(rng, "a map is required")
+			return unsuitable(rng, "%s required", collectionName("map", t.Elem()))
 		}
 		out := reflect.MakeMapWithSize(t, val.LengthInt())
 		for it := val.ElementIterator(); it.Next(); {
@@ -373,6 +370,24 @@ func (d *decoder) assign(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Dia
 		return unsuitable(rng, "a value of Go type %s cannot be decoded", t)
 	}
 	return nil
+}
+
+// collectionName names a list or map of Go element type elem the way cty names types: "list of string".
+func collectionName(kind string, elem reflect.Type) string {
+	for elem.Kind() == reflect.Pointer {
+		elem = elem.Elem()
+	}
+	switch {
+	case elem == durationType || elem.Kind() == reflect.String:
+		return kind + " of string"
+	case elem.Kind() == reflect.Bool:
+		return kind + " of bool"
+	case isInt(elem.Kind()) || isUint(elem.Kind()) || elem.Kind() == reflect.Float64 || elem.Kind() == reflect.Float32:
+		return kind + " of number"
+	case elem.Kind() == reflect.Slice:
+		return kind + " of " + collectionName("list", elem.Elem())
+	}
+	return kind
 }
 
 func isInt(k reflect.Kind) bool {

@@ -79,7 +79,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "string for a list",
 			src:  "job \"a\" {\n  datacenters = \"dc1\"\n}\n",
-			want: "input.hcl:2,17-22: Unsuitable value type; Unsuitable value: a list is required",
+			want: "input.hcl:2,17-22: Unsuitable value type; Unsuitable value: list of string required",
 		},
 		{
 			name: "invalid duration",
