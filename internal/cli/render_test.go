@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,5 +143,23 @@ func TestRenderBadInput(t *testing.T) {
 				t.Errorf("%s exists; want nothing written", out)
 			}
 		})
+	}
+}
+
+// BenchmarkRenderCommand1000Tenants runs `tenantctl render` for 1,000
+// tenants end to end: config, validation, rendering and writing 6,000 files.
+func BenchmarkRenderCommand1000Tenants(b *testing.B) {
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for n := range b.N {
+		for i := range 1000 {
+			id := fmt.Sprintf("tenant-%04d", i)
+			var stdout, stderr bytes.Buffer
+			err := Run(context.Background(), []string{"tenantctl", "render", id, "--name", "Tenant " + id,
+				"--out", filepath.Join(dir, strconv.Itoa(n), id)}, Streams{Stdout: &stdout, Stderr: &stderr})
+			if err != nil {
+				b.Fatalf("%s: %v: %s", id, err, stderr.String())
+			}
+		}
 	}
 }
