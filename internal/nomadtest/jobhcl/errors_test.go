@@ -132,6 +132,34 @@ job "a" {}
 			want: "input.hcl:3,13-16: Invalid default value for variable; This default value is not compatible with the variable's type constraint: list of string required, but have string.",
 		},
 		{
+			name: "invalid type constraint",
+			src:  "variable \"x\" {\n  type = strin\n}\njob \"a\" {}\n",
+			want: `input.hcl:2,10-15: Invalid type specification; The keyword "strin" is not a valid type specification.`,
+		},
+		{
+			name:    "null for a non-nullable variable",
+			src:     "variable \"x\" {\n  type     = string\n  default  = \"d\"\n  nullable = false\n}\njob \"a\" {}\n",
+			varFile: "x = null\n",
+			want:    `input.hcl:1,1-13: Invalid value for variable; The variable "x" is not nullable, so it cannot be set to null.`,
+		},
+		{
+			name: "-var value of the wrong type",
+			src:  "variable \"n\" {\n  type = number\n}\njob \"a\" {}\n",
+			args: map[string]string{"n": `"three"`},
+			want: `input.hcl:1,1-13: Invalid value for variable; The value for var.n is not compatible with the variable's type constraint number: a number is required.`,
+		},
+		{
+			name: "-var value that is not an expression",
+			src:  "variable \"n\" {\n  type = number\n}\njob \"a\" {}\n",
+			args: map[string]string{"n": "three"},
+			want: `<value for var.n>:1,1-6: Variables not allowed; Variables may not be used here.`,
+		},
+		{
+			name: "unknown argument in a variable block",
+			src:  "variable \"x\" {\n  default = 1\n  secret  = true\n}\njob \"a\" {}\n",
+			want: `input.hcl:3,3-9: Unsupported argument; An argument named "secret" is not expected here.`,
+		},
+		{
 			name:    "undeclared variable in the var file",
 			src:     "job \"a\" {}\n",
 			varFile: "\nextra = 1\n",
@@ -184,7 +212,7 @@ job "a" {}
 			if got := err.Error(); got != tt.want {
 				t.Errorf("got error\n%s\nwant\n%s", got, tt.want)
 			}
-			if !strings.Contains(tt.want, "<nil>") && !strings.HasPrefix(err.Error(), "input.hcl:") &&
+			if !strings.HasPrefix(tt.want, "<") && !strings.HasPrefix(err.Error(), "input.hcl:") &&
 				!strings.HasPrefix(err.Error(), varFileName+":") {
 				t.Errorf("got error %q; want it to start with a position", err)
 			}

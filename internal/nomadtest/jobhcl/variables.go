@@ -239,6 +239,7 @@ func resolveVariables(vars []*variable, file map[string]assignment, args map[str
 			})
 		}
 	}
+	failed := map[string]bool{}
 	argNames := make([]string, 0, len(args))
 	for name := range args {
 		argNames = append(argNames, name)
@@ -256,13 +257,19 @@ func resolveVariables(vars []*variable, file map[string]assignment, args map[str
 		}
 		val, vd := argValue(name, args[name], v, ctx)
 		diags = append(diags, vd...)
-		if !vd.HasErrors() {
-			file[name] = assignment{val: val, fromArgs: true}
+		if vd.HasErrors() {
+			// Already reported: keep the variable out of the checks below.
+			failed[name] = true
+			continue
 		}
+		file[name] = assignment{val: val}
 	}
 
 	values := map[string]cty.Value{}
 	for _, v := range vars {
+		if failed[v.name] {
+			continue
+		}
 		val := v.def
 		a, set := file[v.name]
 		if set {
