@@ -36,7 +36,8 @@ type fieldSpec struct {
 	typ      reflect.Type
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+// isDuration reports whether t is time.Duration, which jobspecs write as a string such as "30s".
+func isDuration(t reflect.Type) bool { return t == reflect.TypeFor[time.Duration]() }
 
 // fieldSpecs lists the tagged fields of struct type t, in declaration order.
 func fieldSpecs(t reflect.Type) []fieldSpec {
@@ -296,7 +297,7 @@ func (d *decoder) assign(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Dia
 		}
 		fv.Set(p)
 		return nil
-	case t == durationType:
+	case isDuration(t):
 		return assignDuration(val, fv, rng)
 	case t.Kind() == reflect.String:
 		s, err := convert.Convert(val, cty.String)
@@ -378,7 +379,7 @@ func collectionName(kind string, elem reflect.Type) string {
 		elem = elem.Elem()
 	}
 	switch {
-	case elem == durationType || elem.Kind() == reflect.String:
+	case isDuration(elem) || elem.Kind() == reflect.String:
 		return kind + " of string"
 	case elem.Kind() == reflect.Bool:
 		return kind + " of bool"

@@ -36,10 +36,10 @@ func (d *decoder) syntaxBody(body hcl.Body) *hclsyntax.Body {
 	return d.bodies[body.MissingItemRange().Start.Byte]
 }
 
-// evaluatedRoots are the variable roots a jobspec evaluates at parse time. A reference with any other root
+// evaluatedRoot reports whether a variable root is evaluated at parse time. A reference with any other root
 // (attr, node, meta, env, NOMAD_*, ...) is a runtime interpolation that Nomad resolves on the client, so the
 // parser leaves it as the text `${<reference>}`, just as it was written.
-var evaluatedRoots = map[string]bool{"var": true, "local": true}
+func evaluatedRoot(name string) bool { return name == "var" || name == "local" }
 
 // eval evaluates an expression. References to runtime roots evaluate to their own source text wrapped in
 // `${...}`, so `"${NOMAD_SECRETS_DIR}/app.env"` stays as written while `"${var.x}/app.env"` is interpolated.
@@ -75,7 +75,7 @@ func (d *decoder) runtimeVariables(expr hcl.Expression) map[string]cty.Value {
 	var roots map[string]*refNode
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()
-		if evaluatedRoots[root] {
+		if evaluatedRoot(root) {
 			continue
 		}
 		if roots == nil {

@@ -40,12 +40,14 @@ func (e *ParseError) Error() string {
 }
 
 // rootSchema is the top level of a jobspec file.
-var rootSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "job", LabelNames: []string{"name"}},
-		{Type: "variable", LabelNames: []string{"name"}},
-		{Type: "locals"},
-	},
+func rootSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "job", LabelNames: []string{"name"}},
+			{Type: "variable", LabelNames: []string{"name"}},
+			{Type: "locals"},
+		},
+	}
 }
 
 // Parse parses an HCL2 jobspec as Nomad's /v1/jobs/parse does. varFile is the text of a var file (HCL
@@ -79,7 +81,7 @@ func parse(src []byte, varFile string, argVars map[string]string) (*api.Job, hcl
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	content, cd := file.Body.Content(rootSchema)
+	content, cd := file.Body.Content(rootSchema())
 	diags = append(diags, cd...)
 	if cd.HasErrors() {
 		return nil, diags

@@ -33,29 +33,35 @@ type validation struct {
 	declRange hcl.Range
 }
 
-var variableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "type"},
-		{Name: "default"},
-		{Name: "description"},
-		{Name: "sensitive"},
-		{Name: "nullable"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
+// variableSchema is the body of a variable block.
+func variableSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "type"},
+			{Name: "default"},
+			{Name: "description"},
+			{Name: "sensitive"},
+			{Name: "nullable"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
+	}
 }
 
-var validationSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "condition", Required: true},
-		{Name: "error_message", Required: true},
-	},
+// validationSchema is the body of a variable's validation block.
+func validationSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "condition", Required: true},
+			{Name: "error_message", Required: true},
+		},
+	}
 }
 
 // decodeVariable reads a variable block.
 func decodeVariable(block *hcl.Block, ctx *hcl.EvalContext) (*variable, hcl.Diagnostics) {
 	v := &variable{name: block.Labels[0], typ: cty.DynamicPseudoType, nullable: true, declRange: block.DefRange}
 	diags := checkIdentifier("variable", v.name, block.LabelRanges[0])
-	content, cd := block.Body.Content(variableSchema)
+	content, cd := block.Body.Content(variableSchema())
 	diags = append(diags, cd...)
 	if a := content.Attributes["type"]; a != nil {
 		ty, defaults, td := typeexpr.TypeConstraintWithDefaults(a.Expr)
@@ -110,7 +116,7 @@ func decodeVariable(block *hcl.Block, ctx *hcl.EvalContext) (*variable, hcl.Diag
 		}
 	}
 	for _, vb := range content.Blocks {
-		vc, vd := vb.Body.Content(validationSchema)
+		vc, vd := vb.Body.Content(validationSchema())
 		diags = append(diags, vd...)
 		if vd.HasErrors() {
 			continue
