@@ -9,7 +9,12 @@
 // arguments or blocks, duplicates and wrong types are errors, reported with hcl's own diagnostics and
 // positions ("input.hcl:LINE,COL-ENDCOL: Summary; Detail"). References whose root is not `var` or `local`
 // (attr, node, meta, env, NOMAD_* and so on) are runtime interpolations resolved by the Nomad client; they
-// are kept as the text `${...}` they were written as.
+// are kept as the text `${...}` they were written as. `dynamic` blocks are expanded.
+//
+// Choices where Nomad's behaviour is not fully documented: a var-file value for a variable the jobspec does
+// not declare is an error, as with the Nomad CLI's default (-hcl2-strict); var-file diagnostics carry the
+// file name "variables.hcl"; functions that read files are absent (the parse endpoint forbids file access),
+// so calling them is an unknown-function error.
 package jobhcl
 
 import (
