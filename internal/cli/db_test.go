@@ -78,10 +78,10 @@ func TestDBUsageErrors(t *testing.T) {
 	wantOutput(t, "stderr", stderr, "Error: --dir", "Try:")
 
 	code, _, stderr = dbRun(t, "", nil, "db", "migrate", "--database-url", "postgres://x@127.0.0.1/db", "--app-role", "Bad-Role")
-	if code == exit.OK {
-		t.Errorf("bad role: exit 0; want an error")
+	if code != exit.Usage {
+		t.Errorf("bad role: exit %d; want %d", code, exit.Usage)
 	}
-	wantOutput(t, "stderr", stderr, "invalid role name")
+	wantOutput(t, "stderr", stderr, "invalid role name", "Try: pass the role names")
 
 	code, _, stderr = dbRun(t, "top-sekrit", map[string]string{"DATABASE_URL": "postgres://u:top-sekrit@127.0.0.1:1/db?connect_timeout=2"},
 		"db", "migrate")

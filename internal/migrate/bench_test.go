@@ -2,9 +2,7 @@ package migrate_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/tenantctl/tenantctl/internal/migrate"
 	"github.com/tenantctl/tenantctl/internal/testenv"
@@ -16,12 +14,9 @@ import (
 func BenchmarkMigrateEmpty(b *testing.B) {
 	p := testenv.SharedPostgres(b)
 	ctx := context.Background()
-	run := time.Now().UnixNano() % 1e9 // a database name unique across -count runs
-	i := 0
 	for b.Loop() {
 		b.StopTimer()
-		i++
-		url := p.CreateDatabase(b, fmt.Sprintf("mig_bench_%d_%d", run, i))
+		url, _ := createDB(b, p, "mig_bench")
 		b.StartTimer()
 		r, err := migrate.Open(ctx, url, migrations.FS, migrate.Options{})
 		if err != nil {

@@ -13,7 +13,11 @@ import (
 
 // ConfigError is invalid input: a connection string that does not parse, or
 // migration files that are missing or badly named. Nothing was changed.
-type ConfigError struct{ Err error }
+type ConfigError struct {
+	Err error
+	// Remedy overrides the default hint when set.
+	Remedy string
+}
 
 func (e *ConfigError) Error() string { return "migrate: " + e.Err.Error() }
 
@@ -22,6 +26,9 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Hint returns the remedy.
 func (e *ConfigError) Hint() string {
+	if e.Remedy != "" {
+		return e.Remedy
+	}
 	return "check --database-url (postgres://user:password@host:port/database) and that --dir holds NNNNN_description.sql files"
 }
 

@@ -79,7 +79,8 @@ func Open(ctx context.Context, databaseURL string, fsys fs.FS, opts Options) (*R
 	for _, r := range []struct{ flag, name string }{{"owner role", opts.OwnerRole}, {"app role", opts.AppRole}} {
 		if r.name != "" {
 			if err := ValidateRoleName(r.name); err != nil {
-				return nil, fmt.Errorf("migrate: %s: %w", r.flag, err)
+				return nil, &ConfigError{Err: fmt.Errorf("%s: %w", r.flag, err),
+					Remedy: "pass the role names tenantctl derives from the tenant id, e.g. acme__owner and acme__rw"}
 			}
 		}
 	}

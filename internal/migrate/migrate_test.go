@@ -2,6 +2,8 @@ package migrate_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +44,18 @@ func withFiles(t testing.TB, extra map[string]string) fs.FS {
 		out[n] = &fstest.MapFile{Data: []byte(body)}
 	}
 	return out
+}
+
+// createDB creates a database named prefix plus a random suffix (so -count
+// reruns on the shared cluster do not collide) and returns its URL and name.
+func createDB(t testing.TB, p *testenv.Postgres, prefix string) (url, name string) {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	name = prefix + "_" + hex.EncodeToString(b)
+	return p.CreateDatabase(t, name), name
 }
 
 func mustOpen(t testing.TB, url string, fsys fs.FS, opts migrate.Options) *migrate.Runner {
@@ -100,7 +114,7 @@ func versionRows(t testing.TB, conn *pgx.Conn) map[int64]int {
 
 func TestFreshApplyThenNoop(t *testing.T) {
 	p := testenv.SharedPostgres(t)
-	url := p.CreateDatabase(t, "mig_fresh")
+	url, dbName := createDB(t, p, "mig_fresh")
 	n := embeddedCount(t)
 
 	r := mustOpen(t, url, migrations.FS, migrate.Options{})
@@ -111,7 +125,7 @@ func TestFreshApplyThenNoop(t *testing.T) {
 	if len(dry.Applied) != n || !dry.DryRun {
 		t.Fatalf("dry run would apply %d; want %d", len(dry.Applied), n)
 	}
-	conn := p.Conn(t, "mig_fresh")
+	conn := p.Conn(t, dbName)
 	var exists bool
 	if err := conn.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, migrate.VersionTable).Scan(&exists); err != nil {
 		t.Fatal(err)
@@ -164,27 +178,31 @@ func TestFreshApplyThenNoop(t *testing.T) {
 
 func TestConcurrentRunnersApplyOnce(t *testing.T) {
 	p := testenv.SharedPostgres(t)
-	url := p.CreateDatabase(t, "mig_race")
-	// A slow last migration keeps the lock held while the others arrive.
-	fsys := withFiles(t, map[string]string{"00900_slow.sql": "-- +goose Up\nSELECT pg_sleep(0.3);\n"})
+	url, dbName := createDB(t, p, "mig_race")
+	ctx := context.Background()
+	fsys := withFiles(t, map[string]string{"00900_slow.sql": "-- +goose Up\nSELECT pg_sleep(0.2);\n"})
 	const runners = 4
+	rs := make([]*migrate.Runner, runners)
+	for i := range rs {
+		rs[i] = mustOpen(t, url, fsys, migrate.Options{})
+	}
+	// Hold the runners' lock until all of them are waiting for it, so they
+	// really start together.
+	gate := p.Conn(t, dbName)
+	if _, err := gate.Exec(ctx, `SELECT pg_advisory_lock(x'74656e616e74636c'::bigint)`); err != nil {
+		t.Fatal(err)
+	}
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		applied = map[string]int{}
 		errs    []error
 	)
-	rs := make([]*migrate.Runner, runners)
-	for i := range rs {
-		rs[i] = mustOpen(t, url, fsys, migrate.Options{})
-	}
-	start := make(chan struct{})
 	for _, r := range rs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			<-start
-			res, err := r.Migrate(context.Background(), false)
+			res, err := r.Migrate(ctx, false)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -196,7 +214,20 @@ func TestConcurrentRunnersApplyOnce(t *testing.T) {
 			}
 		}()
 	}
-	close(start)
+	deadline := time.Now().Add(20 * time.Second)
+	for waiting := 0; waiting < runners; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d runners waiting for the lock; want all", waiting, runners)
+		}
+		if err := gate.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := gate.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+		t.Fatal(err)
+	}
 	wg.Wait()
 	if len(errs) > 0 {
 		t.Fatalf("runners failed: %v", errs)
@@ -210,7 +241,7 @@ func TestConcurrentRunnersApplyOnce(t *testing.T) {
 			t.Errorf("%s applied %d times; want once", f, n)
 		}
 	}
-	for v, n := range versionRows(t, p.Conn(t, "mig_race")) {
+	for v, n := range versionRows(t, gate) {
 		if n != 1 {
 			t.Errorf("version %d recorded %d times; want once", v, n)
 		}
@@ -219,7 +250,7 @@ func TestConcurrentRunnersApplyOnce(t *testing.T) {
 
 func TestFailingMigrationRollsBack(t *testing.T) {
 	p := testenv.SharedPostgres(t)
-	url := p.CreateDatabase(t, "mig_fail")
+	url, dbName := createDB(t, p, "mig_fail")
 	fsys := withFiles(t, map[string]string{
 		"00901_broken.sql": "-- +goose Up\nCREATE TABLE half_done (id int);\nINSERT INTO half_done VALUES (1);\nSELECT * FROM no_such_table;\n",
 	})
@@ -240,7 +271,7 @@ func TestFailingMigrationRollsBack(t *testing.T) {
 	if n := embeddedCount(t); res == nil || len(res.Applied) != n {
 		t.Errorf("result = %+v; want the %d good migrations applied", res, n)
 	}
-	conn := p.Conn(t, "mig_fail")
+	conn := p.Conn(t, dbName)
 	var exists bool
 	if err := conn.QueryRow(context.Background(), `SELECT to_regclass('half_done') IS NOT NULL`).Scan(&exists); err != nil {
 		t.Fatal(err)
@@ -262,7 +293,7 @@ func TestFailingMigrationRollsBack(t *testing.T) {
 
 func TestEditedMigrationRefused(t *testing.T) {
 	p := testenv.SharedPostgres(t)
-	url := p.CreateDatabase(t, "mig_edit")
+	url, dbName := createDB(t, p, "mig_edit")
 	mustMigrate(t, mustOpen(t, url, migrations.FS, migrate.Options{}))
 
 	orig, err := fs.ReadFile(migrations.FS, "00002_crm.sql")
@@ -288,7 +319,7 @@ func TestEditedMigrationRefused(t *testing.T) {
 		}
 	}
 	var exists bool
-	if err := p.Conn(t, "mig_edit").QueryRow(context.Background(),
+	if err := p.Conn(t, dbName).QueryRow(context.Background(),
 		`SELECT to_regclass('should_not_exist') IS NOT NULL`).Scan(&exists); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +337,7 @@ func TestEditedMigrationRefused(t *testing.T) {
 
 func TestStatusDrift(t *testing.T) {
 	p := testenv.SharedPostgres(t)
-	url := p.CreateDatabase(t, "mig_drift")
+	url, _ := createDB(t, p, "mig_drift")
 	mustMigrate(t, mustOpen(t, url, withFiles(t, map[string]string{
 		"00910_later.sql": "-- +goose Up\nSELECT 1;\n",
 	}), migrate.Options{}))
@@ -369,4 +400,55 @@ func pgCode(err error) string {
 		return pgErr.Code
 	}
 	return ""
+}
+
+func TestLockTimeout(t *testing.T) {
+	p := testenv.SharedPostgres(t)
+	url, dbName := createDB(t, p, "mig_lock")
+	holder := p.Conn(t, dbName)
+	ctx := context.Background()
+	// The same key the runner uses: a runner that died mid-way would leave it
+	// held only as long as its connection lives.
+	r := mustOpen(t, url, migrations.FS, migrate.Options{LockTimeout: 300 * time.Millisecond})
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_lock(x'74656e616e74636c'::bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Migrate(ctx, false)
+	var le *migrate.LockError
+	if !errors.As(err, &le) || le.HolderPID != pid {
+		t.Fatalf("err = %v; want a *LockError naming holder pid %d", err, pid)
+	}
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustMigrate(t, r); len(res.Applied) != embeddedCount(t) {
+		t.Errorf("after the lock was released: applied %d; want all", len(res.Applied))
+	}
+}
+
+func TestNoTransactionMigration(t *testing.T) {
+	p := testenv.SharedPostgres(t)
+	url, dbName := createDB(t, p, "mig_notx")
+	r := mustOpen(t, url, withFiles(t, map[string]string{
+		"00920_concurrently.sql": "-- +goose Up\n-- +goose NO TRANSACTION\n" +
+			"CREATE INDEX CONCURRENTLY contacts_phone ON contacts (phone);\n" +
+			"SELECT * FROM no_such_table;\n",
+	}), migrate.Options{})
+	_, err := r.Migrate(context.Background(), false)
+	var me *migrate.MigrationError
+	if !errors.As(err, &me) || me.RolledBack || !strings.Contains(err.Error(), "NOT rolled back") {
+		t.Fatalf("err = %v; want a *MigrationError saying it was not rolled back", err)
+	}
+	var exists bool
+	if err := p.Conn(t, dbName).QueryRow(context.Background(),
+		`SELECT to_regclass('contacts_phone') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		t.Error("the statement before the failure was undone; want it kept (no transaction)")
+	}
 }

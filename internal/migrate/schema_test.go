@@ -37,10 +37,10 @@ func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	}
 }
 
-func newTenantDB(t *testing.T, name string) *tenantDB {
+func newTenantDB(t *testing.T, prefix string) *tenantDB {
 	t.Helper()
 	p := testenv.SharedPostgres(t)
-	p.CreateDatabase(t, name)
+	_, name := createDB(t, p, prefix)
 	super := p.Conn(t, name)
 	owner, rw, migrator, appUser := name+"__owner", name+"__rw", name+"_migrate", name+"_app"
 	for _, q := range []string{
