@@ -266,9 +266,14 @@ job "postgres" {
           rm -rf "$scratch"
           mkdir -p "$(dirname "$PGDATA")"
           install -d -m 0700 -o "$PGUSER_OS" "$scratch"
-          cat "$NOMAD_SECRETS_DIR/postgres_password" |
-            runuser -u "$PGUSER_OS" -- "$PGBIN/initdb" -D "$scratch" -U postgres -E UTF8 \
-              --auth=scram-sha-256 --pwfile=/dev/stdin
+          # initdb runs as the Postgres user, who cannot read the secrets
+          # dir: hand it a private copy of the password file, removed on exit.
+          pwdir="$(mktemp -d)"
+          trap 'rm -rf "$pwdir"' EXIT
+          install -m 0400 -o "$PGUSER_OS" "$NOMAD_SECRETS_DIR/postgres_password" "$pwdir/pwfile"
+          chown "$PGUSER_OS" "$pwdir"
+          runuser -u "$PGUSER_OS" -- "$PGBIN/initdb" -D "$scratch" -U postgres -E UTF8 \
+            --auth=scram-sha-256 --pwfile="$pwdir/pwfile"
           echo "CREATE DATABASE $DATABASE;" |
             runuser -u "$PGUSER_OS" -- "$PGBIN/postgres" --single -D "$scratch" postgres >/dev/null
           mv "$scratch" "$PGDATA"
