@@ -8,10 +8,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// decoder holds what decoding a job needs: the source (to re-emit runtime references as written) and the
-// evaluation context with `var`, `local` and the functions.
+// decoder holds what decoding a job needs: the evaluation context (`var`, `local`, the runtime references
+// and the functions) and an index of the syntax tree.
 type decoder struct {
-	src    []byte
 	ctx    *hcl.EvalContext
 	bodies map[int]*hclsyntax.Body // every body of the jobspec, by the byte offset where it starts
 }
@@ -36,104 +35,10 @@ func (d *decoder) syntaxBody(body hcl.Body) *hclsyntax.Body {
 	return d.bodies[body.MissingItemRange().Start.Byte]
 }
 
-// evaluatedRoot reports whether a variable root is evaluated at parse time. A reference with any other root
-// (attr, node, meta, env, NOMAD_*, ...) is a runtime interpolation that Nomad resolves on the client, so the
-// parser leaves it as the text `${<reference>}`, just as it was written.
-func evaluatedRoot(name string) bool { return name == "var" || name == "local" }
-
-// eval evaluates an expression. References to runtime roots evaluate to their own source text wrapped in
-// `${...}`, so `"${NOMAD_SECRETS_DIR}/app.env"` stays as written while `"${var.x}/app.env"` is interpolated.
+// eval evaluates an expression in the jobspec's context (runtime references were already replaced; see
+// runtime.go).
 func (d *decoder) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
-	ctx := d.ctx
-	if vars := d.runtimeVariables(expr); len(vars) > 0 {
-		ctx = d.ctx.NewChild()
-		ctx.Variables = vars
-	}
-	return expr.Value(ctx)
-}
-
-// refNode is one step of the tree of runtime references found in an expression.
-type refNode struct {
-	text     string // the leaf's value, `${...}`, when no deeper step exists
-	children map[string]*refNode
-}
-
-func (n *refNode) value() cty.Value {
-	if len(n.children) == 0 {
-		return cty.StringVal(n.text)
-	}
-	attrs := make(map[string]cty.Value, len(n.children))
-	for k, c := range n.children {
-		attrs[k] = c.value()
-	}
-	return cty.ObjectVal(attrs)
-}
-
-// runtimeVariables builds, for the runtime references of expr, objects whose leaves are the references'
-// source text: `attr.kernel.name` gets the variable attr = {kernel = {name = "${attr.kernel.name}"}}.
-func (d *decoder) runtimeVariables(expr hcl.Expression) map[string]cty.Value {
-	var roots map[string]*refNode
-	for _, tr := range expr.Variables() {
-		root := tr.RootName()
-		if evaluatedRoot(root) {
-			continue
-		}
-		if roots == nil {
-			roots = map[string]*refNode{}
-		}
-		node := roots[root]
-		if node == nil {
-			node = &refNode{}
-			roots[root] = node
-		}
-		for _, step := range tr[1:] {
-			key, ok := stepKey(step)
-			if !ok {
-				break
-			}
-			if node.children == nil {
-				node.children = map[string]*refNode{}
-			}
-			next := node.children[key]
-			if next == nil {
-				next = &refNode{}
-				node.children[key] = next
-			}
-			node = next
-		}
-		if node.text == "" {
-			node.text = "${" + d.source(tr.SourceRange()) + "}"
-		}
-	}
-	vars := make(map[string]cty.Value, len(roots))
-	for name, n := range roots {
-		vars[name] = n.value()
-	}
-	return vars
-}
-
-// stepKey is the attribute name a static traversal step selects.
-func stepKey(step hcl.Traverser) (string, bool) {
-	switch s := step.(type) {
-	case hcl.TraverseAttr:
-		return s.Name, true
-	case hcl.TraverseIndex:
-		switch {
-		case s.Key.Type() == cty.String:
-			return s.Key.AsString(), true
-		case s.Key.Type() == cty.Number:
-			return s.Key.AsBigFloat().Text('f', -1), true
-		}
-	}
-	return "", false
-}
-
-// source returns the source text of a range of the jobspec.
-func (d *decoder) source(r hcl.Range) string {
-	if r.Start.Byte < 0 || r.End.Byte > len(d.src) || r.Start.Byte > r.End.Byte {
-		return ""
-	}
-	return string(d.src[r.Start.Byte:r.End.Byte])
+	return expr.Value(d.ctx)
 }
 
 // freeform decodes a body whose contents are not fixed by a schema (a task driver's config, a scaling

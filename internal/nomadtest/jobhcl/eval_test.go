@@ -25,13 +25,18 @@ func TestRuntimeInterpolationPreserved(t *testing.T) {
 		{`"$${literal}"`, "${literal}"},
 		{`"%%{literal}"`, "%{literal}"},
 		{`"{{ env \"NOMAD_ALLOC_ID\" }}"`, `{{ env "NOMAD_ALLOC_ID" }}`},
+		{`"${meta.a}+${meta.a.b}"`, "${meta.a}+${meta.a.b}"},
+		{`"${attr.x}${ attr.x }"`, "${attr.x}${attr.x}"},
+		{`join(",", [for s in ["a", "b"] : "${s}-${NOMAD_ALLOC_INDEX}"])`, "a-${NOMAD_ALLOC_INDEX},b-${NOMAD_ALLOC_INDEX}"},
+		{`local.from_local`, "${NOMAD_TASK_DIR}/from-local"},
 	}
 	decls := `
 variable "tenant" {
   type = string
 }
 locals {
-  dir = "data"
+  dir        = "data"
+  from_local = "${NOMAD_TASK_DIR}/from-local"
 }
 `
 	var entries string

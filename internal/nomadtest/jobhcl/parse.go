@@ -146,10 +146,13 @@ func parse(src []byte, varFile string, argVars map[string]string) (*api.Job, hcl
 		return nil, diags
 	}
 
-	d := &decoder{src: src, ctx: &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": varVal, "local": cty.EmptyObjectVal},
-		Functions: funcs,
-	}}
+	rewritten := []hclsyntax.Node{jobs[0].Body.(*hclsyntax.Body)}
+	for _, b := range locals {
+		rewritten = append(rewritten, b.Body.(*hclsyntax.Body))
+	}
+	ctxVars := rewriteRuntimeRefs(src, rewritten...)
+	ctxVars["var"], ctxVars["local"] = varVal, cty.EmptyObjectVal
+	d := &decoder{ctx: &hcl.EvalContext{Variables: ctxVars, Functions: funcs}}
 	d.indexBodies(file.Body.(*hclsyntax.Body))
 	localVal, ld := evalLocals(locals, d)
 	diags = append(diags, ld...)
