@@ -5,6 +5,7 @@ import ucli "github.com/urfave/cli/v2"
 // extraCommands lists the operational commands, each defined in its own file.
 func (a *app) extraCommands() []*ucli.Command {
 	return []*ucli.Command{
+		a.clusterCommand(),
 		a.dbCommand(),
 		a.renderCommand(),
 	}
