@@ -52,7 +52,7 @@ func TestTemplatesRender(t *testing.T) {
 			"\nREDIS_ADDR=10.0.0.7:26379\nREDIS_USERNAME=v-acme--redis-app\nREDIS_PASSWORD=pw-acme--redis-app\n",
 		"worker/secrets/tenant.env": "\nDATABASE_URL=postgres://v-acme--worker:pw-acme--worker@10.0.0.7:25432/acme__app?sslmode=disable" +
 			"\nREDIS_ADDR=10.0.0.7:26379\nREDIS_USERNAME=v-acme--redis-worker\nREDIS_PASSWORD=pw-acme--redis-worker\n",
-		"migrate/secrets/migrate.env": "\nDATABASE_URL=postgres://v-acme--migrate:pw-acme--migrate@10.0.0.7:25432/acme__app?sslmode=disable\n",
+		"migrate/secrets/migrate.env":        "\nDATABASE_URL=postgres://v-acme--migrate:pw-acme--migrate@10.0.0.7:25432/acme__app?sslmode=disable\n",
 		"postgres/secrets/postgres_password": "pg-boot\n",
 		"redis/secrets/users.acl":            "user default off\nuser acme--admin on #" + redisHash + " ~* &* +@all\n",
 	}
@@ -103,4 +103,9 @@ func TestTemplatesRender(t *testing.T) {
 			t.Errorf("a template reads Vault path %q; want only the tenant's creds and bootstrap secret", p)
 		}
 	}
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
