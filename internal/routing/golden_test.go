@@ -1,0 +1,187 @@
+package routing
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	consultemplates "github.com/tenantctl/tenantctl/consul-templates"
+	"github.com/tenantctl/tenantctl/internal/testenv"
+	nginxconf "github.com/tenantctl/tenantctl/nginx"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and the template copies in jobspecs/router.nomad.hcl")
+
+// TestRenderGolden renders the tenants template with consul-template from a
+// private Consul holding a fixed set of services, compares the result with
+// testdata/tenants.golden.conf and checks it with nginx -t.
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartConsul(t)
+	client := c.Client(t)
+	critical := "critical"
+	for _, reg := range []registration{
+		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.11", Port: 8080},
+		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.12", Port: 8080},
+		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.13", Port: 8080, Status: critical},
+		{Service: "globex--app", Tags: append(tenantTags("globex", "globex.example.test"), "tenantctl.host=www.globex.test"),
+			Address: "fd00::12", Port: 9000},
+		{Service: "initech--app", Tags: tenantTags("initech", "initech.example.test"), Address: "10.0.0.21", Port: 8080, Status: critical},
+		{Service: "hooli--app", Tags: tenantTags("hooli", "hooli.example.test"), Address: "app.internal", Port: 8080},
+		{Service: "evil--app", Tags: tenantTags("evil", "evil.example.test;\n}\nserver { listen 1; }"), Address: "10.0.0.66", Port: 80},
+		{Service: "zeta--app", Tags: tenantTags("zeta", "acme.example.test"), Address: "10.0.0.31", Port: 8080},
+		{Service: "acme--postgres", Tags: []string{"tenantctl.tenant=acme"}, Address: "10.0.0.41", Port: 5432},
+	} {
+		register(t, client, reg)
+	}
+
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "tenants.ctmpl")
+	writeFile(t, tmpl, readEmbedded(t, consultemplates.FS, consultemplates.NginxTenants))
+	out := filepath.Join(dir, nginxconf.TenantsConf)
+	cmd := exec.Command(testenv.ConsulTemplateBinary(t), "-consul-addr", c.Addr, "-once", "-log-level", "warn",
+		"-template", tmpl+":"+out)
+	cmd.Env = append(os.Environ(), "TENANTCTL_ROUTER_LISTEN=8080", "TENANTCTL_ROUTER_TLS_LISTEN=8443",
+		"TENANTCTL_ROUTER_TLS_CERT=tls/cert.pem", "TENANTCTL_ROUTER_TLS_KEY=tls/key.pem")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("consul-template -once: %v\n%s", err, b)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "tenants.golden.conf")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, golden, got)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("rendered tenants.conf differs from %s (go test -update rewrites it):\n%s", golden, diffLines(string(want), string(got)))
+	}
+
+	// The golden configuration is valid nginx.
+	if err := os.MkdirAll(filepath.Join(dir, "tls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTestCertAs(t, filepath.Join(dir, "tls"))
+	writeFile(t, filepath.Join(dir, nginxconf.BaseConf), readEmbedded(t, nginxconf.FS, nginxconf.BaseConf))
+	test := exec.Command(testenv.NginxBinary(t), "-p", dir+"/", "-c", filepath.Join(dir, nginxconf.BaseConf), "-t", "-q")
+	if b, err := test.CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t on the golden render: %v\n%s", err, b)
+	}
+}
+
+// writeTestCertAs writes cert.pem and key.pem into dir.
+func writeTestCertAs(t *testing.T, dir string) {
+	t.Helper()
+	cert, key, _ := writeTestCert(t, dir)
+	if filepath.Base(cert) != "cert.pem" || filepath.Base(key) != "key.pem" {
+		t.Fatalf("test certificate written as %s, %s", cert, key)
+	}
+}
+
+// diffLines lists the lines that differ, with their line numbers.
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
+		}
+	}
+	return b.String()
+}
+
+// routerJobspec is the router job, relative to this package.
+const routerJobspec = "../../jobspecs/router.nomad.hcl"
+
+// TestJobspecCarriesTheFiles checks that the router jobspec's template blocks
+// carry nginx/nginx.conf and the tenants template exactly, once HCL has
+// processed the heredocs; -update rewrites them from the files.
+func TestJobspecCarriesTheFiles(t *testing.T) {
+	files := map[string]string{ // heredoc marker → source
+		"EOT_NGINX_CONF":   string(readEmbedded(t, nginxconf.FS, nginxconf.BaseConf)),
+		"EOT_TENANTS_CONF": string(readEmbedded(t, consultemplates.FS, consultemplates.NginxTenants)),
+	}
+	src, err := os.ReadFile(routerJobspec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		s := string(src)
+		for marker, text := range files {
+			s = replaceHeredoc(t, s, marker, escapeHCLTemplate(text))
+		}
+		writeFile(t, routerJobspec, []byte(s))
+		src = []byte(s)
+	}
+	file, diags := hclsyntax.ParseConfig(src, routerJobspec, hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("parse %s: %v", routerJobspec, diags)
+	}
+	datas := map[string]string{}
+	hclsyntax.VisitAll(file.Body.(*hclsyntax.Body), func(n hclsyntax.Node) hcl.Diagnostics {
+		if a, ok := n.(*hclsyntax.Attribute); ok && a.Name == "data" {
+			v, diags := a.Expr.Value(nil)
+			if diags.HasErrors() {
+				t.Errorf("%s: template data: %v", a.SrcRange, diags)
+				return nil
+			}
+			line := strings.SplitN(string(a.SrcRange.SliceBytes(src)), "\n", 2)[0]
+			datas[strings.TrimSpace(strings.SplitN(line, "<<", 2)[1])] = v.AsString()
+		}
+		return nil
+	})
+	for marker, want := range files {
+		got, ok := datas[marker]
+		switch {
+		case !ok:
+			t.Errorf("%s: no template data heredoc <<%s", routerJobspec, marker)
+		case got != want:
+			t.Errorf("%s: heredoc <<%s differs from its source file (go test -update rewrites it):\n%s",
+				routerJobspec, marker, diffLines(want, got))
+		}
+	}
+}
+
+// replaceHeredoc replaces the body of the heredoc <<marker in s.
+func replaceHeredoc(t *testing.T, s, marker, body string) string {
+	t.Helper()
+	open := "<<" + marker + "\n"
+	i := strings.Index(s, open)
+	if i < 0 {
+		t.Fatalf("%s: no heredoc <<%s", routerJobspec, marker)
+	}
+	start := i + len(open)
+	end := strings.Index(s[start:], "\n"+marker+"\n")
+	if end < 0 {
+		t.Fatalf("%s: heredoc <<%s is not closed", routerJobspec, marker)
+	}
+	return s[:start] + strings.TrimSuffix(body, "\n") + s[start+end:]
+}
+
+// escapeHCLTemplate escapes HCL's template sequences so text is literal in a
+// heredoc.
+func escapeHCLTemplate(text string) string {
+	return strings.NewReplacer("${", "$${", "%{", "%%{").Replace(text)
+}

@@ -1,0 +1,317 @@
+// Package routing verifies that a tenant is routable: its app service has a
+// passing instance in Consul and, when a router address is configured, the
+// nginx router answers the tenant's host with the app's health endpoint.
+//
+// The router itself is configuration, not code: consul-templates/ renders one
+// nginx server per tenant app service, nginx/ holds the base nginx.conf and
+// jobspecs/router.nomad.hcl runs both on Nomad. See docs/routing.md.
+package routing
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/tenantctl/tenantctl/internal/exit"
+)
+
+// Defaults for VerifySpec's optional fields.
+const (
+	DefaultHealthPath = "/api/health"
+	DefaultTimeout    = 2 * time.Minute
+	// probeTimeout bounds one request to the router.
+	probeTimeout = 5 * time.Second
+	// Retry backoff: first pause, doubled after each attempt up to the cap.
+	firstBackoff = 200 * time.Millisecond
+	maxBackoff   = 2 * time.Second
+)
+
+// ServiceHealth is the part of Consul's health API that Verify uses.
+// (*consulapi.Health), from client.Health(), implements it.
+type ServiceHealth interface {
+	Service(service, tag string, passingOnly bool, q *consulapi.QueryOptions) ([]*consulapi.ServiceEntry, *consulapi.QueryMeta, error)
+}
+
+var _ ServiceHealth = (*consulapi.Health)(nil)
+
+// VerifySpec says what Verify checks.
+type VerifySpec struct {
+	// Service is the tenant app's Consul service: tenant.NamesFor(id).ServiceApp.
+	Service string
+	// Host is the tenant's host name, sent as the Host header to the router.
+	Host string
+	// RouterAddr is the router as host:port or an http(s) URL. Empty skips the
+	// router probe: only Consul health is verified.
+	RouterAddr string
+	// HealthPath is requested through the router; DefaultHealthPath when empty.
+	HealthPath string
+	// Timeout bounds the whole verification, retries included; DefaultTimeout
+	// when zero. An earlier deadline on the context wins.
+	Timeout time.Duration
+	// HTTPClient sends the probe; when nil, a client without keep-alives (so
+	// every attempt sees the router's current configuration).
+	HTTPClient *http.Client
+	// Logger receives one debug line per failed attempt; nil discards.
+	Logger *slog.Logger
+}
+
+// Verify waits until spec.Service has at least one passing instance in
+// Consul and, when spec.RouterAddr is set, until GET <router><HealthPath> with
+// Host: spec.Host answers 200. It retries with backoff until the timeout and
+// then returns an *exit.Error that says which stage failed, what was seen
+// last and what to try. It returns the context's error, wrapped, when ctx is
+// cancelled.
+func Verify(ctx context.Context, health ServiceHealth, spec VerifySpec) error {
+	if spec.Service == "" {
+		return errors.New("routing: verify: no service name")
+	}
+	if spec.RouterAddr != "" && spec.Host == "" {
+		return fmt.Errorf("routing: verify %s: a router address needs a host", spec.Service)
+	}
+	if spec.HealthPath == "" {
+		spec.HealthPath = DefaultHealthPath
+	}
+	if spec.Timeout <= 0 {
+		spec.Timeout = DefaultTimeout
+	}
+	log := spec.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	v := &verifier{health: health, spec: spec, log: log}
+	if spec.RouterAddr != "" {
+		u, err := routerURL(spec.RouterAddr, spec.HealthPath)
+		if err != nil {
+			return exit.UsageError("set the router address as host:port or http://host:port",
+				"routing: router address %q: %v", spec.RouterAddr, err)
+		}
+		v.probeURL = u
+		v.client = spec.HTTPClient
+		if v.client == nil {
+			v.client = defaultClient(u, spec.Host)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	defer cancel()
+	return v.run(ctx)
+}
+
+// verifier holds one verification's state: the stage reached and what the
+// last attempt saw, for the error at the deadline.
+type verifier struct {
+	health   ServiceHealth
+	spec     VerifySpec
+	log      *slog.Logger
+	probeURL *url.URL
+	client   *http.Client
+
+	consulErr error         // last error talking to Consul
+	passing   int           // passing instances last seen
+	probe     *probeOutcome // last router probe; nil before the first
+	start     time.Time     // for the elapsed time in errors
+}
+
+// probeOutcome is what one request to the router saw.
+type probeOutcome struct {
+	status int    // 0 when the request failed
+	body   string // start of the body, for the error
+	err    error
+}
+
+func (v *verifier) run(ctx context.Context) error {
+	v.start = time.Now()
+	backoff := firstBackoff
+	for {
+		if v.attempt(ctx) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return v.failure(ctx)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// attempt checks Consul and then the router once; it reports success.
+func (v *verifier) attempt(ctx context.Context) bool {
+	entries, _, err := v.health.Service(v.spec.Service, "", true, (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			v.consulErr = err
+			v.log.Debug("routing: consul health query failed", "service", v.spec.Service, "error", err)
+		}
+		return false
+	}
+	v.consulErr = nil
+	v.passing = len(entries)
+	if v.passing == 0 {
+		v.log.Debug("routing: no passing instance yet", "service", v.spec.Service)
+		return false
+	}
+	if v.probeURL == nil {
+		return true
+	}
+	p := v.probeOnce(ctx)
+	if p.status == http.StatusOK {
+		return true
+	}
+	if ctx.Err() == nil || v.probe == nil {
+		// A probe cut short by the deadline says less than the one before.
+		v.probe = p
+	}
+	v.log.Debug("routing: router probe not ok yet", "host", v.spec.Host, "status", p.status, "error", p.err)
+	return false
+}
+
+func (v *verifier) probeOnce(ctx context.Context) *probeOutcome {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.probeURL.String(), nil)
+	if err != nil {
+		return &probeOutcome{err: err}
+	}
+	req.Host = v.spec.Host
+	req.Header.Set("User-Agent", "tenantctl-routing-verify")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return &probeOutcome{err: err}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return &probeOutcome{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
+}
+
+// failure builds the error for a verification that ran out of time: the
+// caller's cancellation is returned as is, wrapped; a deadline (ours or the
+// caller's) is explained from what the last attempts saw.
+func (v *verifier) failure(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("routing: verify %s: %w", v.spec.Service, ctx.Err())
+	}
+	waited := time.Since(v.start).Round(100 * time.Millisecond)
+	svc := v.spec.Service
+
+	switch {
+	case v.consulErr != nil:
+		return exit.New(exit.Unreachable,
+			"check that Consul is reachable (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN) and run the command again",
+			"routing: consul: health of service %q after %s: %w", svc, waited, v.consulErr)
+	case v.passing == 0:
+		return v.noPassingError(waited)
+	}
+
+	p := v.probe
+	target := fmt.Sprintf("router %s (Host: %s)", v.probeURL.Host, v.spec.Host)
+	routerHint := "check the router job (nomad job status router; its allocation logs show consul-template and nginx errors) " +
+		"and that the app service carries the tags tenantctl, tenantctl.tenant=<id> and tenantctl.host=" + v.spec.Host
+	switch {
+	case p == nil:
+		return exit.New(exit.Partial, routerHint, "routing: %s not probed within %s", target, waited)
+	case p.err != nil:
+		return exit.New(exit.Partial,
+			"check the router address (it must reach the router's HTTP listener) and that the router job is running",
+			"routing: %s unreachable after %s: %w", target, waited, p.err)
+	case p.status == http.StatusNotFound && strings.Contains(p.body, "unknown host"):
+		return exit.New(exit.Partial, routerHint,
+			"routing: %s has no server for the host after %s (404 unknown host)", target, waited)
+	case p.status == http.StatusServiceUnavailable || p.status == http.StatusBadGateway:
+		return exit.New(exit.Partial,
+			"the router has not picked up a healthy instance yet, or cannot reach it: check the router's logs and "+
+				"that the router's nodes can connect to the app's address and port; then run the command again",
+			"routing: %s answered %d after %s: %s", target, p.status, waited, p.body)
+	default:
+		return exit.New(exit.Partial,
+			"check the app's "+v.spec.HealthPath+" handler and the router's logs; then run the command again",
+			"routing: %s answered %d for %s after %s; want 200: %s", target, p.status, v.spec.HealthPath, waited, p.body)
+	}
+}
+
+// noPassingError explains a service with no passing instance: not registered
+// at all, or registered with failing checks (whose output it quotes).
+func (v *verifier) noPassingError(waited time.Duration) error {
+	svc := v.spec.Service
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	all, _, err := v.health.Service(svc, "", false, (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return exit.New(exit.Unreachable,
+			"check that Consul is reachable (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN) and run the command again",
+			"routing: consul: no passing instance of service %q after %s, and listing its instances failed: %w", svc, waited, err)
+	}
+	if len(all) == 0 {
+		return exit.New(exit.Partial,
+			"check that the app job is running and registers its service (nomad job status; nomad alloc status), then run the command again",
+			"routing: service %q is not registered in Consul after %s", svc, waited)
+	}
+	var checks []string
+	for _, e := range all {
+		for _, c := range e.Checks {
+			if c.Status == consulapi.HealthPassing {
+				continue
+			}
+			out := strings.TrimSpace(c.Output)
+			if len(out) > 200 {
+				out = out[:200] + "…"
+			}
+			checks = append(checks, fmt.Sprintf("%s on %s %s: %s", c.Name, e.Node.Node, c.Status, out))
+		}
+	}
+	return exit.New(exit.Partial,
+		"check the app's logs and its health endpoint (nomad alloc logs), then run the command again",
+		"routing: service %q has %d instance(s) and none passing after %s: %s",
+		svc, len(all), waited, strings.Join(checks, "; "))
+}
+
+// routerURL turns host:port or an http(s) URL into the probe URL.
+func routerURL(addr, path string) (*url.URL, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("scheme %q is not http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("no host")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(path, "/")
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// defaultClient sends each probe on a new connection; for https it presents
+// the tenant's host in SNI, so the router picks the tenant's certificate.
+func defaultClient(u *url.URL, host string) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	if u.Scheme == "https" {
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = new(tls.Config)
+		}
+		tr.TLSClientConfig.ServerName = host
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   probeTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
