@@ -39,7 +39,7 @@ const (
 // signer whose keys it trusts, and the tenantctl client under test, whose
 // logs are captured.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	vault  *testenv.Vault
 	root   *vaultapi.Client
 	client *vault.Client
@@ -71,7 +71,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}}
 	e.vault = testenv.StartVault(t)
@@ -174,7 +174,7 @@ type tenantStack struct {
 func (s *tenantStack) pgAddr() string    { return s.pg.Host + ":" + strconv.Itoa(s.pg.Port) }
 func (s *tenantStack) redisAddr() string { return s.redis.Addr }
 
-func mustNames(t *testing.T, id string) tenant.Names {
+func mustNames(t testing.TB, id string) tenant.Names {
 	t.Helper()
 	tid, err := tenant.ParseID(id)
 	if err != nil {

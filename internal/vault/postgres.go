@@ -132,11 +132,11 @@ func EnsureDatabase(ctx context.Context, n tenant.Names, addr, sslMode, password
 		}
 		return conn, nil
 	}
+	// exec sends stmts in one round trip (the simple protocol runs them as
+	// one implicit transaction unless one of them cannot run in one).
 	exec := func(conn *pgx.Conn, stmts ...string) error {
-		for _, s := range stmts {
-			if _, err := conn.Exec(ctx, s); err != nil {
-				return fmt.Errorf("vault: bootstrap postgres database %s: %s: %s", n.Database, firstWords(s), redacted(err.Error(), []string{password}))
-			}
+		if _, err := conn.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
+			return fmt.Errorf("vault: bootstrap postgres database %s: %s", n.Database, redacted(err.Error(), []string{password}))
 		}
 		return nil
 	}
@@ -160,6 +160,7 @@ func EnsureDatabase(ctx context.Context, n tenant.Names, addr, sslMode, password
 		return fmt.Errorf("vault: bootstrap postgres: look up database %s: %w", n.Database, err)
 	}
 	if !exists {
+		// CREATE DATABASE cannot run inside a transaction: on its own.
 		if err := exec(conn, "CREATE DATABASE "+db+" OWNER "+owner); err != nil {
 			return err
 		}
@@ -185,13 +186,4 @@ func EnsureDatabase(ctx context.Context, n tenant.Names, addr, sslMode, password
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "+group,
 		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "+group,
 	)
-}
-
-// firstWords names a statement in an error without its whole text.
-func firstWords(s string) string {
-	f := strings.Fields(s)
-	if len(f) > 4 {
-		f = f[:4]
-	}
-	return strings.Join(f, " ")
 }

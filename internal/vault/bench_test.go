@@ -1,0 +1,63 @@
+package vault_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkProvisionTenant measures provisioning one new tenant's Vault
+// objects: bootstrap secret, policy, JWT role, Postgres connection (database
+// bootstrap, root rotation) with three roles, and Redis connection (root
+// rotation) with two roles. What the tenant's jobs do on first boot (setting
+// the admin passwords) is outside the timer.
+func BenchmarkProvisionTenant(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	stack := e.startTenant("bench")
+	admin := e.redisAs(stack, stack.redis.AdminUser, stack.redis.AdminPassword)
+	observer := e.observe(stack)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		n := mustNames(b, fmt.Sprintf("bench%d", i))
+		s := &tenantStack{names: n, pg: stack.pg, redis: stack.redis}
+		if _, err := e.client.EnsureBootstrap(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		sec, err := e.root.KVv2("tenantctl").Get(ctx, n.BootstrapPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := observer.Exec(ctx, fmt.Sprintf("ALTER ROLE postgres WITH PASSWORD '%s'", sec.Data["postgres_password"])); err != nil {
+			b.Fatal(err)
+		}
+		if err := admin.Do(ctx, "ACL", "SETUSER", n.RedisAdminUser, "on", ">"+sec.Data["redis_password"].(string), "~*", "&*", "+@all").Err(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for _, fn := range []func() (bool, error){
+			func() (bool, error) { return e.client.EnsurePolicy(ctx, n) },
+			func() (bool, error) { return e.client.EnsureJWTRole(ctx, n) },
+			func() (bool, error) { return e.client.EnsurePostgres(ctx, n, s.pgAddr()) },
+			func() (bool, error) { return e.client.EnsureRedis(ctx, n, s.redisAddr()) },
+		} {
+			if _, err := fn(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkConvergedTenant measures checking a converged tenant: reads only.
+func BenchmarkConvergedTenant(b *testing.B) {
+	e := newEnv(b)
+	s := e.startTenant("bench")
+	before := e.writes.Load()
+	for b.Loop() {
+		e.converge(s)
+	}
+	if w := e.writes.Load() - before; w != 0 {
+		b.Fatalf("converged tenant: %d writes; want 0", w)
+	}
+}
