@@ -1,6 +1,7 @@
 package jobhcl
 
 import (
+	"errors"
 	"os"
 	"reflect"
 	"testing"
@@ -562,6 +563,27 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse(src, vars, nil, true); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseConcurrent(t *testing.T) {
+	src := readTestdata(t, "app.nomad.hcl")
+	vars := "tenant = \"acme\"\ndomain = \"example.com\"\n"
+	want := mustParse(t, src, vars, nil, true)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			job, err := Parse([]byte(src), vars, nil, true)
+			if err == nil && !reflect.DeepEqual(job, want) {
+				err = errors.New("got a different job")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Parse: %v", err)
 		}
 	}
 }
