@@ -587,3 +587,109 @@ func TestParseConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTaskDetails(t *testing.T) {
+	src := `job "details" {
+  region      = "eu"
+  all_at_once = true
+  periodic {
+    cron             = "0 3 * * *"
+    time_zone        = "UTC"
+    prohibit_overlap = true
+  }
+  group "g" {
+    task "t" {
+      driver = "docker"
+      resources {
+        cores  = 2
+        memory = 64
+        device "nvidia/gpu" {
+          count = 1
+        }
+      }
+      artifact {
+        source = "https://example.com/a.tgz"
+        headers {
+          Authorization = "Bearer ${NOMAD_META_token}"
+        }
+      }
+      service {
+        name         = "t-svc"
+        port         = "http"
+        address_mode = "host"
+        canary_tags  = ["canary"]
+        check {
+          type                     = "script"
+          command                  = "/bin/check"
+          args                     = ["-v"]
+          interval                 = "10s"
+          timeout                  = "3s"
+          task                     = "t"
+          success_before_passing   = 2
+          failures_before_critical = 3
+          initial_status           = "passing"
+        }
+      }
+      vault {
+        cluster                = "default"
+        env                    = false
+        disable_file           = true
+        allow_token_expiration = true
+      }
+      identity {
+        name          = "aws"
+        aud           = ["sts.amazonaws.com"]
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        env           = true
+      }
+      template {
+        source        = "local/in.tpl"
+        destination   = "local/out"
+        uid           = 1000
+        gid           = 1000
+        change_signal = "SIGUSR1"
+      }
+      logs {
+        disabled = true
+      }
+    }
+  }
+}
+`
+	job := mustParse(t, src, "", nil, true)
+	task := job.TaskGroups[0].Tasks[0]
+	runChecks(t, job, []check{
+		{"region", func(j *api.Job) any { return *j.Region }, "eu"},
+		{"all_at_once", func(j *api.Job) any { return *j.AllAtOnce }, true},
+		{"periodic", func(j *api.Job) any { return []any{*j.Periodic.Spec, *j.Periodic.TimeZone, *j.Periodic.ProhibitOverlap} },
+			[]any{"0 3 * * *", "UTC", true}},
+		{"job update default", func(j *api.Job) any { return j.Update != nil }, true},
+		{"cores", func(j *api.Job) any { return *task.Resources.Cores }, 2},
+		{"device", func(j *api.Job) any { return []any{task.Resources.Devices[0].Name, *task.Resources.Devices[0].Count} },
+			[]any{"nvidia/gpu", uint64(1)}},
+		{"artifact headers", func(j *api.Job) any { return task.Artifacts[0].GetterHeaders },
+			map[string]string{"Authorization": "Bearer ${NOMAD_META_token}"}},
+		{"task service", func(j *api.Job) any {
+			s := task.Services[0]
+			return []any{s.Name, s.AddressMode, s.CanaryTags}
+		}, []any{"t-svc", "host", []string{"canary"}}},
+		{"script check", func(j *api.Job) any {
+			c := task.Services[0].Checks[0]
+			return []any{c.Command, c.Args, c.TaskName, c.SuccessBeforePassing, c.FailuresBeforeCritical, c.InitialStatus}
+		}, []any{"/bin/check", []string{"-v"}, "t", 2, 3, "passing"}},
+		{"vault", func(j *api.Job) any {
+			v := task.Vault
+			return []any{v.Cluster, *v.Env, *v.DisableFile, *v.AllowTokenExpiration}
+		}, []any{"default", false, true, true}},
+		{"identity", func(j *api.Job) any {
+			id := task.Identities[0]
+			return []any{id.Name, id.Audience, id.ChangeMode, id.ChangeSignal, id.Env}
+		}, []any{"aws", []string{"sts.amazonaws.com"}, "signal", "SIGHUP", true}},
+		{"template", func(j *api.Job) any {
+			tp := task.Templates[0]
+			return []any{*tp.SourcePath, *tp.Uid, *tp.Gid, *tp.ChangeSignal}
+		}, []any{"local/in.tpl", 1000, 1000, "SIGUSR1"}},
+		{"logs disabled", func(j *api.Job) any { return *task.LogConfig.Disabled }, true},
+	})
+}
