@@ -662,7 +662,9 @@ func TestParseTaskDetails(t *testing.T) {
 	runChecks(t, job, []check{
 		{"region", func(j *api.Job) any { return *j.Region }, "eu"},
 		{"all_at_once", func(j *api.Job) any { return *j.AllAtOnce }, true},
-		{"periodic", func(j *api.Job) any { return []any{*j.Periodic.Spec, *j.Periodic.TimeZone, *j.Periodic.ProhibitOverlap} },
+		{"periodic", func(j *api.Job) any {
+			return []any{*j.Periodic.Spec, *j.Periodic.TimeZone, *j.Periodic.ProhibitOverlap}
+		},
 			[]any{"0 3 * * *", "UTC", true}},
 		{"job update default", func(j *api.Job) any { return j.Update != nil }, true},
 		{"cores", func(j *api.Job) any { return *task.Resources.Cores }, 2},
