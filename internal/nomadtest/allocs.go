@@ -24,8 +24,9 @@ func copyAlloc(a *api.Allocation) *api.Allocation {
 	return &c
 }
 
-func allocStub(a *api.Allocation) *api.AllocationListStub {
-	c := copyAlloc(a)
+// allocStub is the list form of an allocation. It shares the
+// allocation's maps: encode it under s.mu.
+func allocStub(c *api.Allocation) *api.AllocationListStub {
 	return &api.AllocationListStub{
 		ID:                 c.ID,
 		EvalID:             c.EvalID,
@@ -74,7 +75,7 @@ func (s *Server) getAllocation(q *request) error {
 		if a == nil {
 			return nil, errCode(http.StatusNotFound, "alloc not found")
 		}
-		return copyAlloc(a.alloc), nil
+		return a.alloc, nil
 	})
 }
 

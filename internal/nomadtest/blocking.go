@@ -1,6 +1,8 @@
 package nomadtest
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,12 +58,12 @@ func (s *Server) query(q *request, tables []string, fn func(st *state) (any, err
 		idx := s.st.tableIndex(tables...)
 		notify := s.st.notify
 		if min == 0 || idx > min {
-			v, err := fn(s.st)
+			body, err := encodeResult(s.st, fn)
 			s.mu.Unlock()
 			if err != nil {
 				return err
 			}
-			return q.reply(idx, v)
+			return q.replyRaw(idx, body)
 		}
 		s.mu.Unlock()
 		if timeout == nil {
@@ -74,16 +76,30 @@ func (s *Server) query(q *request, tables []string, fn func(st *state) (any, err
 		case <-timeout:
 			s.mu.Lock()
 			idx := s.st.tableIndex(tables...)
-			v, err := fn(s.st)
+			body, err := encodeResult(s.st, fn)
 			s.mu.Unlock()
 			if err != nil {
 				return err
 			}
-			return q.reply(idx, v)
+			return q.replyRaw(idx, body)
 		case <-q.r.Context().Done():
 			return q.r.Context().Err()
 		case <-s.ctx.Done():
 			return errCode(http.StatusServiceUnavailable, "server shutting down")
 		}
 	}
+}
+
+// encodeResult runs fn and encodes its value while the caller holds s.mu, so
+// handlers may return live state without copying it.
+func encodeResult(st *state, fn func(st *state) (any, error)) ([]byte, error) {
+	v, err := fn(st)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("nomadtest: encode response: %w", err)
+	}
+	return body, nil
 }

@@ -56,6 +56,7 @@ func (s *Server) deploymentFor(job *api.Job) *api.Deployment {
 		d.TaskGroups[deref(tg.Name)] = st
 	}
 	s.st.deployments[d.ID] = d
+	s.st.deploymentsByJob[nsKey{ns, id}] = append(s.st.deploymentsByJob[nsKey{ns, id}], d)
 	return d
 }
 
@@ -111,7 +112,12 @@ func (s *Server) getJobLatestDeployment(q *request) error {
 func (s *Server) getJobDeployments(q *request) error {
 	ns, id := q.namespace(), q.param("id")
 	return s.query(q, []string{tblDeployments}, func(st *state) (any, error) {
-		return deploymentList(st, func(d *api.Deployment) bool { return d.Namespace == ns && d.JobID == id }), nil
+		out := []*api.Deployment{}
+		for _, d := range st.deploymentsByJob[nsKey{ns, id}] {
+			out = append(out, copyDeployment(d))
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].CreateIndex > out[j].CreateIndex })
+		return out, nil
 	})
 }
 

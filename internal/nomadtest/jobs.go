@@ -1,10 +1,10 @@
 package nomadtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,7 +80,7 @@ func (s *Server) getJob(q *request) error {
 		if err != nil {
 			return nil, err
 		}
-		return copyJob(e.current()), nil
+		return e.current(), nil
 	})
 }
 
@@ -94,7 +94,7 @@ func (s *Server) getJobVersions(q *request) error {
 		}
 		resp := api.JobVersionsResponse{}
 		for i := len(e.versions) - 1; i >= 0; i-- {
-			resp.Versions = append(resp.Versions, copyJob(e.versions[i]))
+			resp.Versions = append(resp.Versions, e.versions[i])
 			if diffs && i > 0 {
 				d, _ := diffJobs(e.versions[i-1], e.versions[i], nil)
 				resp.Diffs = append(resp.Diffs, d)
@@ -434,14 +434,35 @@ func (s *Server) deregisterJob(q *request) error {
 	cur := e.current()
 	resp := api.JobDeregisterResponse{}
 	if purge {
-		delete(s.st.jobs, nsKey{ns, id})
-		idx := s.st.bump(tblJobs, tblSummaries)
+		// The job, its allocations and deployments leave the job's
+		// listings at once (allocations stay readable by ID); its
+		// allocations stop right away.
+		key := nsKey{ns, id}
+		var toStop []*allocEntry
+		for _, a := range s.st.jobAllocs(ns, id) {
+			if a.alloc.DesiredStatus == api.AllocDesiredStatusRun {
+				s.stopAllocLocked(a, "alloc not needed since job is stopped")
+				toStop = append(toStop, a)
+			}
+		}
+		if d := s.st.latestDeployment(ns, id); d != nil && d.Status == api.DeploymentStatusRunning {
+			s.setDeploymentStatus(d, api.DeploymentStatusCancelled, "Cancelled because job is stopped")
+		}
+		delete(s.st.jobs, key)
+		delete(s.st.allocsByJob, key)
+		delete(s.st.deploymentsByJob, key)
+		idx := s.st.bump(tblJobs, tblSummaries, tblAllocs, tblDeployments)
 		resp.JobModifyIndex = idx
 		stopped := copyJob(cur)
 		stopped.Stop = ptr(true)
 		ev := s.newEval(stopped, "job-deregister")
 		resp.EvalID, resp.EvalCreateIndex = ev.ID, ev.CreateIndex
 		s.startEval(ev, cur, stopped)
+		s.goRun(func() {
+			for _, a := range toStop {
+				s.releaseAlloc(a)
+			}
+		})
 		return q.reply(ev.CreateIndex, resp)
 	}
 	if deref(cur.Stop) {
@@ -457,16 +478,30 @@ func (s *Server) deregisterJob(q *request) error {
 // specEqual reports whether two versions of a job differ only in fields the
 // server sets.
 func specEqual(a, b *api.Job) bool {
-	return reflect.DeepEqual(specOf(a), specOf(b))
+	return bytes.Equal(specBytes(a), specBytes(b))
+}
+
+// specBytes encodes the job without server-set fields (json.Marshal sorts
+// map keys, so equal specs encode equally).
+func specBytes(j *api.Job) []byte {
+	c := *j
+	c.Status, c.StatusDescription, c.Stable, c.Version = nil, nil, nil, nil
+	c.SubmitTime, c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = nil, nil, nil, nil
+	c.VersionTag = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		panic(fmt.Sprintf("nomadtest: encode job: %v", err))
+	}
+	return b
 }
 
 // specOf returns the job as a generic JSON value without server-set fields.
 func specOf(j *api.Job) any {
-	c := copyJob(j)
-	c.Status, c.StatusDescription, c.Stable, c.Version = nil, nil, nil, nil
-	c.SubmitTime, c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = nil, nil, nil, nil
-	c.VersionTag = nil
-	return toGeneric(c)
+	var out any
+	if err := json.Unmarshal(specBytes(j), &out); err != nil {
+		panic(fmt.Sprintf("nomadtest: decode job: %v", err))
+	}
+	return out
 }
 
 func toGeneric(v any) any {

@@ -1,8 +1,9 @@
 package nomadtest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 
 	"github.com/hashicorp/nomad/api"
@@ -45,7 +46,7 @@ func updateKind(oldJob *api.Job, oldTG *api.TaskGroup, newJob *api.Job, newTG *a
 	if oldTG == nil || newTG == nil {
 		return updateDestructive
 	}
-	if !reflect.DeepEqual(toGeneric(destructiveView(oldJob, oldTG)), toGeneric(destructiveView(newJob, newTG))) {
+	if !bytes.Equal(mustJSON(destructiveView(oldJob, oldTG)), mustJSON(destructiveView(newJob, newTG))) {
 		return updateDestructive
 	}
 	if specEqual(oldJob, newJob) {
@@ -392,4 +393,12 @@ func fieldDiffs(old, cur map[string]string) []*api.FieldDiff {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("nomadtest: encode: %v", err))
+	}
+	return b
 }

@@ -154,7 +154,7 @@ func (s *Server) runEval(evalID string, job *api.Job) {
 				s.stopAllocLocked(a, "alloc is being updated due to job update")
 				toStop = append(toStop, a)
 			default:
-				a.alloc.Job = copyJob(job)
+				a.alloc.Job = job
 				a.alloc.ModifyIndex = s.st.index + 1
 				if dep != nil {
 					a.alloc.DeploymentID = dep.ID
@@ -276,7 +276,7 @@ func (s *Server) newAllocLocked(job *api.Job, tg *api.TaskGroup, name string, ev
 		NodeID:           nodeID,
 		NodeName:         "nomadtest",
 		JobID:            deref(job.ID),
-		Job:              copyJob(job),
+		Job:              job,
 		TaskGroup:        deref(tg.Name),
 		DesiredStatus:    api.AllocDesiredStatusRun,
 		ClientStatus:     api.AllocClientStatusPending,
@@ -304,6 +304,8 @@ func (s *Server) newAllocLocked(job *api.Job, tg *api.TaskGroup, name string, ev
 		}
 	}
 	s.st.allocs[alloc.ID] = a
+	k := nsKey{alloc.Namespace, alloc.JobID}
+	s.st.allocsByJob[k] = append(s.st.allocsByJob[k], a)
 	return a
 }
 

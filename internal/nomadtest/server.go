@@ -328,12 +328,20 @@ func (q *request) reply(index uint64, v any) error {
 	if err != nil {
 		return fmt.Errorf("nomadtest: encode %s: %w", q.route.pattern, err)
 	}
+	return q.replyRaw(index, body)
+}
+
+// replyRaw writes an encoded JSON body with Nomad's query meta headers.
+func (q *request) replyRaw(index uint64, body []byte) error {
+	if index == 0 {
+		index = 1
+	}
 	h := q.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Nomad-Index", fmt.Sprint(index))
 	h.Set("X-Nomad-KnownLeader", "true")
 	h.Set("X-Nomad-LastContact", "0")
-	_, err = q.w.Write(body)
+	_, err := q.w.Write(body)
 	return err
 }
 

@@ -1,8 +1,6 @@
 package nomadtest
 
 import (
-	"sort"
-
 	"github.com/hashicorp/nomad/api"
 )
 
@@ -37,6 +35,10 @@ type state struct {
 	allocs      map[string]*allocEntry
 	deployments map[string]*api.Deployment
 	volumes     map[string]*api.HostVolume
+
+	// Per-job indexes, so lookups stay cheap in long benchmarks.
+	allocsByJob      map[nsKey][]*allocEntry
+	deploymentsByJob map[nsKey][]*api.Deployment
 }
 
 // jobEntry is a job with its version history.
@@ -61,6 +63,9 @@ func newState() *state {
 		allocs:      map[string]*allocEntry{},
 		deployments: map[string]*api.Deployment{},
 		volumes:     map[string]*api.HostVolume{},
+
+		allocsByJob:      map[nsKey][]*allocEntry{},
+		deploymentsByJob: map[nsKey][]*api.Deployment{},
 	}
 	st.namespaces[api.DefaultNamespace] = &api.Namespace{
 		Name:        api.DefaultNamespace,
@@ -105,21 +110,14 @@ func (st *state) job(ns, id string) *api.Job {
 
 // jobAllocs returns the allocations of a job, oldest first.
 func (st *state) jobAllocs(ns, id string) []*allocEntry {
-	var out []*allocEntry
-	for _, a := range st.allocs {
-		if a.alloc.Namespace == ns && a.alloc.JobID == id {
-			out = append(out, a)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].alloc.CreateIndex < out[j].alloc.CreateIndex })
-	return out
+	return append([]*allocEntry(nil), st.allocsByJob[nsKey{ns, id}]...)
 }
 
 // latestDeployment returns the job's newest deployment, or nil.
 func (st *state) latestDeployment(ns, id string) *api.Deployment {
 	var best *api.Deployment
-	for _, d := range st.deployments {
-		if d.Namespace == ns && d.JobID == id && (best == nil || d.CreateIndex > best.CreateIndex) {
+	for _, d := range st.deploymentsByJob[nsKey{ns, id}] {
+		if best == nil || d.CreateIndex > best.CreateIndex {
 			best = d
 		}
 	}
