@@ -7,9 +7,10 @@ import (
 )
 
 // BenchmarkProvisionTenant measures provisioning one new tenant's Vault
-// objects: bootstrap secret, policy, JWT role, Postgres connection (database
-// bootstrap, root rotation) with three roles, and Redis connection (root
-// rotation) with two roles. What the tenant's jobs do on first boot (setting
+// objects as `up` does: EnsureIdentity (bootstrap secret, policy, JWT role)
+// and EnsureCredentials (Postgres connection with database bootstrap and
+// root rotation and three roles; Redis connection with root rotation and two
+// roles). What the tenant's jobs do on first boot (setting
 // the admin passwords) is outside the timer.
 func BenchmarkProvisionTenant(b *testing.B) {
 	e := newEnv(b)
@@ -21,7 +22,7 @@ func BenchmarkProvisionTenant(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		n := mustNames(b, fmt.Sprintf("bench%d", i))
 		s := &tenantStack{names: n, pg: stack.pg, redis: stack.redis}
-		if _, err := e.client.EnsureBootstrap(ctx, n); err != nil {
+		if _, err := e.client.EnsureIdentity(ctx, n); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -36,15 +37,8 @@ func BenchmarkProvisionTenant(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		for _, fn := range []func() (bool, error){
-			func() (bool, error) { return e.client.EnsurePolicy(ctx, n) },
-			func() (bool, error) { return e.client.EnsureJWTRole(ctx, n) },
-			func() (bool, error) { return e.client.EnsurePostgres(ctx, n, s.pgAddr()) },
-			func() (bool, error) { return e.client.EnsureRedis(ctx, n, s.redisAddr()) },
-		} {
-			if _, err := fn(); err != nil {
-				b.Fatal(err)
-			}
+		if _, err := e.client.EnsureCredentials(ctx, n, s.pgAddr(), s.redisAddr()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -154,8 +154,12 @@ func (c *Client) markers(ctx context.Context, n tenant.Names) (map[string]string
 }
 
 // setMarker records key=true in the bootstrap secret's custom metadata,
-// keeping the other markers.
+// keeping the other markers. KV metadata has no check-and-set, so the
+// read-modify-write is serialised within the process (Postgres and Redis of
+// one tenant converge concurrently); the tenant lock serialises processes.
 func (c *Client) setMarker(ctx context.Context, n tenant.Names, key string) error {
+	c.markerMu.Lock()
+	defer c.markerMu.Unlock()
 	m, err := c.markers(ctx, n)
 	if err != nil {
 		return err

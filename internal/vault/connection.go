@@ -136,6 +136,15 @@ type roleSpec struct {
 	revocation []string
 }
 
+// ensureRoles converges roles concurrently.
+func (c *Client) ensureRoles(ctx context.Context, n tenant.Names, roles []roleSpec) (bool, error) {
+	fns := make([]func() (bool, error), 0, len(roles))
+	for _, r := range roles {
+		fns = append(fns, func() (bool, error) { return c.ensureRole(ctx, n, r) })
+	}
+	return parallel(fns...)
+}
+
 // ensureRole writes a dynamic role when it is missing or differs.
 func (c *Client) ensureRole(ctx context.Context, n tenant.Names, r roleSpec) (bool, error) {
 	path := c.rolePath(r.name)

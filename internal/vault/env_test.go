@@ -190,10 +190,10 @@ func (e *env) startTenant(id string) *tenantStack {
 	t.Helper()
 	ctx := context.Background()
 	s := &tenantStack{names: mustNames(t, id)}
-	changed, err := e.client.EnsureBootstrap(ctx, s.names)
+	changed, err := e.client.EnsureIdentity(ctx, s.names)
 	e.check(err)
 	if !changed {
-		t.Fatalf("EnsureBootstrap(%s): got changed=false on a new tenant; want true", id)
+		t.Fatalf("EnsureIdentity(%s): got changed=false on a new tenant; want true", id)
 	}
 	sec, err := e.root.KVv2("tenantctl").Get(ctx, s.names.BootstrapPath)
 	if err != nil {
@@ -224,20 +224,17 @@ func (e *env) startTenant(id string) *tenantStack {
 		t.Fatal(err)
 	}
 
-	for _, step := range []struct {
-		name string
-		fn   func() (bool, error)
-	}{
-		{"EnsurePolicy", func() (bool, error) { return e.client.EnsurePolicy(ctx, s.names) }},
-		{"EnsureJWTRole", func() (bool, error) { return e.client.EnsureJWTRole(ctx, s.names) }},
-		{"EnsurePostgres", func() (bool, error) { return e.client.EnsurePostgres(ctx, s.names, s.pgAddr()) }},
-		{"EnsureRedis", func() (bool, error) { return e.client.EnsureRedis(ctx, s.names, s.redisAddr()) }},
-	} {
-		changed, err := step.fn()
-		e.check(err)
-		if !changed {
-			t.Fatalf("%s(%s): got changed=false on a new tenant; want true", step.name, id)
-		}
+	changed, err = e.client.EnsureCredentials(ctx, s.names, s.pgAddr(), s.redisAddr())
+	e.check(err)
+	if !changed {
+		t.Fatalf("EnsureCredentials(%s): got changed=false on a new tenant; want true", id)
+	}
+	meta, err := e.root.KVv2("tenantctl").GetMetadata(ctx, s.names.BootstrapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.CustomMetadata["postgres_root_rotated"] != "true" || meta.CustomMetadata["redis_root_rotated"] != "true" {
+		t.Fatalf("rotation markers: got %v; want both true", meta.CustomMetadata)
 	}
 	return s
 }

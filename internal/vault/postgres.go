@@ -97,14 +97,8 @@ func (c *Client) EnsurePostgres(ctx context.Context, n tenant.Names, addr string
 	if err != nil {
 		return changed, err
 	}
-	for _, r := range roles {
-		ch, err := c.ensureRole(ctx, n, r)
-		if err != nil {
-			return changed, err
-		}
-		changed = changed || ch
-	}
-	return changed, nil
+	ch, err := c.ensureRoles(ctx, n, roles)
+	return changed || ch, err
 }
 
 // EnsureDatabase connects to the tenant's Postgres at addr as the superuser

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -75,8 +76,11 @@ type Client struct {
 	mounts Mounts
 	ttls   TTLs
 	log    *slog.Logger
-	// PostgresSSLMode is the sslmode of connections to tenant databases.
+	// sslMode is the sslmode of connections to tenant databases.
 	sslMode string
+	// markerMu serialises writes of the bootstrap secret's metadata; copies
+	// made by With… share it.
+	markerMu *sync.Mutex
 }
 
 // New returns a Client over api using the given mounts (empty fields take
@@ -85,7 +89,7 @@ func New(api *vaultapi.Client, mounts Mounts, logger *slog.Logger) *Client {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{api: api, mounts: mounts.withDefaults(), ttls: DefaultTTLs(), log: logger, sslMode: "disable"}
+	return &Client{api: api, mounts: mounts.withDefaults(), ttls: DefaultTTLs(), log: logger, sslMode: "disable", markerMu: &sync.Mutex{}}
 }
 
 // WithTTLs returns a copy of c that issues credentials and tokens with ttls;

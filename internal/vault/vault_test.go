@@ -22,6 +22,18 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	if n := e.converge(s); n != 0 {
 		t.Errorf("second converge: got %d steps changed; want 0", n)
 	}
+	for _, fn := range []func() (bool, error){
+		func() (bool, error) { return e.client.EnsureIdentity(context.Background(), s.names) },
+		func() (bool, error) {
+			return e.client.EnsureCredentials(context.Background(), s.names, s.pgAddr(), s.redisAddr())
+		},
+	} {
+		changed, err := fn()
+		e.check(err)
+		if changed {
+			t.Errorf("converged tenant: got changed=true; want false")
+		}
+	}
 	if w := e.writes.Load() - before; w != 0 {
 		t.Errorf("second converge: got %d Vault writes; want 0", w)
 	}
