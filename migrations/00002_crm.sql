@@ -6,6 +6,10 @@
 -- its own organization: foreign-key checks are not subject to row-level
 -- security, and a plain key on id alone would let one organization attach its
 -- rows to another's. ON DELETE SET NULL (column) needs PostgreSQL 15.
+--
+-- Every index leads with org_id: row-level security adds org_id = <current
+-- organization> to every query. Case-insensitive lookups use the lower(...)
+-- expression indexes: query with lower(email) = lower($1).
 
 -- +goose Up
 
@@ -23,8 +27,8 @@ CREATE TABLE contacts (
     FOREIGN KEY (org_id, owner_id) REFERENCES users (org_id, id) ON DELETE SET NULL (owner_id)
 );
 CREATE INDEX contacts_org_name ON contacts (org_id, lower(name));
-CREATE INDEX contacts_org_email ON contacts (org_id, lower(email)) WHERE email IS NOT NULL;
-CREATE INDEX contacts_org_company ON contacts (org_id, lower(company)) WHERE company IS NOT NULL;
+CREATE INDEX contacts_org_email ON contacts (org_id, lower(email));
+CREATE INDEX contacts_org_company ON contacts (org_id, lower(company));
 CREATE INDEX contacts_org_owner ON contacts (org_id, owner_id) WHERE owner_id IS NOT NULL;
 CREATE TRIGGER contacts_timestamps BEFORE INSERT OR UPDATE ON contacts
     FOR EACH ROW EXECUTE FUNCTION set_timestamps();

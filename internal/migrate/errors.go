@@ -19,6 +19,7 @@ type ConfigError struct {
 	Remedy string
 }
 
+// Error implements error.
 func (e *ConfigError) Error() string { return "migrate: " + e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -41,6 +42,7 @@ type ConnectError struct {
 	Err    error
 }
 
+// Error implements error.
 func (e *ConnectError) Error() string {
 	if e.Role != "" {
 		return fmt.Sprintf("migrate: connect to %s: set role %q: %v", e.Target, e.Role, e.Err)
@@ -74,6 +76,7 @@ type LockError struct {
 	Err       error
 }
 
+// Error implements error.
 func (e *LockError) Error() string {
 	if e.HolderPID != 0 {
 		return fmt.Sprintf("migrate: wait for the migration lock held by postgres backend pid %d: %v", e.HolderPID, e.Err)
@@ -98,6 +101,7 @@ type DriftError struct {
 	Migrations []MigrationStatus
 }
 
+// Error implements error.
 func (e *DriftError) Error() string {
 	var parts []string
 	for _, m := range e.Migrations {
@@ -164,6 +168,7 @@ type MigrationError struct {
 	Err     error
 }
 
+// Error implements error.
 func (e *MigrationError) Error() string {
 	what := "rolled back"
 	if !e.RolledBack {
