@@ -16,7 +16,7 @@ import (
 // parameterized job with ID "<parent>/dispatch-<unix>-<8 hex>", checking
 // meta_required/meta_optional and the payload rule, and honours the
 // idempotency_token query parameter (the same token returns the child it
-// dispatched before).
+// dispatched before while that child is not dead).
 func (s *Server) dispatchJob(q *request) error {
 	var req api.JobDispatchRequest
 	if err := q.decode(&req); err != nil {
@@ -40,8 +40,11 @@ func (s *Server) dispatchJob(q *request) error {
 		return errCode(http.StatusBadRequest, "Specified job %q is stopped", id)
 	}
 	if token != "" {
+		// A child dispatched with the same token that is still pending or
+		// running is returned as is; once it is dead, the token may be
+		// used again (Nomad lets callers retry a failed dispatch).
 		if childID, ok := e.dispatched[token]; ok {
-			if child := s.st.job(ns, childID); child != nil {
+			if child := s.st.job(ns, childID); child != nil && deref(child.Status) != "dead" {
 				return q.reply(s.st.index, api.JobDispatchResponse{
 					DispatchedJobID: childID,
 					JobCreateIndex:  deref(child.CreateIndex),

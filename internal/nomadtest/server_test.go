@@ -217,25 +217,44 @@ func TestDispatchMetaAndIdempotency(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Dispatch provided unpermitted meta keys: [bogus]") {
 		t.Errorf("got %v; want unpermitted meta refused", err)
 	}
+	release := make(chan struct{})
+	srv.OnTask("default", "migrate", "main", func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
+		return &nomadtest.TaskRun{Wait: func(ctx context.Context) int {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return 0
+		}}, nil
+	})
 	wo := &api.WriteOptions{IdempotencyToken: "once"}
 	r1, _, err := c.Jobs().Dispatch("migrate", map[string]string{"tenant": "a"}, nil, "", wo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitJobStatus(t, c, "default", r1.DispatchedJobID, "dead")
 	r2, _, err := c.Jobs().Dispatch("migrate", map[string]string{"tenant": "a"}, nil, "", wo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r2.DispatchedJobID != r1.DispatchedJobID || r2.EvalID != "" {
-		t.Errorf("got %q (eval %q); want the first child %q and no new eval", r2.DispatchedJobID, r2.EvalID, r1.DispatchedJobID)
+		t.Errorf("got %q (eval %q) while the first child runs; want %q and no new eval", r2.DispatchedJobID, r2.EvalID, r1.DispatchedJobID)
 	}
+	close(release)
+	waitJobStatus(t, c, "default", r1.DispatchedJobID, "dead")
+	r3, _, err := c.Jobs().Dispatch("migrate", map[string]string{"tenant": "a"}, nil, "", wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.DispatchedJobID == r1.DispatchedJobID {
+		t.Errorf("got the dead child %q again; want a new dispatch once it is dead", r3.DispatchedJobID)
+	}
+	waitJobStatus(t, c, "default", r3.DispatchedJobID, "dead")
 	sum, _, err := c.Jobs().Summary("migrate", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Children == nil || sum.Children.Dead != 1 {
-		t.Errorf("got children %+v; want 1 dead", sum.Children)
+	if sum.Children == nil || sum.Children.Dead != 2 {
+		t.Errorf("got children %+v; want 2 dead", sum.Children)
 	}
 }
 

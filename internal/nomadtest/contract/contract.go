@@ -1,11 +1,14 @@
 package contract
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+	"github.com/tenantctl/tenantctl/internal/nomadtest"
 )
 
 // Run runs every contract case against target.
@@ -234,6 +237,24 @@ func testDispatch(t *testing.T, tg Target) {
 	if _, _, err := c.Jobs().Dispatch("migrate", nil, nil, "", wo); err == nil || !strings.Contains(err.Error(), "required meta keys") {
 		t.Errorf("got %v; want missing meta_required refused", err)
 	}
+	release := func() {}
+	if tg.Double != nil {
+		// Keep the child running until the second dispatch, as the real
+		// task's sleep does.
+		ch := make(chan struct{})
+		var once sync.Once
+		release = func() { once.Do(func() { close(ch) }) }
+		defer release()
+		tg.Double.OnTask(ns, "migrate", "main", func(ctx context.Context, _ nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
+			return &nomadtest.TaskRun{Wait: func(ctx context.Context) int {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+				return 0
+			}}, nil
+		})
+	}
 	wo.IdempotencyToken = "tok-" + suffix()
 	d1, _, err := c.Jobs().Dispatch("migrate", map[string]string{"tenant": "acme"}, nil, "", wo)
 	if err != nil {
@@ -247,8 +268,9 @@ func testDispatch(t *testing.T, tg Target) {
 		t.Fatalf("dispatch again: %v", err)
 	}
 	if d2.DispatchedJobID != d1.DispatchedJobID {
-		t.Errorf("got child %q for the same idempotency token; want %q", d2.DispatchedJobID, d1.DispatchedJobID)
+		t.Errorf("got child %q for the same idempotency token while the first runs; want %q", d2.DispatchedJobID, d1.DispatchedJobID)
 	}
+	release()
 	child := waitJobStatus(t, c, ns, d1.DispatchedJobID, "dead")
 	if child.ParentID == nil || *child.ParentID != "migrate" || child.Meta["tenant"] != "acme" {
 		t.Errorf("got child parent %v meta %v; want parent migrate, tenant=acme", child.ParentID, child.Meta)

@@ -69,7 +69,9 @@ job %q {
 `, id, ns, id)
 }
 
-// dispatchHCL is a parameterized batch job requiring meta "tenant".
+// dispatchHCL is a parameterized batch job requiring meta "tenant"; its
+// task runs for a few seconds, so a second dispatch with the same
+// idempotency token finds the first child still running.
 func dispatchHCL(ns, id string) string {
 	return fmt.Sprintf(`
 job %q {
@@ -88,7 +90,7 @@ job %q {
 
       config {
         command = "/bin/sh"
-        args    = ["-c", "echo done"]
+        args    = ["-c", "sleep 3; echo done"]
       }
 
       resources {
