@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -167,6 +168,47 @@ func TestDBMigrateAndStatus(t *testing.T) {
 		t.Errorf("status with drift: exit %d; want 0", code)
 	}
 	wantOutput(t, "status", stdout, "modified", "1 drifted")
+}
+
+// TestDBMigrateRolesFromEnv runs migrate the way the migrate job does: a
+// member of the owner role, with the roles from the environment.
+func TestDBMigrateRolesFromEnv(t *testing.T) {
+	p := testenv.StartPostgres(t)
+	p.CreateDatabase(t, "cli_roles")
+	super := p.Conn(t, "cli_roles")
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE ROLE acme__owner NOLOGIN",
+		"CREATE ROLE acme__rw NOLOGIN",
+		"CREATE ROLE acme_migrate LOGIN PASSWORD 'migrate-sekrit' IN ROLE acme__owner",
+		"GRANT CREATE ON SCHEMA public TO acme__owner",
+	} {
+		if _, err := super.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	url := fmt.Sprintf("postgres://acme_migrate:migrate-sekrit@%s:%d/cli_roles?sslmode=disable", p.Host, p.Port)
+	env := map[string]string{"DATABASE_URL": url, "TENANTCTL_DB_OWNER_ROLE": "acme__owner", "TENANTCTL_DB_APP_ROLE": "acme__rw"}
+	code, _, stderr := dbRun(t, "migrate-sekrit", env, "db", "migrate")
+	if code != exit.OK {
+		t.Fatalf("migrate: exit %d; stderr %s", code, stderr)
+	}
+	var owner string
+	var canWrite bool
+	if err := super.QueryRow(ctx, `SELECT tableowner, has_table_privilege('acme__rw', 'deals', 'INSERT')
+		FROM pg_tables WHERE tablename = 'deals'`).Scan(&owner, &canWrite); err != nil {
+		t.Fatal(err)
+	}
+	if owner != "acme__owner" || !canWrite {
+		t.Errorf("deals owned by %s, app role may insert %v; want acme__owner, true", owner, canWrite)
+	}
+
+	env["TENANTCTL_DB_OWNER_ROLE"] = "acme__nobody"
+	code, _, stderr = dbRun(t, "migrate-sekrit", env, "db", "migrate")
+	if code != exit.Unreachable {
+		t.Errorf("unknown owner role: exit %d; want %d", code, exit.Unreachable)
+	}
+	wantOutput(t, "stderr", stderr, `set role "acme__nobody"`, "Try: make the migrating user a member of role")
 }
 
 func mustGlob(t *testing.T) []string {
