@@ -161,6 +161,7 @@ type Error struct {
 	Example string
 }
 
+// Error returns "config <file>: <field> = <value>: <reason>".
 func (e *Error) Error() string {
 	v := e.Value
 	if r := []rune(v); len(r) > 64 {

@@ -217,6 +217,7 @@ type SetError struct {
 	Name, Raw, Reason, Example string
 }
 
+// Error returns "--var <path>=<value>: <reason>".
 func (e *SetError) Error() string {
 	raw := []rune(e.Raw)
 	if len(raw) > 64 {

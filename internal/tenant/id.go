@@ -82,6 +82,7 @@ type InvalidError struct {
 	Example string
 }
 
+// Error returns "invalid <what> <value>: <reason>", the value truncated.
 func (e *InvalidError) Error() string {
 	return fmt.Sprintf("invalid %s %q: %s", e.What, truncateForError(e.Value), e.Reason)
 }
