@@ -12,6 +12,14 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// Log attribute names.
+const (
+	attrError     = "error"
+	attrFile      = "file"
+	attrDuration  = "duration"
+	attrHolderPID = "holder_pid"
+)
+
 // Applied is one migration applied (or, in a dry run, to be applied).
 type Applied struct {
 	Version  int64         `json:"version"`
@@ -71,10 +79,11 @@ func (r *Runner) Migrate(ctx context.Context, dryRun bool) (*Result, error) {
 		return nil, err
 	}
 	defer func() {
-		// Closing the connection would release the lock too; unlock
-		// explicitly so a pooled connection never keeps it.
+		// conn.Close returns the connection to the pool, where a session
+		// lock would stay held: unlock explicitly. (A connection that
+		// breaks releases the lock with its session.)
 		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey); err != nil {
-			r.log.Warn("release migration lock", slog.Any("error", err))
+			r.log.Warn("release migration lock", slog.Any(attrError, err))
 		}
 	}()
 
@@ -119,7 +128,7 @@ func (r *Runner) up(ctx context.Context) ([]Applied, error) {
 	results, err := p.Up(ctx)
 	applied := toApplied(results)
 	for _, a := range applied {
-		r.log.Info("applied migration", slog.String("file", a.File), slog.Duration("duration", a.Duration))
+		r.log.Info("applied migration", slog.String(attrFile, a.File), slog.Duration(attrDuration, a.Duration))
 	}
 	if err == nil {
 		return applied, nil
@@ -164,7 +173,7 @@ func (r *Runner) lock(ctx context.Context, conn *sql.Conn) error {
 		return nil
 	}
 	holder := r.lockHolder(ctx, conn)
-	r.log.Info("waiting for the migration lock", slog.Int("holder_pid", holder))
+	r.log.Info("waiting for the migration lock", slog.Int(attrHolderPID, holder))
 	wctx, cancel := context.WithTimeout(ctx, r.opts.LockTimeout)
 	defer cancel()
 	if _, err := conn.ExecContext(wctx, `SELECT pg_advisory_lock($1)`, lockKey); err != nil {
