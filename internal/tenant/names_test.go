@@ -17,7 +17,20 @@ func generatedIDs(t *testing.T) []ID {
 			seen[s] = true
 		}
 	}
+	// Ids that spell a base id followed by a component or part of one
+	// ("acme-app", "acme-redis-a") are where a weaker separator would fail.
+	var components []string
+	for _, name := range NamesFor("x").All() {
+		if c, ok := strings.CutPrefix(name, "x"); ok && strings.Trim(c, "-_") != "" {
+			components = append(components, strings.TrimLeft(c, "-_"))
+		}
+	}
 	for _, base := range []string{"acme", "ab", "a1", "x", "ac", "acme-corp", "z9"} {
+		for _, c := range components {
+			for k := 1; k <= len(c); k++ {
+				add(base + "-" + c[:k])
+			}
+		}
 		add(base)
 		for _, suffix := range []string{"2", "-2", "-corp", "-c", "c", "-a-b", "0", "-prod", "x"} {
 			add(base + suffix)
