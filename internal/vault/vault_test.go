@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 
@@ -541,3 +542,38 @@ func fmtAny(v any) string {
 }
 
 func pgAddrOf(p *testenv.Postgres) string { return fmt.Sprintf("%s:%d", p.Host, p.Port) }
+
+// TestTeardownAfterDataServicesAreGone is `down`'s usual order: the jobs are
+// stopped first, so Vault can no longer drop the users; their leases are
+// dropped from Vault only, and nothing of the tenant is left in Vault.
+func TestTeardownAfterDataServicesAreGone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := e.startTenant("acme")
+	e.creds(s.names.DBRoleApp)
+	e.creds(s.names.DBRoleWorker)
+
+	// Vault loses its Postgres: its sessions end and its root stops working.
+	obs := e.observe(s)
+	for _, q := range []string{
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'postgres' AND pid <> pg_backend_pid()`,
+		`ALTER ROLE postgres WITH PASSWORD 'gone-gone-gone-gone'`,
+	} {
+		if _, err := obs.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	changed, err := e.client.Teardown(ctx, s.names)
+	e.check(err)
+	t.Logf("teardown took %v", time.Since(start))
+	if !changed {
+		t.Errorf("Teardown: got changed=false; want true")
+	}
+	if got := e.vaultObjectsOf("acme--"); len(got) != 0 {
+		t.Errorf("Vault objects of acme after teardown: %v; want none", got)
+	}
+	if !strings.Contains(e.logs.String(), "dropping them from Vault only") {
+		t.Errorf("logs: no warning about leases dropped from Vault only")
+	}
+}
