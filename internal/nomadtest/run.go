@@ -55,12 +55,12 @@ func (s *Server) runAlloc(a *allocEntry) {
 	}
 
 	s.mu.Lock()
-	a.dir = dir
 	if a.released || a.alloc.DesiredStatus != api.AllocDesiredStatusRun {
 		s.mu.Unlock()
 		os.RemoveAll(dir)
 		return
 	}
+	a.dir = dir
 	a.ports = ports
 	now := time.Now()
 	shared := api.AllocatedSharedResources{}
@@ -206,8 +206,9 @@ func (s *Server) startTask(a *allocEntry, tg *api.TaskGroup, t *api.Task, hook T
 		for k, v := range a.ports {
 			ports[k] = v
 		}
+		dir := a.dir
 		s.mu.Unlock()
-		env := s.taskEnv(alloc, tg, t, ports, a.dir)
+		env := s.taskEnv(alloc, tg, t, ports, dir)
 		start := TaskStart{
 			Alloc:      alloc,
 			Task:       t,

@@ -348,6 +348,7 @@ func (s *Server) releaseAlloc(a *allocEntry) {
 		}
 		services := a.services
 		a.services = nil
+		dir := a.dir
 		s.mu.Unlock()
 		s.deregisterServices(services)
 		for _, r := range runs {
@@ -355,8 +356,8 @@ func (s *Server) releaseAlloc(a *allocEntry) {
 				r.Stop()
 			}
 		}
-		if a.dir != "" {
-			os.RemoveAll(a.dir)
+		if dir != "" {
+			os.RemoveAll(dir)
 		}
 	})
 }
