@@ -1,0 +1,246 @@
+package nomad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/tenantctl/tenantctl/internal/compat"
+	"github.com/tenantctl/tenantctl/internal/exit"
+)
+
+// Log attribute names.
+const (
+	attrNamespace = "namespace"
+	attrJob       = "job"
+	attrEval      = "eval"
+	attrVersion   = "version"
+	attrIndex     = "index"
+)
+
+// remedyReach is the remedy for an unreachable or unusable Nomad.
+const remedyReach = "check NOMAD_ADDR / --nomad-addr and that the Nomad agent is running"
+
+// Config configures a Client. Nothing is read from the environment here: the
+// CLI resolves flags, environment and config file and passes the result.
+type Config struct {
+	// Address is Nomad's HTTP address, such as http://127.0.0.1:4646.
+	Address string
+	// Token is the ACL token (NOMAD_TOKEN); empty without ACLs.
+	Token string
+	// Region is the region to address; empty for the agent's own.
+	Region string
+	// Logger receives debug and progress logs; nil discards them.
+	Logger *slog.Logger
+	// HTTPClient overrides the HTTP client (TLS settings, tests); nil uses
+	// the api package's default.
+	HTTPClient *http.Client
+}
+
+// Client talks to one Nomad cluster. It is safe for concurrent use.
+type Client struct {
+	api    *api.Client
+	addr   string
+	region string
+	log    *slog.Logger
+}
+
+// New returns a client for cfg. It does not contact Nomad; call Preflight
+// for that.
+func New(cfg Config) (*Client, error) {
+	if cfg.Address == "" {
+		return nil, exit.UsageError("set NOMAD_ADDR or --nomad-addr", "nomad: no address configured")
+	}
+	u, err := url.Parse(cfg.Address)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, exit.UsageError("give an address like http://127.0.0.1:4646", "nomad: invalid address %q", cfg.Address)
+	}
+	ac := api.DefaultConfig()
+	// DefaultConfig reads NOMAD_* variables; the CLI has already resolved
+	// them, so everything below is set explicitly.
+	ac.Address = strings.TrimRight(cfg.Address, "/")
+	ac.SecretID = cfg.Token
+	ac.Region = cfg.Region
+	ac.Namespace = ""
+	ac.WaitTime = 0
+	if cfg.HTTPClient != nil {
+		ac.HttpClient = cfg.HTTPClient
+	}
+	c, err := api.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("nomad: client: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{api: c, addr: ac.Address, region: cfg.Region, log: log}, nil
+}
+
+// API returns the underlying api client, for the rare read this adapter
+// does not wrap. Prefer adding a method here.
+func (c *Client) API() *api.Client { return c.api }
+
+// Address returns the Nomad address the client talks to.
+func (c *Client) Address() string { return c.addr }
+
+// JobURL returns the Nomad UI link of a job: <addr>/ui/jobs/<job>@<ns>.
+func (c *Client) JobURL(ns, jobID string) string {
+	return c.addr + "/ui/jobs/" + url.PathEscape(jobID) + "@" + url.PathEscape(ns)
+}
+
+// Preflight checks that Nomad has a leader and that the agent's version is
+// supported. Its errors are *exit.Error with code exit.Unreachable and a
+// remedy.
+func (c *Client) Preflight(ctx context.Context) (version string, err error) {
+	var leader string
+	if _, err := c.api.Raw().Query("/v1/status/leader", &leader, c.q(ctx, "")); err != nil {
+		return "", c.unreachable("nomad: reach %s: %w", c.addr, err)
+	}
+	if leader == "" {
+		return "", exit.New(exit.Unreachable, "wait for the Nomad servers to elect a leader, then retry",
+			"nomad: %s has no cluster leader", c.addr)
+	}
+	var self api.AgentSelf
+	if _, err := c.api.Raw().Query("/v1/agent/self", &self, c.q(ctx, "")); err != nil {
+		return "", c.unreachable("nomad: read agent version: %w", err)
+	}
+	version = agentVersion(&self)
+	if err := compat.Check("nomad", version); err != nil {
+		return version, exit.New(exit.Unreachable, "upgrade Nomad to 1.10 or later", "nomad: %w", err)
+	}
+	c.log.DebugContext(ctx, "nomad preflight", "addr", c.addr, "leader", leader, attrVersion, version)
+	return version, nil
+}
+
+// unreachable wraps err as an Unreachable exit error with the right remedy.
+func (c *Client) unreachable(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	hint := remedyReach
+	switch code := statusCode(err); {
+	case code == http.StatusForbidden:
+		hint = "check NOMAD_TOKEN / --nomad-token: the token needs agent:read and the tenant namespaces' job capabilities"
+	case code == http.StatusServiceUnavailable || code == http.StatusInternalServerError:
+		hint = "check that the Nomad servers have a leader (nomad server members), then retry"
+	}
+	return &exit.Error{Code: exit.Unreachable, Hint: hint, Err: err}
+}
+
+// agentVersion reads the version from /v1/agent/self: Config.Version.Version
+// (Nomad ≥ 0.9), else the member's "build" tag.
+func agentVersion(self *api.AgentSelf) string {
+	if v, ok := self.Config["Version"].(map[string]any); ok {
+		if s, ok := v["Version"].(string); ok && s != "" {
+			if pre, _ := v["VersionPrerelease"].(string); pre != "" {
+				s += "-" + pre
+			}
+			return s
+		}
+	}
+	return self.Member.Tags["build"]
+}
+
+// q returns query options for ns bound to ctx.
+func (c *Client) q(ctx context.Context, ns string) *api.QueryOptions {
+	return (&api.QueryOptions{Namespace: ns, Region: c.region}).WithContext(ctx)
+}
+
+// w returns write options for ns bound to ctx.
+func (c *Client) w(ctx context.Context, ns string) *api.WriteOptions {
+	return (&api.WriteOptions{Namespace: ns, Region: c.region}).WithContext(ctx)
+}
+
+// statusCode returns the HTTP status of an api error, or 0.
+func statusCode(err error) int {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) {
+		return ue.StatusCode()
+	}
+	return 0
+}
+
+// responseBody returns the body of an api error (Nomad's plain-text error),
+// or the error text.
+func responseBody(err error) string {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) && ue.HasBody() {
+		return strings.TrimSpace(ue.Body())
+	}
+	return err.Error()
+}
+
+// isNotFound reports whether err is Nomad's 404.
+func isNotFound(err error) bool { return statusCode(err) == http.StatusNotFound }
+
+// transient reports whether a failed read is worth retrying inside a wait:
+// a server error, no leader, or a connection problem, but not a 4xx.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	code := statusCode(err)
+	return code == 0 || code >= 500 || code == http.StatusTooManyRequests
+}
+
+// blockWait is the longest single blocking query; the context bounds the
+// whole wait.
+const blockWait = 5 * time.Minute
+
+// watch runs poll as a sequence of blocking queries until it reports done,
+// it fails, or ctx ends. poll receives the index to wait past and returns
+// the index of its answer. Transient errors are retried with backoff.
+func (c *Client) watch(ctx context.Context, poll func(q *api.QueryOptions) (done bool, index uint64, err error)) error {
+	var idx uint64
+	backoff := 50 * time.Millisecond
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		wait := blockWait
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, max(time.Until(dl), time.Millisecond))
+		}
+		q := (&api.QueryOptions{WaitIndex: idx, WaitTime: wait, Region: c.region}).WithContext(ctx)
+		done, next, err := poll(q)
+		switch {
+		case err != nil && transient(ctx, err):
+			c.log.DebugContext(ctx, "nomad wait: retrying", "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		case done:
+			return nil
+		}
+		backoff = 50 * time.Millisecond
+		// An index that went backwards (a restored snapshot) restarts the
+		// wait; 0 is never a valid wait index.
+		if next < idx || next == 0 {
+			next = 1
+		}
+		idx = next
+	}
+}
+
+// digestContext returns a context for reads that explain a failure after
+// the caller's context has ended.
+func digestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}

@@ -1,0 +1,216 @@
+package nomad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/tenantctl/tenantctl/internal/exit"
+)
+
+// ErrConflict is wrapped by Apply's error when the job changed between the
+// plan and the registration (another operator registered it meanwhile).
+var ErrConflict = errors.New("job changed since it was planned")
+
+// Parse sends a jobspec and var-file text to Nomad's /v1/jobs/parse and
+// returns the canonicalized job. An HCL error is an exit.Usage error whose
+// text is Nomad's, with its input.hcl:LINE,COL position.
+func (c *Client) Parse(ctx context.Context, src []byte, varFile string) (*api.Job, error) {
+	req := &api.JobsParseRequest{JobHCL: string(src), Variables: varFile, Canonicalize: true}
+	var job api.Job
+	if _, err := c.api.Raw().Write("/v1/jobs/parse", req, &job, c.w(ctx, "")); err != nil {
+		if code := statusCode(err); code >= 400 && code < 500 && code != http.StatusForbidden {
+			return nil, exit.UsageError("fix the jobspec or var file at the position shown (tenantctl render writes both)",
+				"nomad: parse job: %s", responseBody(err))
+		}
+		return nil, fmt.Errorf("nomad: parse job: %w", err)
+	}
+	if deref(job.ID) == "" {
+		return nil, fmt.Errorf("nomad: parse job: Nomad returned a job without an ID")
+	}
+	return &job, nil
+}
+
+// ApplyResult is what Apply did.
+type ApplyResult struct {
+	Namespace string
+	JobID     string
+	// Changed is true when the job was registered.
+	Changed bool
+	// Plan is the plan Apply decided on.
+	Plan PlanResult
+	// EvalID is the registration's evaluation (empty when unchanged, and
+	// for parameterized or periodic jobs, which get none).
+	EvalID string
+	// JobModifyIndex is the modify index of the job version now current:
+	// pass it to WaitDeployment.
+	JobModifyIndex uint64
+	// Warnings are Nomad's registration warnings.
+	Warnings string
+}
+
+// Apply plans job and, only when the plan shows a change (in-place updates
+// included), registers it with a job submission holding src and varFile, so
+// the Nomad UI shows them. The registration enforces the job modify index
+// the plan saw; when someone registered the job in between, the error wraps
+// ErrConflict. An unchanged job makes no write.
+func (c *Client) Apply(ctx context.Context, job *api.Job, src []byte, varFile string) (ApplyResult, error) {
+	plan, err := c.Plan(ctx, job)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	res := ApplyResult{Namespace: plan.Namespace, JobID: plan.JobID, Plan: plan, JobModifyIndex: plan.JobModifyIndex}
+	if !plan.Changed() {
+		c.log.DebugContext(ctx, "nomad job unchanged", attrNamespace, res.Namespace, attrJob, res.JobID)
+		return res, nil
+	}
+	opts := &api.RegisterOptions{
+		EnforceIndex: true,
+		ModifyIndex:  plan.JobModifyIndex,
+		Submission:   &api.JobSubmission{Source: string(src), Format: "hcl2", Variables: varFile},
+	}
+	resp, _, err := c.api.Jobs().RegisterOpts(job, opts, c.w(ctx, res.Namespace))
+	if err != nil {
+		if strings.Contains(responseBody(err), "Enforcing job modify index") {
+			return res, exit.Wrap(fmt.Errorf("nomad: register job %q in %s: %w (%s)", res.JobID, res.Namespace, ErrConflict, responseBody(err)),
+				exit.Failure, "another operator changed the job since the plan; check who (nomad job history), then run the command again")
+		}
+		return res, fmt.Errorf("nomad: register job %q in %s: %s: %w", res.JobID, res.Namespace, responseBody(err), err)
+	}
+	res.Changed = true
+	res.EvalID = resp.EvalID
+	res.JobModifyIndex = resp.JobModifyIndex
+	res.Warnings = resp.Warnings
+	c.log.InfoContext(ctx, "nomad job registered", attrNamespace, res.Namespace, attrJob, res.JobID,
+		"diff", plan.DiffType, attrEval, resp.EvalID, attrIndex, resp.JobModifyIndex)
+	return res, nil
+}
+
+// Deregister stops a job, or with purge removes it. A job that does not
+// exist, or that is already stopped when purge is false, changes nothing.
+// It does not wait; see DeregisterWait.
+func (c *Client) Deregister(ctx context.Context, ns, jobID string, purge bool) (bool, error) {
+	changed, _, err := c.deregister(ctx, ns, jobID, purge)
+	return changed, err
+}
+
+// DeregisterWait is Deregister followed by a wait until every allocation the
+// job had running is terminal (complete, failed or lost), bounded by ctx.
+func (c *Client) DeregisterWait(ctx context.Context, ns, jobID string, purge bool) (bool, error) {
+	changed, allocs, err := c.deregister(ctx, ns, jobID, purge)
+	if err != nil {
+		return changed, err
+	}
+	for _, id := range allocs {
+		if err := c.waitAllocTerminal(ctx, ns, id); err != nil {
+			return changed, fmt.Errorf("nomad: wait for job %q allocation %s to stop: %w", jobID, shortID(id), err)
+		}
+	}
+	return changed, nil
+}
+
+func (c *Client) deregister(ctx context.Context, ns, jobID string, purge bool) (bool, []string, error) {
+	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
+	if isNotFound(err) {
+		return false, nil, nil
+	}
+	if err != nil {
+		return false, nil, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
+	}
+	// Allocations are listed before a purge: afterwards Nomad no longer
+	// lists them under the job.
+	stubs, _, err := c.api.Jobs().Allocations(jobID, false, c.q(ctx, ns))
+	if err != nil {
+		return false, nil, fmt.Errorf("nomad: list allocations of job %q in %s: %w", jobID, ns, err)
+	}
+	var live []string
+	for _, a := range stubs {
+		if !terminalClient(a.ClientStatus) {
+			live = append(live, a.ID)
+		}
+	}
+	if deref(job.Stop) && !purge {
+		return false, live, nil
+	}
+	if _, _, err := c.api.Jobs().Deregister(jobID, purge, c.w(ctx, ns)); err != nil {
+		if isNotFound(err) {
+			return false, nil, nil
+		}
+		return false, nil, fmt.Errorf("nomad: deregister job %q in %s: %w", jobID, ns, err)
+	}
+	c.log.InfoContext(ctx, "nomad job deregistered", attrNamespace, ns, attrJob, jobID, "purge", purge)
+	return true, live, nil
+}
+
+// waitAllocTerminal blocks until an allocation's client status is terminal
+// or it is gone.
+func (c *Client) waitAllocTerminal(ctx context.Context, ns, id string) error {
+	return c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
+		q.Namespace = ns
+		a, meta, err := c.api.Allocations().Info(id, q)
+		if isNotFound(err) {
+			return true, 0, nil
+		}
+		if err != nil {
+			return false, 0, err
+		}
+		return terminalClient(a.ClientStatus), meta.LastIndex, nil
+	})
+}
+
+func terminalClient(status string) bool {
+	switch status {
+	case api.AllocClientStatusComplete, api.AllocClientStatusFailed, api.AllocClientStatusLost:
+		return true
+	}
+	return false
+}
+
+// JobInfo is one job of a namespace listing.
+type JobInfo struct {
+	ID            string
+	Namespace     string
+	Type          string
+	Status        string
+	Stop          bool
+	Parameterized bool
+	ParentID      string
+	// JobModifyIndex is the index of the job's current spec.
+	JobModifyIndex uint64
+}
+
+// ListJobs lists the jobs of namespace ns whose id starts with prefix,
+// sorted by id. Dispatched children are included (ParentID set).
+func (c *Client) ListJobs(ctx context.Context, ns, prefix string) ([]JobInfo, error) {
+	q := c.q(ctx, ns)
+	q.Prefix = prefix
+	list, _, err := c.api.Jobs().List(q)
+	if err != nil {
+		return nil, fmt.Errorf("nomad: list jobs in %s: %w", ns, err)
+	}
+	out := make([]JobInfo, 0, len(list))
+	for _, j := range list {
+		if !strings.HasPrefix(j.ID, prefix) {
+			continue
+		}
+		out = append(out, JobInfo{
+			ID: j.ID, Namespace: j.Namespace, Type: j.Type, Status: j.Status, Stop: j.Stop,
+			Parameterized: j.ParameterizedJob, ParentID: j.ParentID, JobModifyIndex: j.JobModifyIndex,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// shortID is the first eight characters of an id, as Nomad's CLI shows it.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

@@ -1,0 +1,146 @@
+package nomad
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Diff types of a plan, as Nomad names them.
+const (
+	DiffNone    = "None"
+	DiffAdded   = "Added"
+	DiffEdited  = "Edited"
+	DiffDeleted = "Deleted"
+)
+
+// PlanResult summarises Nomad's server-side plan of a job.
+type PlanResult struct {
+	Namespace string
+	JobID     string
+	// DiffType is the job diff's type: DiffNone, DiffAdded, DiffEdited or
+	// DiffDeleted.
+	DiffType string
+	// JobModifyIndex is the job's current modify index (0 when it does not
+	// exist); Apply registers with EnforceIndex at this index.
+	JobModifyIndex uint64
+	// Groups are the per-group updates, sorted by name.
+	Groups []GroupPlan
+	// PlacementFailures are the groups the scheduler could not place in
+	// the plan.
+	PlacementFailures []PlacementFailure
+	// Warnings are Nomad's warnings about the job.
+	Warnings string
+	// Diff is Nomad's full diff, for display.
+	Diff *api.JobDiff
+}
+
+// GroupPlan is what registering the job would do to one task group's
+// allocations.
+type GroupPlan struct {
+	Name     string
+	DiffType string
+	// Place is how many new allocations would be created.
+	Place uint64
+	// InPlace is how many would be updated in place (no restart).
+	InPlace uint64
+	// Destructive is how many would be replaced (create/destroy update).
+	Destructive uint64
+	Stop        uint64
+	Ignore      uint64
+	Migrate     uint64
+	Canary      uint64
+}
+
+// Changed reports whether registering the job would change it: any diff,
+// in-place updates included. Apply registers only then.
+func (p PlanResult) Changed() bool { return p.DiffType != DiffNone }
+
+// InPlaceUpdates counts allocations that would be updated in place.
+func (p PlanResult) InPlaceUpdates() uint64 {
+	var n uint64
+	for _, g := range p.Groups {
+		n += g.InPlace
+	}
+	return n
+}
+
+// DestructiveUpdates counts allocations that would be replaced.
+func (p PlanResult) DestructiveUpdates() uint64 {
+	var n uint64
+	for _, g := range p.Groups {
+		n += g.Destructive
+	}
+	return n
+}
+
+// Plan asks Nomad what registering job would do, with a diff. It writes
+// nothing.
+func (c *Client) Plan(ctx context.Context, job *api.Job) (PlanResult, error) {
+	ns, id := jobNamespace(job), deref(job.ID)
+	resp, _, err := c.api.Jobs().PlanOpts(job, &api.PlanOptions{Diff: true}, c.w(ctx, ns))
+	if err != nil {
+		return PlanResult{}, fmt.Errorf("nomad: plan job %q in %s: %s: %w", id, ns, responseBody(err), err)
+	}
+	return summarisePlan(ns, id, resp), nil
+}
+
+func summarisePlan(ns, id string, resp *api.JobPlanResponse) PlanResult {
+	p := PlanResult{Namespace: ns, JobID: id, DiffType: DiffNone, JobModifyIndex: resp.JobModifyIndex,
+		Warnings: resp.Warnings, Diff: resp.Diff}
+	if resp.Diff != nil && resp.Diff.Type != "" {
+		p.DiffType = resp.Diff.Type
+	}
+	groupDiff := map[string]string{}
+	if resp.Diff != nil {
+		for _, g := range resp.Diff.TaskGroups {
+			groupDiff[g.Name] = g.Type
+		}
+	}
+	if resp.Annotations != nil {
+		for name, u := range resp.Annotations.DesiredTGUpdates {
+			if u == nil {
+				continue
+			}
+			p.Groups = append(p.Groups, GroupPlan{
+				Name: name, DiffType: groupDiff[name], Place: u.Place, InPlace: u.InPlaceUpdate,
+				Destructive: u.DestructiveUpdate, Stop: u.Stop, Ignore: u.Ignore, Migrate: u.Migrate, Canary: u.Canary,
+			})
+		}
+	}
+	for name, typ := range groupDiff {
+		if !hasGroup(p.Groups, name) {
+			p.Groups = append(p.Groups, GroupPlan{Name: name, DiffType: typ})
+		}
+	}
+	sort.Slice(p.Groups, func(i, j int) bool { return p.Groups[i].Name < p.Groups[j].Name })
+	p.PlacementFailures = placementFailures(resp.FailedTGAllocs)
+	return p
+}
+
+func hasGroup(gs []GroupPlan, name string) bool {
+	for _, g := range gs {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// jobNamespace is the job's namespace, "default" when unset.
+func jobNamespace(job *api.Job) string {
+	if ns := deref(job.Namespace); ns != "" {
+		return ns
+	}
+	return api.DefaultNamespace
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
