@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/tenantctl/tenantctl/internal/nomadtest"
@@ -64,6 +65,21 @@ func TestConsulRegistrationFollowsAlloc(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("got no http check for %s; want one", wantID)
+	}
+	// The check reaches the hook's server, so Consul turns it passing.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, _, err := cc.Health().Service("acme-app", "", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got no passing acme-app instance before the deadline; want one")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	if _, _, err := c.Jobs().Deregister("acme-app", true, nil); err != nil {
