@@ -353,6 +353,8 @@ func (s *Server) buildRoutes() []route {
 		s.handle("GET", "/v1/status/peers", false, s.getPeers),
 		s.handle("GET", "/v1/agent/self", false, s.getAgentSelf),
 		s.handle("GET", "/v1/regions", false, s.getRegions),
+		s.handle("GET", "/v1/nodes", false, s.listNodes),
+		s.handle("GET", "/v1/node/:id", false, s.getNode),
 
 		s.handle("GET", "/v1/namespaces", false, s.listNamespaces),
 		s.handle("GET", "/v1/namespace/:name", false, s.getNamespace),

@@ -283,3 +283,19 @@ func TestHostVolumes(t *testing.T) {
 		t.Errorf("got the volume after delete; want 404")
 	}
 }
+
+func TestNodeReportsDrivers(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := srv.Client()
+	nodes, _, err := c.Nodes().List(nil)
+	if err != nil || len(nodes) != 1 {
+		t.Fatalf("got %d nodes (%v); want 1", len(nodes), err)
+	}
+	n, _, err := c.Nodes().Info(nodes[0].ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Status != "ready" || n.Drivers["raw_exec"] == nil || !n.Drivers["raw_exec"].Healthy {
+		t.Errorf("got node %s drivers %v; want ready with a healthy raw_exec", n.Status, n.Drivers)
+	}
+}
