@@ -69,7 +69,11 @@ func startConsul() (*Consul, *process, error) {
 			"-http-port=" + strconv.Itoa(ports[0]), "-dns-port=-1", "-grpc-port=-1", "-grpc-tls-port=-1",
 			"-serf-lan-port=" + strconv.Itoa(ports[1]), "-serf-wan-port=" + strconv.Itoa(ports[2]),
 			"-server-port=" + strconv.Itoa(ports[3]), "-node=tenantctl-test", "-log-level=warn",
-			"-hcl=check_update_interval = \"0s\"", "-hcl=disable_update_check = true"}
+			"-hcl=check_update_interval = \"0s\"", "-hcl=disable_update_check = true",
+			// consul-template holds one blocking query per watched service; the
+			// default of 200 connections per client is too few for the router's
+			// 200-tenant tests.
+			"-hcl=limits { http_max_conns_per_client = 4096 }"}
 		proc, err := startProcess("consul", dir, bin, args, baseEnv(dir), nil)
 		if err != nil {
 			return nil, nil, err
