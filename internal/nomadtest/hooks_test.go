@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/tenantctl/tenantctl/internal/nomadtest"
@@ -156,3 +157,20 @@ func TestNeverHealthyKeepsDeploymentRunning(t *testing.T) {
 		t.Errorf("got deployment %s with %d healthy; want running with 0", d.Status, d.TaskGroups["app"].HealthyAllocs)
 	}
 }
+
+func TestNeverHealthyFailsAtProgressDeadline(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := srv.Client()
+	srv.Script("default", "web", "", nomadtest.Outcome{NeverHealthy: true})
+	job := serviceJob("default", "web", 1)
+	job.Update = &api.UpdateStrategy{ProgressDeadline: ptrTo(50 * time.Millisecond), HealthyDeadline: ptrTo(40 * time.Millisecond), MinHealthyTime: ptrTo(time.Duration(0))}
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := waitDeployment(t, c, "default", "web", api.DeploymentStatusFailed)
+	if d.StatusDescription != "Failed due to progress deadline" {
+		t.Errorf("got %q; want the progress-deadline failure", d.StatusDescription)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -180,20 +180,68 @@ func (s *Server) runAlloc(a *allocEntry) {
 			}
 		})
 	}
+	// Health has to arrive before the group's progress deadline, or the
+	// deployment fails as Nomad's does.
+	hctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	if d := s.progressDeadline(a); d > 0 {
+		s.goRun(func() {
+			if sleep(hctx, d) {
+				s.missedDeadline(a)
+			}
+		})
+	}
 	if neverHealthy {
+		<-hctx.Done()
 		return
 	}
 	for _, t := range mains {
 		if r := runs[t.Name]; r != nil && r.Ready != nil {
-			if !pollReady(a.ctx, r.Ready) {
+			if !pollReady(hctx, r.Ready) {
 				return
 			}
 		}
 	}
-	if !sleep(a.ctx, s.delay+healthyDelay) {
+	if !sleep(hctx, s.delay+healthyDelay) {
 		return
 	}
 	s.markHealthy(a)
+}
+
+// progressDeadline is the progress deadline of the allocation's group in its
+// running deployment, or zero.
+func (s *Server) progressDeadline(a *allocEntry) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dep := s.st.deployments[a.alloc.DeploymentID]
+	if dep == nil || dep.Status != api.DeploymentStatusRunning {
+		return 0
+	}
+	if st := dep.TaskGroups[a.alloc.TaskGroup]; st != nil {
+		return st.ProgressDeadline
+	}
+	return 0
+}
+
+// missedDeadline fails the allocation's deployment when the allocation is
+// still not healthy at its progress deadline.
+func (s *Server) missedDeadline(a *allocEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	al := a.alloc
+	if al.DeploymentStatus != nil && al.DeploymentStatus.Healthy != nil {
+		return
+	}
+	dep := s.st.deployments[al.DeploymentID]
+	if dep == nil || dep.Status != api.DeploymentStatusRunning {
+		return
+	}
+	al.DeploymentStatus = &api.AllocDeploymentStatus{Healthy: ptr(false), Timestamp: time.Now(), ModifyIndex: s.st.index + 1}
+	if st := dep.TaskGroups[al.TaskGroup]; st != nil {
+		st.UnhealthyAllocs++
+	}
+	s.setDeploymentStatus(dep, api.DeploymentStatusFailed, "Failed due to progress deadline")
+	s.touchAlloc(a, tblDeployments)
 }
 
 // startTask runs a task's hook (if any) and marks the task running.
