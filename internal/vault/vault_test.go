@@ -268,6 +268,22 @@ func TestWorkloadIdentity(t *testing.T) {
 	if _, err := anon.Logical().Write("auth/jwt-nomad/login", map[string]any{"role": acme.names.JWTRole, "jwt": jwt}); err == nil {
 		t.Errorf("login with audience consul.io: succeeded; want refused")
 	}
+
+	// Teardown removes the identities acme's logins created, and only
+	// those.
+	_, err = e.client.Teardown(ctx, acme.names)
+	e.check(err)
+	aliases, err := e.root.Logical().List("identity/entity-alias/id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, raw := range aliases.Data["key_info"].(map[string]any) {
+		left = append(left, raw.(map[string]any)["name"].(string))
+	}
+	if len(left) != 1 || !strings.Contains(left[0], ":"+g.Namespace+":") {
+		t.Errorf("identity aliases after acme's teardown: got %v; want globex's only", left)
+	}
 }
 
 func TestRotate(t *testing.T) {
