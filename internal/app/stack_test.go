@@ -233,15 +233,18 @@ func (s *stack) issue(pgRole, redisRole string) creds {
 
 // writeEnv renders c into the env file the way Nomad's template runner does:
 // a new file renamed over the old one.
-func (s *stack) writeEnv(c creds) {
+func (s *stack) writeEnv(c creds) { s.writeEnvFile(s.envFile, c) }
+
+// writeEnvFile renders c into path.
+func (s *stack) writeEnvFile(path string, c creds) {
 	s.t.Helper()
 	body := fmt.Sprintf("\nDATABASE_URL=%s\nREDIS_ADDR=%s\nREDIS_USERNAME=%s\nREDIS_PASSWORD=%s\n",
 		c.settings.DatabaseURL, c.settings.RedisAddr, c.settings.RedisUsername, c.settings.RedisPassword)
-	tmp := s.envFile + ".tmp"
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(body), 0o400); err != nil {
 		s.t.Fatal(err)
 	}
-	if err := os.Rename(tmp, s.envFile); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		s.t.Fatal(err)
 	}
 }
