@@ -20,10 +20,19 @@ var ErrConflict = errors.New("job changed since it was planned")
 // Parse sends a jobspec and var-file text to Nomad's /v1/jobs/parse and
 // returns the canonicalized job. An HCL error is an exit.Usage error whose
 // text is Nomad's, with its input.hcl:LINE,COL position.
+//
+// Nomad checks the parse-job capability in the request's namespace, which is
+// "default" here; a token limited to the tenant's namespace needs ParseIn.
 func (c *Client) Parse(ctx context.Context, src []byte, varFile string) (*api.Job, error) {
+	return c.ParseIn(ctx, "", src, varFile)
+}
+
+// ParseIn is Parse with the request made in namespace ns (for ACLs only: the
+// job's namespace is whatever the jobspec says).
+func (c *Client) ParseIn(ctx context.Context, ns string, src []byte, varFile string) (*api.Job, error) {
 	req := &api.JobsParseRequest{JobHCL: string(src), Variables: varFile, Canonicalize: true}
 	var job api.Job
-	if _, err := c.api.Raw().Write("/v1/jobs/parse", req, &job, c.w(ctx, "")); err != nil {
+	if _, err := c.api.Raw().Write("/v1/jobs/parse", req, &job, c.w(ctx, ns)); err != nil {
 		if code := statusCode(err); code >= 400 && code < 500 && code != http.StatusForbidden {
 			return nil, exit.UsageError("fix the jobspec or var file at the position shown (tenantctl render writes both)",
 				"nomad: parse job: %s", responseBody(err))

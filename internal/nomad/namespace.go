@@ -68,7 +68,7 @@ func (c *Client) DeleteNamespace(ctx context.Context, name string) (bool, error)
 		switch {
 		case strings.Contains(body, "does not exist"):
 			return false, nil
-		case strings.Contains(body, "non-terminal jobs") || strings.Contains(body, "has host volumes") || strings.Contains(body, "has volumes"):
+		case strings.Contains(body, "non-terminal") || strings.Contains(body, "volumes"):
 			return false, exit.Wrap(fmt.Errorf("nomad: delete namespace %q: %w: %s", name, ErrNamespaceInUse, body),
 				exit.Failure, fmt.Sprintf("stop and purge the jobs in namespace %s first (nomad job status -namespace=%s), then retry", name, name))
 		}
