@@ -58,6 +58,11 @@ func TestWaitDeployment(t *testing.T) {
 				srv.Script(ns, id, "", *tc.outcome)
 			}
 			res := applied(t, c, serviceSrc(ns, id), "")
+			if tc.atDeadline {
+				// Let the double reach the state the digest describes
+				// first, so a slow machine cannot change the digest.
+				settle(t, c, ns, id, tc.outcome)
+			}
 			d := waitLimit
 			if tc.deadline > 0 {
 				d = tc.deadline
@@ -137,5 +142,33 @@ func TestWaitAllocsRunningForBatchlessServiceWithoutUpdate(t *testing.T) {
 	}
 	if st.Deployment != "" || st.ByClientStatus[api.AllocClientStatusRunning] != 1 {
 		t.Errorf("got deployment %q, %v; want none, 1 running", st.Deployment, st.ByClientStatus)
+	}
+}
+
+// settle waits until the double has evaluated the job and, unless placement
+// fails, started its allocation.
+func settle(t *testing.T, c *Client, ns, id string, o *nomadtest.Outcome) {
+	t.Helper()
+	err := c.watch(ctxFor(t, waitLimit), func(q *api.QueryOptions) (bool, uint64, error) {
+		q.Namespace = ns
+		evals, meta, err := c.api.Jobs().Evaluations(id, q)
+		if err != nil {
+			return false, 0, err
+		}
+		for _, ev := range evals {
+			if ev.Status == api.EvalStatusComplete {
+				return true, meta.LastIndex, nil
+			}
+		}
+		return false, meta.LastIndex, nil
+	})
+	if err != nil {
+		t.Fatalf("wait for the evaluation: %v", err)
+	}
+	if o != nil && o.PlacementFailure {
+		return
+	}
+	if err := c.WaitAllocsRunning(ctxFor(t, waitLimit), ns, id); err != nil {
+		t.Fatalf("wait for the allocation to run: %v", err)
 	}
 }
