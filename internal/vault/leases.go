@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
@@ -19,6 +21,10 @@ type RoleLeases struct {
 type RotateReport struct {
 	// Rotated lists the connections whose root credentials were rotated.
 	Rotated []string `json:"rotated"`
+	// Reseeded lists the connections whose root Vault had lost (the tenant's
+	// Redis restarted and reloaded its admin user from the bootstrap secret)
+	// and that were reset to the bootstrap password before rotating.
+	Reseeded []string `json:"reseeded,omitempty"`
 	// Leases lists, per role, the dynamic credentials revoked.
 	Leases []RoleLeases `json:"leases"`
 }
@@ -73,7 +79,15 @@ func (c *Client) Rotate(ctx context.Context, n tenant.Names) (RotateReport, erro
 		if have == nil {
 			continue
 		}
-		if err := c.rotateRoot(ctx, conn); err != nil {
+		err = c.rotateRoot(ctx, conn)
+		if err != nil && conn == n.RedisConnection && isAuthFailure(err) {
+			if rerr := c.reseedRedisRoot(ctx, n); rerr != nil {
+				return rep, fmt.Errorf("%w (reseeding it from the bootstrap secret also failed: %w)", err, rerr)
+			}
+			rep.Reseeded = append(rep.Reseeded, conn)
+			err = c.rotateRoot(ctx, conn)
+		}
+		if err != nil {
 			return rep, err
 		}
 		rep.Rotated = append(rep.Rotated, conn)
@@ -86,4 +100,40 @@ func (c *Client) Rotate(ctx context.Context, n tenant.Names) (RotateReport, erro
 		rep.Leases = append(rep.Leases, rl)
 	}
 	return rep, nil
+}
+
+// isAuthFailure reports whether Vault's error says the database refused the
+// connection's root credentials.
+func isAuthFailure(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"WRONGPASS", "NOAUTH", "invalid username-password"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// reseedRedisRoot gives the Redis connection the bootstrap password again.
+// Redis keeps ACL changes in memory: when the tenant's Redis restarts it
+// reloads its admin user from the bootstrap secret and the root Vault had
+// rotated to is gone. Rotate calls it, then rotates again.
+func (c *Client) reseedRedisRoot(ctx context.Context, n tenant.Names) error {
+	b, ok, err := c.readBootstrap(ctx, n)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("vault: bootstrap secret of tenant %s is missing", n.ID)
+	}
+	path := c.connectionPath(n.RedisConnection)
+	_, err = c.write(ctx, "reset connection credentials", path, map[string]any{
+		"plugin_name": RedisPlugin, "password": b.redis, "verify_connection": true,
+	}, b.redis)
+	if err != nil {
+		return err
+	}
+	c.log.WarnContext(ctx, "vault: redis lost its rotated admin password (restarted?); reset the connection to the bootstrap password",
+		attrTenant, n.ID.String(), attrPath, path)
+	return nil
 }

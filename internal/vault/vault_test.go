@@ -593,3 +593,43 @@ func TestTeardownAfterDataServicesAreGone(t *testing.T) {
 		t.Errorf("logs: no warning about leases dropped from Vault only")
 	}
 }
+
+// TestRotateAfterRedisRestart: the Redis job renders its ACL file from the
+// bootstrap secret at every start, so a restart brings back the bootstrap
+// admin password and drops the dynamic users. Rotate notices that Vault's
+// root no longer works, reseeds it from the bootstrap secret and rotates.
+func TestRotateAfterRedisRestart(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := e.startTenant("acme")
+	e.creds(s.names.RedisRoleApp)
+
+	// What a restart does to the ACL state.
+	admin := e.redisAs(s, s.redis.AdminUser, s.redis.AdminPassword)
+	for _, u := range e.dynamicRedisUsers(s) {
+		if err := admin.Do(ctx, "ACL", "DELUSER", u).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range [][]any{
+		{"ACL", "SETUSER", s.names.RedisAdminUser, "resetpass", ">" + s.redisPassword},
+		{"CLIENT", "KILL", "USER", s.names.RedisAdminUser},
+	} {
+		if err := admin.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rep, err := e.client.Rotate(ctx, s.names)
+	e.check(err)
+	if len(rep.Reseeded) != 1 || rep.Reseeded[0] != s.names.RedisConnection || len(rep.Rotated) != 2 {
+		t.Errorf("rotate report: got %+v; want the redis connection reseeded and both rotated", rep)
+	}
+	if err := e.redisAs(s, s.names.RedisAdminUser, s.redisPassword).Ping(ctx).Err(); err == nil {
+		t.Errorf("redis admin with the bootstrap password after rotate: PONG; want refused")
+	}
+	user, pass, _ := e.creds(s.names.RedisRoleApp)
+	if err := e.redisAs(s, user, pass).Ping(ctx).Err(); err != nil {
+		t.Errorf("new redis creds after reseed: %v", err)
+	}
+}
