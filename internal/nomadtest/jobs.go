@@ -316,7 +316,7 @@ func (s *Server) upsertJob(e *jobEntry, job *api.Job, sub *api.JobSubmission, tr
 	ev := s.newEval(job, trigger)
 	resp.EvalID = ev.ID
 	resp.EvalCreateIndex = ev.CreateIndex
-	s.startEval(ev, prev, copyJob(job))
+	s.startEval(ev, job)
 	return resp
 }
 
@@ -457,7 +457,7 @@ func (s *Server) deregisterJob(q *request) error {
 		stopped.Stop = ptr(true)
 		ev := s.newEval(stopped, "job-deregister")
 		resp.EvalID, resp.EvalCreateIndex = ev.ID, ev.CreateIndex
-		s.startEval(ev, cur, stopped)
+		s.startEval(ev, stopped)
 		s.goRun(func() {
 			for _, a := range toStop {
 				s.releaseAlloc(a)

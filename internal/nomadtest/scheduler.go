@@ -83,8 +83,11 @@ func (s *Server) goRun(f func()) {
 	}()
 }
 
-// startEval processes an evaluation on a goroutine; callers hold s.mu.
-func (s *Server) startEval(ev *api.Evaluation, prev, job *api.Job) {
+// startEval processes an evaluation of job on a goroutine; callers hold
+// s.mu. The evaluation works on its own copy of job, which its allocations
+// share and nobody modifies.
+func (s *Server) startEval(ev *api.Evaluation, job *api.Job) {
+	job = copyJob(job)
 	s.goRun(func() { s.runEval(ev.ID, job) })
 }
 
