@@ -39,8 +39,11 @@ type Config struct {
 	Region string
 	// Logger receives debug and progress logs; nil discards them.
 	Logger *slog.Logger
-	// HTTPClient overrides the HTTP client (TLS settings, tests); nil uses
-	// the api package's default.
+	// TLS holds the CA and client certificate settings (NOMAD_CACERT,
+	// NOMAD_CLIENT_CERT, …) for an https address; nil for none.
+	TLS *api.TLSConfig
+	// HTTPClient overrides the HTTP client (tests); nil uses the api
+	// package's default transport configured with TLS.
 	HTTPClient *http.Client
 }
 
@@ -62,16 +65,17 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, exit.UsageError("give an address like http://127.0.0.1:4646", "nomad: invalid address %q", cfg.Address)
 	}
-	ac := api.DefaultConfig()
-	// DefaultConfig reads NOMAD_* variables; the CLI has already resolved
-	// them, so everything below is set explicitly.
-	ac.Address = strings.TrimRight(cfg.Address, "/")
-	ac.SecretID = cfg.Token
-	ac.Region = cfg.Region
-	ac.Namespace = ""
-	ac.WaitTime = 0
-	if cfg.HTTPClient != nil {
-		ac.HttpClient = cfg.HTTPClient
+	// api.DefaultConfig reads NOMAD_* variables; the CLI has already
+	// resolved them, so the config is built from cfg alone.
+	ac := &api.Config{
+		Address:    strings.TrimRight(cfg.Address, "/"),
+		SecretID:   cfg.Token,
+		Region:     cfg.Region,
+		HttpClient: cfg.HTTPClient,
+		TLSConfig:  &api.TLSConfig{},
+	}
+	if cfg.TLS != nil {
+		ac.TLSConfig = cfg.TLS
 	}
 	c, err := api.NewClient(ac)
 	if err != nil {

@@ -191,6 +191,12 @@ type JobInfo struct {
 	ParentID      string
 	// JobModifyIndex is the index of the job's current spec.
 	JobModifyIndex uint64
+	// Meta is the job's meta; for a dispatched job it includes the
+	// dispatch meta.
+	Meta map[string]string
+	// Complete, Failed and Lost count the job's allocations in those client
+	// states, over all its groups (from the job summary).
+	Complete, Failed, Lost int
 }
 
 // ListJobs lists the jobs of namespace ns whose id starts with prefix,
@@ -198,6 +204,7 @@ type JobInfo struct {
 func (c *Client) ListJobs(ctx context.Context, ns, prefix string) ([]JobInfo, error) {
 	q := c.q(ctx, ns)
 	q.Prefix = prefix
+	q.Params = map[string]string{"meta": "true"}
 	list, _, err := c.api.Jobs().List(q)
 	if err != nil {
 		return nil, fmt.Errorf("nomad: list jobs in %s: %w", ns, err)
@@ -207,10 +214,19 @@ func (c *Client) ListJobs(ctx context.Context, ns, prefix string) ([]JobInfo, er
 		if !strings.HasPrefix(j.ID, prefix) {
 			continue
 		}
-		out = append(out, JobInfo{
+		info := JobInfo{
 			ID: j.ID, Namespace: j.Namespace, Type: j.Type, Status: j.Status, Stop: j.Stop,
 			Parameterized: j.ParameterizedJob, ParentID: j.ParentID, JobModifyIndex: j.JobModifyIndex,
-		})
+			Meta: j.Meta,
+		}
+		if j.JobSummary != nil {
+			for _, g := range j.JobSummary.Summary {
+				info.Complete += g.Complete
+				info.Failed += g.Failed
+				info.Lost += g.Lost
+			}
+		}
+		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
