@@ -13,6 +13,14 @@
 // Consul agent (WithConsul). Workload-identity JWTs are minted by
 // IdentitySigner and verifiable against the server's /.well-known/jwks.json.
 //
+// Known simplifications, each chosen because tenantctl does not depend on it:
+// one client node; failed tasks are neither restarted nor rescheduled (the
+// allocation fails, and so does its deployment); health comes from the task
+// hooks' Ready functions (not from Consul check status); no canaries or
+// auto-revert; periodic jobs never launch; log reads do not follow; ACLs are
+// one all-powerful token. Enforce-index conflicts are HTTP 500 with Nomad's
+// "Enforcing job modify index …" text, as Nomad answers plain RPC errors.
+//
 // The package follows Nomad's documented HTTP API; the contract tests in
 // package contract run the same assertions against this double and, when
 // TENANTCTL_TEST_NOMAD_ADDR is set, against a real Nomad agent.
