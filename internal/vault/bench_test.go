@@ -10,8 +10,8 @@ import (
 // objects as `up` does: EnsureIdentity (bootstrap secret, policy, JWT role)
 // and EnsureCredentials (Postgres connection with database bootstrap and
 // root rotation and three roles; Redis connection with root rotation and two
-// roles). What the tenant's jobs do on first boot (setting
-// the admin passwords) is outside the timer.
+// roles). What the tenant's jobs do on first boot (setting the admin
+// passwords, creating the database) is outside the timer.
 func BenchmarkProvisionTenant(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
@@ -31,6 +31,11 @@ func BenchmarkProvisionTenant(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := observer.Exec(ctx, fmt.Sprintf("ALTER ROLE postgres WITH PASSWORD '%s'", sec.Data["postgres_password"])); err != nil {
+			b.Fatal(err)
+		}
+		// The Postgres jobs create the tenant database on first boot
+		// (POSTGRES_DB, or createdb in the exec profile).
+		if _, err := observer.Exec(ctx, "CREATE DATABASE "+n.Database); err != nil {
 			b.Fatal(err)
 		}
 		if err := admin.Do(ctx, "ACL", "SETUSER", n.RedisAdminUser, "on", ">"+sec.Data["redis_password"].(string), "~*", "&*", "+@all").Err(); err != nil {
