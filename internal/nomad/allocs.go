@@ -128,14 +128,15 @@ func (c *Client) allocations(ctx context.Context, ns, jobID string, q *api.Query
 
 // Refreshed reports whether task of alloc has picked up new credentials
 // since t: the allocation was created after t, or the task has an event
-// after t that a template re-render causes. Real Nomad emits, per the
-// template's change_mode: "signal" → a "Signaling" event ("Template
-// re-rendered"); "restart" → "Restart Signaled" ("Template with change_mode
-// restart re-rendered"), then "Terminated", "Restarting" and "Started";
-// "script" → an event whose message says the template re-rendered;
-// "noop" → nothing at all, so such tasks cannot be observed (WaitRefreshed
-// skips them). The nomadtest double emits none of these by itself: tests
-// append them to a running allocation with nomadtest's Server.TaskEvent.
+// after t that a template re-render causes. Real Nomad's template manager
+// emits, per the template's change_mode: "signal" → a "Signaling" event
+// ("Template re-rendered"); "restart" → "Restart Signaled" ("Template with
+// change_mode restart re-rendered"), then "Terminated", "Restarting" and
+// "Started"; "script" → an event saying the template ran its script (matched
+// by message, not verified on a real agent); "noop" → nothing at all, so
+// such tasks cannot be observed (WaitRefreshed skips them). The nomadtest
+// double emits none of these by itself: tests append them to a running
+// allocation with nomadtest's Server.TaskEvent.
 func Refreshed(a Alloc, task string, t time.Time) bool {
 	if !a.CreateTime.Before(t) {
 		return true
@@ -152,7 +153,7 @@ func Refreshed(a Alloc, task string, t time.Time) bool {
 			case api.TaskSignaling, api.TaskRestartSignal, api.TaskRestarting, api.TaskStarted:
 				return true
 			}
-			if strings.Contains(e.Message, "re-rendered") {
+			if m := strings.ToLower(e.Message); strings.Contains(m, "re-rendered") || strings.Contains(m, "template successfully ran script") {
 				return true
 			}
 		}

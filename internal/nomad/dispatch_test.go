@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantctl/tenantctl/internal/nomadtest"
 )
@@ -140,5 +141,29 @@ func TestDispatchMissingMetaIsAnError(t *testing.T) {
 	_, err := c.Dispatch(context.Background(), ns, id, nil, "")
 	if err == nil || !strings.Contains(err.Error(), "required meta keys") {
 		t.Errorf("got %v; want Nomad's missing meta error", err)
+	}
+}
+
+func TestWaitDispatchedDeadlineCarriesPlacementFailure(t *testing.T) {
+	const ns, id = "acme--tenant", "acme--migrate"
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, ns)
+	srv.Script(ns, id, "", nomadtest.Outcome{PlacementFailure: true})
+	applied(t, c, batchSrc(ns, id), "")
+	child, err := c.Dispatch(context.Background(), ns, id, map[string]string{"version": "1"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, c, ns, child, &nomadtest.Outcome{PlacementFailure: true})
+	out, err := c.WaitDispatched(ctxFor(t, 200*time.Millisecond), ns, child)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v; want the deadline", err)
+	}
+	if out.Succeeded || len(out.Digest.Placement) != 1 {
+		t.Errorf("got %+v; want not succeeded, one placement failure", out)
+	}
+	if !strings.Contains(err.Error(), `Dimension "memory" exhausted`) {
+		t.Errorf("got error:\n%s\nwant the placement failure in it", err)
 	}
 }

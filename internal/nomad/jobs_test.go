@@ -235,3 +235,22 @@ func TestDeregisterIdempotent(t *testing.T) {
 		t.Errorf("got jobs %v, %v; want none after purge", jobs, err)
 	}
 }
+
+func TestApplyRegisterFaultIsAnError(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, "acme--tenant")
+	srv.Fault("PUT /v1/jobs", 1, nomadtest.FaultError)
+	src := serviceSrc("acme--tenant", "acme--app")
+	job, err := c.Parse(context.Background(), []byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(context.Background(), job, []byte(src), ""); err == nil || errors.Is(err, ErrConflict) {
+		t.Fatalf("got %v; want the server error", err)
+	}
+	// Nothing was registered, so a retry converges.
+	if res := applied(t, c, src, ""); !res.Changed || res.Plan.DiffType != DiffAdded {
+		t.Errorf("got %+v; want the retry to register the job", res)
+	}
+}
