@@ -150,9 +150,10 @@ func (a *app) printError(err error) {
 	}
 }
 
-// isTerminal reports whether w is an interactive terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether s (a stream: stdin, stdout or stderr) is an
+// interactive terminal.
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 

@@ -8,5 +8,12 @@ func (a *app) extraCommands() []*ucli.Command {
 		a.clusterCommand(),
 		a.dbCommand(),
 		a.renderCommand(),
+		a.upCommand(),
+		a.planCommand(),
+		a.statusCommand(),
+		a.listCommand(),
+		a.migrateCommand(),
+		a.rotateCommand(),
+		a.downCommand(),
 	}
 }

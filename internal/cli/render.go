@@ -180,20 +180,20 @@ func interspersedFlags(c *ucli.Context) ([]string, error) {
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(tok, "-"), "=")
 		if !known[name] {
-			return nil, exit.UsageError("run `tenantctl render --help`", "render: unknown flag %q", tok)
+			return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: unknown flag %q", c.Command.Name, tok)
 		}
 		switch {
 		case bools[name] && !hasValue:
 			value = "true"
 		case !hasValue:
 			if i+1 >= len(rest) {
-				return nil, exit.UsageError("run `tenantctl render --help`", "render: flag %s needs a value", tok)
+				return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: flag %s needs a value", c.Command.Name, tok)
 			}
 			i++
 			value = rest[i]
 		}
 		if err := c.Set(name, value); err != nil {
-			return nil, exit.UsageError("run `tenantctl render --help`", "render: flag %s: %v", tok, err)
+			return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: flag %s: %v", c.Command.Name, tok, err)
 		}
 	}
 	return pos, nil

@@ -382,6 +382,8 @@ func (s *Server) buildRoutes() []route {
 		s.handle("GET", "/v1/evaluation/:id", false, s.getEvaluation),
 		s.handle("GET", "/v1/allocations", false, s.listAllocations),
 		s.handle("GET", "/v1/allocation/:id", false, s.getAllocation),
+		s.handle("PUT", "/v1/allocation/:id/stop", true, s.stopAllocation),
+		s.handle("POST", "/v1/allocation/:id/stop", true, s.stopAllocation),
 		s.handle("GET", "/v1/deployments", false, s.listDeployments),
 		s.handle("GET", "/v1/deployment/:id", false, s.getDeployment),
 		s.handle("GET", "/v1/client/fs/logs/:alloc", false, s.getLogs),

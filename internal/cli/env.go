@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/tenantctl/tenantctl/internal/config"
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/nomad"
+	"github.com/tenantctl/tenantctl/internal/provision"
+	"github.com/tenantctl/tenantctl/jobspecs"
+	"github.com/tenantctl/tenantctl/migrations"
+)
+
+// dirFlags let an operator override the embedded jobspecs and migrations.
+func dirFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "jobspecs-dir", Usage: "read jobspecs from this directory instead of the built-in ones"},
+		&ucli.StringFlag{Name: "migrations-dir", Usage: "read migrations from this directory instead of the built-in ones"},
+	}
+}
+
+func dirOrEmbedded(c *ucli.Context, flag string, embedded fs.FS) (fs.FS, error) {
+	dir := c.String(flag)
+	if dir == "" {
+		return embedded, nil
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, exit.UsageError(fmt.Sprintf("pass an existing directory, e.g. --%s ./%s", flag, flag[:len(flag)-4]),
+			"--%s %q is not a directory", flag, dir)
+	}
+	return os.DirFS(dir), nil
+}
+
+// provisionEnv builds the clients and settings a provisioning command needs.
+func (a *app) provisionEnv(c *ucli.Context, cfg config.Config, sink provision.Sink) (provision.Env, error) {
+	jobspecFS, err := dirOrEmbedded(c, "jobspecs-dir", jobspecs.FS)
+	if err != nil {
+		return provision.Env{}, err
+	}
+	migrationFS, err := dirOrEmbedded(c, "migrations-dir", migrations.FS)
+	if err != nil {
+		return provision.Env{}, err
+	}
+	nc, err := nomad.New(nomad.Config{Address: a.opts.NomadAddr, Token: a.opts.NomadToken, Region: a.opts.NomadRegion, Logger: a.log})
+	if err != nil {
+		return provision.Env{}, exit.Wrap(err, exit.Usage, "check --nomad-addr (NOMAD_ADDR)")
+	}
+	cc, err := consul.New(consul.Config{Address: a.opts.ConsulAddr, Token: a.opts.ConsulToken, Logger: a.log})
+	if err != nil {
+		return provision.Env{}, exit.Wrap(err, exit.Usage, "check --consul-addr (CONSUL_HTTP_ADDR)")
+	}
+	vc, err := a.vaultAdapter(cfg)
+	if err != nil {
+		return provision.Env{}, err
+	}
+	// The converged check runs the same Vault adapter over a transport that
+	// refuses writes.
+	vcCheck, err := a.vaultAdapterVia(cfg, func(base http.RoundTripper) http.RoundTripper {
+		return provision.ReadOnlyTransport{Base: base, AllowPOST: []string{"/sys/capabilities-self"}}
+	})
+	if err != nil {
+		return provision.Env{}, err
+	}
+	return provision.Env{
+		Nomad:      nc,
+		Vault:      vc,
+		VaultCheck: vcCheck,
+		Consul:     provision.WrapConsul(cc),
+		Config:     cfg,
+		Jobspecs:   jobspecFS,
+		Migrations: migrationFS,
+		Sink:       sink,
+		Logger:     a.log,
+	}, nil
+}

@@ -1,0 +1,111 @@
+package provision
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/tenantctl/tenantctl/internal/config"
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/nomad"
+	"github.com/tenantctl/tenantctl/internal/routing"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+	"github.com/tenantctl/tenantctl/internal/vault"
+)
+
+// Nomad is what provisioning needs of Nomad. *nomad.Client implements it.
+type Nomad interface {
+	Preflight(ctx context.Context) (string, error)
+	EnsureNamespace(ctx context.Context, name, description string, meta map[string]string) (bool, error)
+	DeleteNamespace(ctx context.Context, name string) (bool, error)
+	Parse(ctx context.Context, src []byte, varFile string) (*nomadapi.Job, error)
+	Plan(ctx context.Context, job *nomadapi.Job) (nomad.PlanResult, error)
+	Apply(ctx context.Context, job *nomadapi.Job, src []byte, varFile string) (nomad.ApplyResult, error)
+	WaitDeployment(ctx context.Context, ns, jobID string, sinceIndex uint64) error
+	Dispatch(ctx context.Context, ns, jobID string, meta map[string]string, idempotencyToken string) (string, error)
+	WaitDispatched(ctx context.Context, ns, childID string) (nomad.DispatchResult, error)
+	Deregister(ctx context.Context, ns, jobID string, purge bool) (bool, error)
+	ListJobs(ctx context.Context, ns, prefix string) ([]nomad.JobInfo, error)
+	JobStatus(ctx context.Context, ns, jobID string) (nomad.JobStatus, error)
+	JobURL(ns, jobID string) string
+	ReplaceAllocations(ctx context.Context, ns, jobID string) (int, error)
+	EnsureHostVolume(ctx context.Context, ns, name, nodePool string) (bool, error)
+	DeleteHostVolume(ctx context.Context, ns, name string) (bool, error)
+}
+
+// Vault is what provisioning needs of Vault. *vault.Client implements it.
+type Vault interface {
+	Preflight(ctx context.Context, names ...tenant.Names) error
+	EnsureBootstrap(ctx context.Context, n tenant.Names) (bool, error)
+	EnsurePolicy(ctx context.Context, n tenant.Names) (bool, error)
+	EnsureJWTRole(ctx context.Context, n tenant.Names) (bool, error)
+	EnsurePostgres(ctx context.Context, n tenant.Names, addr string) (bool, error)
+	EnsureRedis(ctx context.Context, n tenant.Names, addr string) (bool, error)
+	Rotate(ctx context.Context, n tenant.Names) (vault.RotateReport, error)
+	Teardown(ctx context.Context, n tenant.Names) (bool, error)
+}
+
+// Consul is what provisioning needs of Consul. *consul.Client implements it.
+type Consul interface {
+	Preflight(ctx context.Context) error
+	Acquire(ctx context.Context, key string, holder consul.Holder, wait time.Duration) (*consul.Lock, error)
+	Held(ctx context.Context, key string) (*consul.Holder, error)
+	ReadRecord(ctx context.Context, prefix string) (*consul.Record, error)
+	WriteRecord(ctx context.Context, prefix string, r consul.Record) (bool, error)
+	ListRecords(ctx context.Context) ([]consul.Record, error)
+	DeletePrefix(ctx context.Context, prefix string) (bool, error)
+	DeleteKey(ctx context.Context, key string) (bool, error)
+	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
+	// Health is Consul's health API, for routing verification.
+	Health() routing.ServiceHealth
+}
+
+var (
+	_ Nomad  = (*nomad.Client)(nil)
+	_ Vault  = (*vault.Client)(nil)
+	_ Consul = (*consulAdapter)(nil)
+)
+
+// consulAdapter gives *consul.Client the Health method routing needs.
+type consulAdapter struct{ *consul.Client }
+
+func (c consulAdapter) Health() routing.ServiceHealth { return c.API().Health() }
+
+// WrapConsul adapts a *consul.Client to the Consul interface.
+func WrapConsul(c *consul.Client) Consul { return &consulAdapter{c} }
+
+// Env is everything a provisioning command works with.
+type Env struct {
+	Nomad Nomad
+	Vault Vault
+	// VaultCheck is Vault over a ReadOnlyTransport, for the converged check;
+	// nil skips checking Vault there (the record and health still count).
+	VaultCheck Vault
+	Consul     Consul
+	Config     config.Config
+	// Jobspecs and Migrations are the embedded files, or a directory given
+	// with --jobspecs-dir / --migrations-dir.
+	Jobspecs   fs.FS
+	Migrations fs.FS
+	Sink       Sink
+	Logger     *slog.Logger
+	// Now returns the time; time.Now when nil.
+	Now func() time.Time
+}
+
+func (e Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e Env) log() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,143 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+// Step names of down, in order.
+const (
+	StepWorkloads     = "workloads"
+	StepVaultTeardown = "vault"
+	StepData          = "data-services"
+	StepVolumes       = "volumes"
+	StepForget        = "record"
+	StepDelNS         = "namespace"
+)
+
+// DownOptions control down.
+type DownOptions struct {
+	ID tenant.ID
+	// Profile decides what --purge-data removes: docker tenants keep their
+	// data on Nomad dynamic host volumes, exec tenants in host directories.
+	Profile tenant.Profile
+	// PurgeData also deletes the data volumes. Without it they stay, and a
+	// later up of the same id finds the data again.
+	PurgeData   bool
+	LockTimeout time.Duration
+	Holder      consul.Holder
+}
+
+// Down removes a tenant in the reverse order of up: workloads first; then
+// Vault (leases are revoked while Postgres and Redis still run, so Vault can
+// drop the users it created); then the data services, the volumes when asked,
+// the tenant's record and its namespace; the lock key last. Every step is
+// idempotent, so an interrupted down is finished by running it again.
+func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
+	n := tenant.NamesFor(opt.ID)
+	r := runner{command: "down", tenant: opt.ID.String(), sink: env.Sink, now: env.now}
+	var lock *consul.Lock
+	defer func() {
+		if lock == nil {
+			return
+		}
+		// The tenant is gone: delete the lock key too, unless someone waits.
+		if err := lock.Destroy(); err != nil {
+			env.log().Warn("delete tenant lock", "tenant", opt.ID.String(), "error", err)
+		}
+	}()
+	stop := func(ctx context.Context, jobs ...string) (Outcome, error) {
+		var removed []string
+		var errs []error
+		for _, j := range jobs {
+			changed, err := env.Nomad.Deregister(ctx, n.Namespace, j, true)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", j, err))
+			}
+			if changed {
+				removed = append(removed, j)
+			}
+		}
+		out := Outcome{Changed: len(removed) > 0, Detail: "nothing to stop"}
+		if len(removed) > 0 {
+			out.Detail = "stopped and purged " + strings.Join(removed, ", ")
+		}
+		return out, errors.Join(errs...)
+	}
+	steps := []Step{
+		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
+			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, n)
+		}},
+		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
+			l, err := env.Consul.Acquire(ctx, n.LockKey, opt.Holder, opt.LockTimeout)
+			if err != nil {
+				return Outcome{}, err
+			}
+			lock = l
+			return Outcome{Detail: "holding " + n.LockKey}, nil
+		}},
+		{Name: StepWorkloads, Apply: func(ctx context.Context) (Outcome, error) {
+			// Dispatched migration runs are jobs of their own.
+			children, err := env.Nomad.ListJobs(ctx, n.Namespace, n.JobMigrate+"/")
+			if err != nil {
+				return Outcome{}, fmt.Errorf("list migrate runs: %w", err)
+			}
+			jobs := []string{n.JobApp, n.JobWorker}
+			for _, c := range children {
+				if c.ParentID == n.JobMigrate {
+					jobs = append(jobs, c.ID)
+				}
+			}
+			return stop(ctx, append(jobs, n.JobMigrate)...)
+		}},
+		{Name: StepVaultTeardown, Apply: func(ctx context.Context) (Outcome, error) {
+			changed, err := env.Vault.Teardown(ctx, n)
+			return Outcome{Changed: changed, Detail: "leases revoked; roles, connections, policy, jwt role and bootstrap secret deleted"}, err
+		}},
+		{Name: StepData, Apply: func(ctx context.Context) (Outcome, error) {
+			return stop(ctx, n.JobPostgres, n.JobRedis)
+		}},
+		{Name: StepVolumes, Apply: func(ctx context.Context) (Outcome, error) {
+			if !opt.PurgeData {
+				return Outcome{Detail: "kept " + n.VolumePostgres + " and " + n.VolumeRedis + " (use --purge-data to delete them)"}, nil
+			}
+			return env.purgeVolumes(ctx, n, opt.Profile)
+		}},
+		{Name: StepForget, Apply: func(ctx context.Context) (Outcome, error) {
+			changed, err := env.Consul.DeletePrefix(ctx, n.KVPrefix)
+			return Outcome{Changed: changed, Detail: "deleted " + n.KVPrefix}, err
+		}},
+		{Name: StepDelNS, Apply: func(ctx context.Context) (Outcome, error) {
+			if opt.Profile == tenant.ProfileDocker && !opt.PurgeData {
+				return Outcome{Detail: "kept " + n.Namespace + ": it holds the kept data volumes"}, nil
+			}
+			changed, err := env.Nomad.DeleteNamespace(ctx, n.Namespace)
+			return Outcome{Changed: changed, Detail: "deleted " + n.Namespace}, err
+		}},
+	}
+	return r.run(ctx, steps)
+}
+
+func (e Env) purgeVolumes(ctx context.Context, n tenant.Names, profile tenant.Profile) (Outcome, error) {
+	if profile != tenant.ProfileDocker {
+		dir := e.Config.Exec.DataDir
+		return Outcome{Detail: fmt.Sprintf("exec profile: remove %s/%s and %s/%s on the client that ran them", dir, n.VolumePostgres, dir, n.VolumeRedis)}, nil
+	}
+	var removed []string
+	for _, v := range []string{n.VolumePostgres, n.VolumeRedis} {
+		changed, err := e.Nomad.DeleteHostVolume(ctx, n.Namespace, v)
+		if err != nil {
+			return Outcome{Changed: len(removed) > 0}, fmt.Errorf("delete volume %s: %w", v, err)
+		}
+		if changed {
+			removed = append(removed, v)
+		}
+	}
+	return Outcome{Changed: len(removed) > 0, Detail: "deleted " + strings.Join(removed, ", ")}, nil
+}

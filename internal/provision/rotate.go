@@ -1,0 +1,114 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+	"github.com/tenantctl/tenantctl/internal/vault"
+)
+
+// Step names of rotate.
+const (
+	StepRotate  = "rotate"
+	StepRollout = "reload"
+)
+
+// RotateOptions control rotate.
+type RotateOptions struct {
+	ID          tenant.ID
+	Timeout     time.Duration
+	LockTimeout time.Duration
+	Holder      consul.Holder
+}
+
+// RotateResult is what rotate did.
+type RotateResult struct {
+	Report
+	Vault vault.RotateReport `json:"vault"`
+	// Replaced counts the allocations replaced so their tasks render new
+	// credentials.
+	Replaced int `json:"replaced_allocations"`
+}
+
+// Rotate rotates the root credentials of the tenant's Postgres and Redis
+// connections in Vault and revokes every dynamic credential issued to the
+// tenant, then replaces the app's and worker's allocations one at a time,
+// each replacement healthy before the next, so every task renders fresh
+// credentials through its workload identity. It returns when all are healthy.
+func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, error) {
+	n := tenant.NamesFor(opt.ID)
+	r := runner{command: "rotate", tenant: opt.ID.String(), sink: env.Sink, now: env.now}
+	timeout := opt.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	var res RotateResult
+	var lock *consul.Lock
+	defer func() {
+		if lock != nil {
+			_ = lock.Release()
+		}
+	}()
+	steps := []Step{
+		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
+			if err := preflight(ctx, env, n); err != nil {
+				return Outcome{}, err
+			}
+			rec, err := env.Consul.ReadRecord(ctx, n.KVPrefix)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if rec == nil {
+				return Outcome{}, notFound(opt.ID)
+			}
+			return Outcome{Detail: "tenant found"}, nil
+		}},
+		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
+			l, err := env.Consul.Acquire(ctx, n.LockKey, opt.Holder, opt.LockTimeout)
+			if err != nil {
+				return Outcome{}, err
+			}
+			lock = l
+			return Outcome{Detail: "holding " + n.LockKey}, nil
+		}},
+		{Name: StepRotate, Apply: func(ctx context.Context) (Outcome, error) {
+			rep, err := env.Vault.Rotate(ctx, n)
+			res.Vault = rep
+			if err != nil {
+				return Outcome{Changed: len(rep.Rotated) > 0}, err
+			}
+			revoked := 0
+			for _, l := range rep.Leases {
+				revoked += l.Revoked
+			}
+			return Outcome{Changed: true, Detail: fmt.Sprintf("rotated root of %s; revoked %d lease(s)",
+				strings.Join(rep.Rotated, ", "), revoked)}, nil
+		}},
+		{Name: StepRollout, Apply: func(ctx context.Context) (Outcome, error) {
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			total := 0
+			for _, job := range []string{n.JobApp, n.JobWorker} {
+				replaced, err := env.Nomad.ReplaceAllocations(wctx, n.Namespace, job)
+				total += replaced
+				if err != nil {
+					return Outcome{Changed: total > 0}, fmt.Errorf("replace %s allocations: %w", job, err)
+				}
+			}
+			res.Replaced = total
+			for _, svc := range []string{n.ServiceApp, n.ServiceWorker} {
+				if _, err := env.serviceAddr(wctx, svc, timeout); err != nil {
+					return Outcome{Changed: total > 0}, err
+				}
+			}
+			return Outcome{Changed: total > 0, Detail: fmt.Sprintf("%d allocation(s) replaced with fresh credentials, all healthy", total)}, nil
+		}},
+	}
+	rep, err := r.run(ctx, steps)
+	res.Report = rep
+	return res, err
+}

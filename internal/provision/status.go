@@ -1,0 +1,99 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/nomad"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+// TenantStatus is what status reports of one tenant.
+type TenantStatus struct {
+	Tenant   string                       `json:"tenant"`
+	Record   *consul.Record               `json:"record"`
+	Jobs     map[string]nomad.JobStatus   `json:"jobs"`
+	Services map[string][]consul.Instance `json:"services"`
+	Links    map[string]string            `json:"links"`
+}
+
+func notFound(id tenant.ID) error {
+	return exit.New(exit.Usage, "`tenantctl list` shows the tenants; `tenantctl up "+id.String()+"` creates this one",
+		"tenant %q does not exist", id)
+}
+
+// Status reads a tenant's record, jobs and services. It only reads.
+func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
+	n := tenant.NamesFor(id)
+	st := TenantStatus{Tenant: id.String(), Jobs: map[string]nomad.JobStatus{},
+		Services: map[string][]consul.Instance{}, Links: map[string]string{}}
+	rec, err := env.Consul.ReadRecord(ctx, n.KVPrefix)
+	if err != nil {
+		return st, exit.Wrap(err, exit.Unreachable, "check CONSUL_HTTP_ADDR / --consul-addr")
+	}
+	if rec == nil {
+		return st, notFound(id)
+	}
+	st.Record = rec
+	for _, job := range []string{n.JobPostgres, n.JobRedis, n.JobMigrate, n.JobApp, n.JobWorker} {
+		js, err := env.Nomad.JobStatus(ctx, n.Namespace, job)
+		if err != nil {
+			return st, fmt.Errorf("status of %s: %w", job, err)
+		}
+		st.Jobs[job] = js
+		st.Links[job] = env.Nomad.JobURL(n.Namespace, job)
+	}
+	for _, svc := range []string{n.ServicePostgres, n.ServiceRedis, n.ServiceApp, n.ServiceWorker} {
+		is, err := env.Consul.ServiceHealth(ctx, svc)
+		if err != nil {
+			return st, err
+		}
+		st.Services[svc] = is
+	}
+	return st, nil
+}
+
+// List returns every tenant's record.
+func List(ctx context.Context, env Env) ([]consul.Record, error) {
+	return env.Consul.ListRecords(ctx)
+}
+
+// PlanResult is the diff of every job of a tenant.
+type PlanResult struct {
+	Tenant string                      `json:"tenant"`
+	Jobs   map[string]nomad.PlanResult `json:"jobs"`
+}
+
+// Changed reports whether any job would change.
+func (p PlanResult) Changed() bool {
+	for _, j := range p.Jobs {
+		if j.Changed() {
+			return true
+		}
+	}
+	return false
+}
+
+// Plan asks Nomad for the diff of every job of spec, registering nothing.
+func Plan(ctx context.Context, env Env, spec tenant.Spec) (PlanResult, error) {
+	d, err := env.desiredState(spec, 0)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	out := PlanResult{Tenant: spec.ID.String(), Jobs: map[string]nomad.PlanResult{}}
+	for _, c := range []string{"postgres", "redis", "migrate", "app", "worker"} {
+		j := d.jobs[c]
+		job, err := env.Nomad.Parse(ctx, j.Source, j.Vars)
+		if err != nil {
+			return out, fmt.Errorf("parse %s: %w", j.File, err)
+		}
+		p, err := env.Nomad.Plan(ctx, job)
+		if err != nil {
+			return out, fmt.Errorf("plan %s: %w", j.JobID, err)
+		}
+		out.Jobs[j.JobID] = p
+	}
+	return out, nil
+}

@@ -1,0 +1,454 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/jobspec"
+	"github.com/tenantctl/tenantctl/internal/routing"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+// Step names, in the order up runs them. down runs its own list.
+const (
+	StepPreflight      = "preflight"
+	StepCheck          = "check"
+	StepLock           = "lock"
+	StepNamespace      = "namespace"
+	StepVault          = "vault"
+	StepDataServices   = "data-services"
+	StepSecretsEngines = "secrets-engines"
+	StepMigrations     = "migrations"
+	StepApp            = "app"
+	StepRouting        = "routing"
+	StepRecord         = "record"
+)
+
+// Tenant record statuses.
+const (
+	StatusReady  = "ready"
+	StatusFailed = "failed"
+)
+
+// UpOptions control up.
+type UpOptions struct {
+	Spec tenant.Spec
+	// Timeout bounds each wait (deployments, migrations, routing).
+	Timeout time.Duration
+	// LockTimeout is how long to wait for another operator's lock.
+	LockTimeout time.Duration
+	// Detach returns once the app and worker are registered, without
+	// waiting for their deployments or verifying the route.
+	Detach bool
+	// Holder names this process in the tenant's lock.
+	Holder consul.Holder
+}
+
+// UpResult is what up did.
+type UpResult struct {
+	Report
+	// NoChanges is true when the tenant was already converged and up wrote
+	// nothing at all.
+	NoChanges bool `json:"no_changes"`
+	// Links are the Nomad UI pages of the tenant's jobs.
+	Links  map[string]string `json:"links"`
+	Record consul.Record     `json:"record"`
+}
+
+// desired is everything up converges to, computed before any step runs.
+type desired struct {
+	spec    tenant.Spec
+	names   tenant.Names
+	jobs    map[string]jobspec.Job // by component
+	migVer  string
+	digest  string
+	timeout time.Duration
+}
+
+func (e Env) desiredState(spec tenant.Spec, timeout time.Duration) (desired, error) {
+	rendered, err := jobspec.Render(e.Jobspecs, e.Config, spec)
+	if err != nil {
+		return desired{}, exit.Wrap(fmt.Errorf("render jobspecs: %w", err), exit.Usage,
+			"check the tenant's values and tenantctl.hcl; `tenantctl render` shows the same error offline")
+	}
+	jobs := make(map[string]jobspec.Job, len(rendered))
+	for _, j := range rendered {
+		jobs[j.Name] = j
+	}
+	for _, want := range []string{"postgres", "redis", "migrate", "app", "worker"} {
+		if _, ok := jobs[want]; !ok {
+			return desired{}, fmt.Errorf("render jobspecs: no %s job in the jobspecs directory", want)
+		}
+	}
+	migVer, err := MigrationsVersion(e.Migrations)
+	if err != nil {
+		return desired{}, err
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	return desired{spec: spec, names: spec.Names(), jobs: jobs, migVer: migVer,
+		digest: specDigest(rendered, migVer), timeout: timeout}, nil
+}
+
+// Up converges a tenant to opt.Spec, in order, and returns when it is
+// healthy and routable. A converged tenant costs reads only: up first checks
+// every part read-only and, when nothing differs, reports no changes without
+// taking the lock.
+func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
+	d, err := env.desiredState(opt.Spec, opt.Timeout)
+	if err != nil {
+		return UpResult{}, err
+	}
+	r := runner{command: "up", tenant: d.spec.ID.String(), sink: env.Sink, now: env.now}
+	res := UpResult{Links: links(env.Nomad, d)}
+
+	var converged bool
+	pre := []Step{
+		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
+			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, d.names)
+		}},
+		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
+			why, err := env.convergedCheck(ctx, d)
+			if err != nil {
+				return Outcome{}, err
+			}
+			converged = why == ""
+			if converged {
+				return Outcome{Detail: "no changes: the tenant is converged"}, nil
+			}
+			return Outcome{Detail: "changes needed: " + why}, nil
+		}},
+	}
+	rep, err := r.run(ctx, pre)
+	res.Report = rep
+	if err != nil {
+		return res, err
+	}
+	if converged {
+		rec, _ := env.Consul.ReadRecord(ctx, d.names.KVPrefix)
+		if rec != nil {
+			res.Record = *rec
+		}
+		res.NoChanges = true
+		return res, nil
+	}
+
+	var lock *consul.Lock
+	defer func() {
+		if lock != nil {
+			if err := lock.Release(); err != nil {
+				env.log().Warn("release tenant lock", "tenant", d.spec.ID.String(), "error", err)
+			}
+		}
+	}()
+	steps := []Step{
+		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
+			l, err := env.Consul.Acquire(ctx, d.names.LockKey, opt.Holder, opt.LockTimeout)
+			if err != nil {
+				return Outcome{}, err
+			}
+			lock = l
+			return Outcome{Detail: "holding " + d.names.LockKey}, nil
+		}},
+		{Name: StepNamespace, Apply: func(ctx context.Context) (Outcome, error) { return env.namespace(ctx, d) }},
+		{Name: StepVault, Apply: func(ctx context.Context) (Outcome, error) { return env.vaultIdentity(ctx, d) }},
+		{Name: StepVolumes, Apply: func(ctx context.Context) (Outcome, error) { return env.volumes(ctx, d) }},
+		{Name: StepDataServices, Apply: func(ctx context.Context) (Outcome, error) {
+			return env.applyAndWait(ctx, d, r, StepDataServices, true, "postgres", "redis")
+		}},
+		{Name: StepSecretsEngines, Apply: func(ctx context.Context) (Outcome, error) { return env.secretsEngines(ctx, d) }},
+		{Name: StepMigrations, Apply: func(ctx context.Context) (Outcome, error) { return env.migrate(ctx, d, r) }},
+		{Name: StepApp, Apply: func(ctx context.Context) (Outcome, error) {
+			return env.applyAndWait(ctx, d, r, StepApp, !opt.Detach, "app", "worker")
+		}},
+	}
+	if !opt.Detach {
+		steps = append(steps, Step{Name: StepRouting, Apply: func(ctx context.Context) (Outcome, error) {
+			return env.verifyRoute(ctx, d)
+		}})
+	}
+	steps = append(steps, Step{Name: StepRecord, Apply: func(ctx context.Context) (Outcome, error) {
+		rec := env.record(d, StatusReady, StepRecord, "")
+		changed, err := env.Consul.WriteRecord(ctx, d.names.KVPrefix, rec)
+		res.Record = rec
+		return Outcome{Changed: changed, Detail: "status " + StatusReady}, err
+	}})
+
+	rep2, err := r.run(ctx, steps)
+	res.Report.Steps = append(res.Report.Steps, rep2.Steps...)
+	res.Report.Duration += rep2.Duration
+	if err != nil && lock != nil {
+		env.recordFailure(d, err)
+	}
+	return res, err
+}
+
+// recordFailure notes a failed apply in the tenant's record, best effort and
+// even when ctx was cancelled: the operator's next status shows it.
+func (e Env) recordFailure(d desired, err error) {
+	var se *StepError
+	step := ""
+	if errors.As(err, &se) {
+		step = se.Step
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := e.record(d, StatusFailed, step, firstLine(err.Error()))
+	if _, werr := e.Consul.WriteRecord(ctx, d.names.KVPrefix, rec); werr != nil {
+		e.log().Warn("record failure in consul", "tenant", d.spec.ID.String(), "error", werr)
+	}
+}
+
+func (e Env) record(d desired, status, step, msg string) consul.Record {
+	return consul.Record{
+		Tenant: d.spec.ID.String(), Name: d.spec.Name.String(), Host: d.spec.Host.String(),
+		Plan: string(d.spec.Plan), Profile: string(d.spec.Profile), SpecVersion: d.digest,
+		Status: status, LastApply: e.now().UTC(), LastStep: step, Error: msg,
+	}
+}
+
+func preflight(ctx context.Context, env Env, n tenant.Names) error {
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	check := func(f func() error) {
+		defer wg.Done()
+		if err := f(); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	wg.Add(3)
+	go check(func() error { _, err := env.Nomad.Preflight(ctx); return err })
+	go check(func() error { return env.Consul.Preflight(ctx) })
+	go check(func() error { return env.Vault.Preflight(ctx, n) })
+	wg.Wait()
+	if len(errs) == 0 {
+		return nil
+	}
+	// Keep the code and remedy of the first failure; report all of them.
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return exit.Wrap(errors.Join(errs...), orCode(exit.CodeOf(errs[0]), exit.Unreachable), exit.HintOf(errs[0]))
+}
+
+func orCode(c, fallback exit.Code) exit.Code {
+	if c == exit.Failure {
+		return fallback
+	}
+	return c
+}
+
+func (e Env) namespace(ctx context.Context, d desired) (Outcome, error) {
+	meta := map[string]string{
+		"tenantctl.tenant": d.spec.ID.String(),
+		"tenantctl.name":   d.spec.Name.String(),
+		"tenantctl.host":   d.spec.Host.String(),
+	}
+	changed, err := e.Nomad.EnsureNamespace(ctx, d.names.Namespace, "tenantctl tenant "+d.spec.ID.String(), meta)
+	return Outcome{Changed: changed, Detail: d.names.Namespace}, err
+}
+
+func (e Env) vaultIdentity(ctx context.Context, d desired) (Outcome, error) {
+	var out Outcome
+	var parts []string
+	for _, s := range []struct {
+		what string
+		f    func(context.Context, tenant.Names) (bool, error)
+	}{
+		{"bootstrap secret", e.Vault.EnsureBootstrap},
+		{"policy", e.Vault.EnsurePolicy},
+		{"jwt role", e.Vault.EnsureJWTRole},
+	} {
+		changed, err := s.f(ctx, d.names)
+		if err != nil {
+			return out, err
+		}
+		if changed {
+			out.Changed = true
+			parts = append(parts, s.what)
+		}
+	}
+	out.Detail = "policy " + d.names.Policy + ", jwt role " + d.names.JWTRole
+	if len(parts) > 0 {
+		out.Detail += " (wrote " + strings.Join(parts, ", ") + ")"
+	}
+	return out, nil
+}
+
+// applyAndWait registers the named jobs concurrently (each only when its plan
+// shows a change) and, when wait is set, waits for their deployments.
+func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string, wait bool, components ...string) (Outcome, error) {
+	type result struct {
+		component string
+		changed   bool
+		err       error
+	}
+	results := make([]result, len(components))
+	var wg sync.WaitGroup
+	for i, c := range components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := d.jobs[c]
+			results[i] = result{component: c}
+			job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
+			if err != nil {
+				results[i].err = fmt.Errorf("parse %s: %w", j.File, err)
+				return
+			}
+			ar, err := e.Nomad.Apply(ctx, job, j.Source, j.Vars)
+			if err != nil {
+				results[i].err = fmt.Errorf("register %s: %w", j.JobID, err)
+				return
+			}
+			results[i].changed = ar.Changed
+			if w := strings.TrimSpace(ar.Warnings); w != "" {
+				r.info(step, j.JobID+": nomad warning: "+w)
+			}
+			if !wait {
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, d.timeout)
+			defer cancel()
+			if err := e.Nomad.WaitDeployment(wctx, d.names.Namespace, j.JobID, ar.JobModifyIndex); err != nil {
+				results[i].err = fmt.Errorf("%s did not become healthy: %w", j.JobID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var out Outcome
+	var errs []error
+	var changed, same []string
+	for _, res := range results {
+		if res.changed {
+			out.Changed = true
+			changed = append(changed, d.jobs[res.component].JobID)
+		} else {
+			same = append(same, d.jobs[res.component].JobID)
+		}
+		if res.err != nil {
+			errs = append(errs, res.err)
+		}
+	}
+	switch {
+	case len(changed) > 0 && len(same) > 0:
+		out.Detail = "registered " + strings.Join(changed, ", ") + "; unchanged " + strings.Join(same, ", ")
+	case len(changed) > 0:
+		out.Detail = "registered " + strings.Join(changed, ", ")
+	default:
+		out.Detail = "unchanged " + strings.Join(same, ", ")
+	}
+	if wait && len(errs) == 0 {
+		out.Detail += "; healthy"
+	}
+	return out, errors.Join(errs...)
+}
+
+// serviceAddr waits for a passing instance of service and returns host:port.
+func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for {
+		is, err := e.Consul.ServiceHealth(ctx, service)
+		if err == nil {
+			for _, i := range is {
+				if i.Status == "passing" {
+					return fmt.Sprintf("%s:%d", i.Address, i.Port), nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("%d instance(s), none passing", len(is))
+			}
+			return "", exit.Wrap(fmt.Errorf("consul service %s has no passing instance: %w", service, err), exit.Failure,
+				"check the job's allocations with `tenantctl status`; the service must pass its Consul checks")
+		case <-time.After(delay):
+		}
+		if delay < time.Second {
+			delay *= 2
+		}
+	}
+}
+
+func (e Env) secretsEngines(ctx context.Context, d desired) (Outcome, error) {
+	pgAddr, err := e.serviceAddr(ctx, d.names.ServicePostgres, d.timeout)
+	if err != nil {
+		return Outcome{}, err
+	}
+	redisAddr, err := e.serviceAddr(ctx, d.names.ServiceRedis, d.timeout)
+	if err != nil {
+		return Outcome{}, err
+	}
+	pgChanged, err := e.Vault.EnsurePostgres(ctx, d.names, pgAddr)
+	if err != nil {
+		return Outcome{Changed: pgChanged}, err
+	}
+	redisChanged, err := e.Vault.EnsureRedis(ctx, d.names, redisAddr)
+	out := Outcome{Changed: pgChanged || redisChanged,
+		Detail: fmt.Sprintf("connections %s, %s with roles app, worker, migrate", d.names.DBConnection, d.names.RedisConnection)}
+	return out, err
+}
+
+func (e Env) verifyRoute(ctx context.Context, d desired) (Outcome, error) {
+	err := routing.Verify(ctx, e.Consul.Health(), routing.VerifySpec{
+		Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
+		Timeout: d.timeout, Logger: e.log(),
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if e.Config.RouterAddress == "" {
+		return Outcome{Detail: d.names.ServiceApp + " passing in consul (no router address configured)"}, nil
+	}
+	return Outcome{Detail: d.spec.Host.String() + " answers through " + e.Config.RouterAddress}, nil
+}
+
+func links(n Nomad, d desired) map[string]string {
+	out := make(map[string]string, len(d.jobs))
+	for _, j := range d.jobs {
+		out[j.Name] = n.JobURL(d.names.Namespace, j.JobID)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// volumes creates the docker profile's dynamic host volumes; the exec
+// profile keeps its data in host directories that its jobs create.
+func (e Env) volumes(ctx context.Context, d desired) (Outcome, error) {
+	if d.spec.Profile != tenant.ProfileDocker {
+		return Outcome{Detail: "exec profile: data in " + e.Config.Exec.DataDir + " on the client"}, nil
+	}
+	var created []string
+	for _, v := range []string{d.names.VolumePostgres, d.names.VolumeRedis} {
+		changed, err := e.Nomad.EnsureHostVolume(ctx, d.names.Namespace, v, e.Config.NodePool)
+		if err != nil {
+			return Outcome{Changed: len(created) > 0}, err
+		}
+		if changed {
+			created = append(created, v)
+		}
+	}
+	if len(created) == 0 {
+		return Outcome{Detail: "volumes exist"}, nil
+	}
+	return Outcome{Changed: true, Detail: "created " + strings.Join(created, ", ")}, nil
+}
