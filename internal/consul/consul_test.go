@@ -14,8 +14,8 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/tenantctl/tenantctl/internal/exit"
-	"github.com/tenantctl/tenantctl/internal/testenv"
 	"github.com/tenantctl/tenantctl/internal/tenant"
+	"github.com/tenantctl/tenantctl/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

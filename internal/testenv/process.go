@@ -142,5 +142,3 @@ func scratchDir(name string) (string, error) {
 	}
 	return dir, nil
 }
-
-
