@@ -10,8 +10,12 @@ import (
 	"github.com/hashicorp/nomad/api"
 )
 
-// digestEvents is how many of a task's last events a digest keeps.
-const digestEvents = 6
+// digestEvents is how many of a task's last events a digest keeps, and
+// digestAllocs how many allocations (newest first).
+const (
+	digestEvents = 6
+	digestAllocs = 5
+)
 
 // PlacementFailure is why the scheduler could not place a task group.
 type PlacementFailure struct {
@@ -30,6 +34,8 @@ type PlacementFailure struct {
 type Digest struct {
 	Placement []PlacementFailure
 	Allocs    []AllocDigest
+	// OmittedAllocs counts older allocations left out.
+	OmittedAllocs int
 }
 
 // AllocDigest is one allocation in a digest.
@@ -98,6 +104,9 @@ func (d Digest) String() string {
 				fmt.Fprintf(&b, "      %s  %-18s %s\n", e.Time.UTC().Format(time.RFC3339), e.Type, e.Message)
 			}
 		}
+	}
+	if d.OmittedAllocs > 0 {
+		fmt.Fprintf(&b, "  (%d older allocation(s) not shown)\n", d.OmittedAllocs)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -176,6 +185,10 @@ func (c *Client) collectDigest(ctx context.Context, ns, jobID string, sinceIndex
 		c.log.DebugContext(ctx, "nomad digest: list allocations", attrJob, jobID, "err", err)
 	}
 	d.Allocs = allocDigests(stubs, version)
+	if len(d.Allocs) > digestAllocs {
+		d.OmittedAllocs = len(d.Allocs) - digestAllocs
+		d.Allocs = d.Allocs[:digestAllocs]
+	}
 	return d
 }
 
