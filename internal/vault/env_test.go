@@ -184,8 +184,13 @@ func mustNames(t testing.TB, id string) tenant.Names {
 }
 
 // startTenant creates the bootstrap secret, starts the tenant's data services
-// with its passwords and converges every Vault object of the tenant.
-func (e *env) startTenant(id string) *tenantStack {
+// with its passwords (and the tenant database, as the Postgres job does on
+// first boot) and converges every Vault object of the tenant.
+func (e *env) startTenant(id string) *tenantStack { return e.start(id, true) }
+
+// start is startTenant; without jobCreatesDB, EnsurePostgres creates the
+// tenant database itself.
+func (e *env) start(id string, jobCreatesDB bool) *tenantStack {
 	t := e.t
 	t.Helper()
 	ctx := context.Background()
@@ -215,6 +220,11 @@ func (e *env) startTenant(id string) *tenantStack {
 		fmt.Sprintf("ALTER ROLE postgres WITH PASSWORD '%s'", s.pgPassword),
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if jobCreatesDB {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+s.names.Database); err != nil {
 			t.Fatal(err)
 		}
 	}

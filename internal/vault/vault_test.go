@@ -17,7 +17,7 @@ import (
 
 func TestProvisionIsIdempotent(t *testing.T) {
 	e := newEnv(t)
-	s := e.startTenant("acme")
+	s := e.start("acme", false)
 
 	before := e.writes.Load()
 	if n := e.converge(s); n != 0 {
