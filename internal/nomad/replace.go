@@ -29,11 +29,17 @@ func (c *Client) ReplaceAllocations(ctx context.Context, ns, jobID string) (int,
 				running++
 			}
 		}
+		// The replacement is a running allocation Nomad did not have before
+		// this stop; comparing creation times would accept an earlier
+		// replacement.
+		known := make(map[string]bool, len(allocs))
+		for _, o := range allocs {
+			known[o.ID] = true
+		}
 		if _, err := c.api.Allocations().Stop(&api.Allocation{ID: a.ID}, c.q(ctx, ns)); err != nil {
 			return replaced, fmt.Errorf("nomad: stop allocation %s of %q: %s: %w", shortID(a.ID), jobID, responseBody(err), err)
 		}
 		replaced++
-		stopped := a.ID
 		err := c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
 			list, idx, err := c.allocations(ctx, ns, jobID, q)
 			if err != nil {
@@ -46,9 +52,7 @@ func (c *Client) ReplaceAllocations(ctx context.Context, ns, jobID string) (int,
 					continue
 				}
 				now++
-				if o.CreateTime.After(a.CreateTime) && o.ID != stopped {
-					fresh = true
-				}
+				fresh = fresh || !known[o.ID]
 			}
 			return fresh && now >= running, idx, nil
 		})

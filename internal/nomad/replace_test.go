@@ -1,0 +1,109 @@
+package nomad
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/tenantctl/tenantctl/internal/nomadtest"
+)
+
+func TestReplaceAllocationsReplacesEachRunningOne(t *testing.T) {
+	const ns, id = "acme--tenant", "acme--app"
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, ns)
+	src := strings.Replace(serviceSrc(ns, id), "count = 1", "count = 2", 1)
+	res := applied(t, c, src, "")
+	ctx := ctxFor(t, waitLimit)
+	if err := c.WaitDeployment(ctx, ns, id, res.JobModifyIndex); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := c.Allocations(ctx, ns, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.ReplaceAllocations(ctx, ns, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("got %d replaced; want 2", n)
+	}
+	after, _, err := c.Allocations(ctx, ns, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]bool{}
+	for _, a := range before {
+		old[a.ID] = true
+	}
+	running := 0
+	for _, a := range after {
+		if a.ClientStatus != api.AllocClientStatusRunning {
+			continue
+		}
+		running++
+		if old[a.ID] {
+			t.Errorf("got allocation %s still running; want it replaced", a.ID)
+		}
+	}
+	if running != 2 {
+		t.Errorf("got %d running; want 2", running)
+	}
+}
+
+func TestListJobsMetaAndCounts(t *testing.T) {
+	const ns, id = "acme--tenant", "acme--migrate"
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, ns)
+	applied(t, c, batchSrc(ns, id), "")
+	ctx := ctxFor(t, waitLimit)
+	child, err := c.Dispatch(ctx, ns, id, map[string]string{"version": "7"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitDispatched(ctx, ns, child); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := c.ListJobs(ctx, ns, id+"/dispatch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 {
+		t.Fatalf("got %d jobs; want the one child", len(jobs))
+	}
+	j := jobs[0]
+	if j.ID != child || j.ParentID != id || j.Meta["version"] != "7" || j.Status != "dead" || j.Complete != 1 || j.Failed != 0 {
+		t.Errorf("got %+v; want the dead child with meta version 7 and one complete allocation", j)
+	}
+}
+
+func TestHostVolumesIdempotent(t *testing.T) {
+	const ns = "acme--tenant"
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, ns)
+	ctx := context.Background()
+	for i, want := range []bool{true, false} {
+		changed, err := c.EnsureHostVolume(ctx, ns, "acme--postgres-data", "default")
+		if err != nil {
+			t.Fatalf("ensure %d: %v", i, err)
+		}
+		if changed != want {
+			t.Errorf("ensure %d: got changed=%v; want %v", i, changed, want)
+		}
+	}
+	for i, want := range []bool{true, false} {
+		changed, err := c.DeleteHostVolume(ctx, ns, "acme--postgres-data")
+		if err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+		if changed != want {
+			t.Errorf("delete %d: got changed=%v; want %v", i, changed, want)
+		}
+	}
+}
