@@ -98,7 +98,7 @@ func (c *Client) ensureConnection(ctx context.Context, n tenant.Names, spec conn
 			return false, err
 		}
 		c.log.InfoContext(ctx, "vault: updated connection", attrTenant, n.ID.String(), attrPath, path,
-			"fields", fmt.Sprint(keys))
+			attrFields, fmt.Sprint(keys))
 		changed = true
 	}
 	markers, err := c.markers(ctx, n)

@@ -129,6 +129,7 @@ const (
 	attrTenant = "tenant"
 	attrAction = "action"
 	attrCount  = "count"
+	attrFields = "fields"
 )
 
 // APIError is an error answered by Vault, with secret values redacted. It
