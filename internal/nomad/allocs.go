@@ -13,42 +13,42 @@ import (
 
 // JobStatus is a job's state for `tenantctl status`.
 type JobStatus struct {
-	Namespace string
-	JobID     string
+	Namespace string `json:"namespace"`
+	JobID     string `json:"job_id"`
 	// Found is false when the job does not exist; the rest is then empty.
-	Found   bool
-	Type    string
-	Status  string
-	Stop    bool
-	Version uint64
-	Stable  bool
+	Found   bool   `json:"found"`
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Stop    bool   `json:"stop"`
+	Version uint64 `json:"version"`
+	Stable  bool   `json:"stable"`
 	// Deployment is the latest deployment's status ("" without one) and
 	// DeploymentDescription its description.
-	Deployment            string
-	DeploymentDescription string
+	Deployment            string `json:"deployment,omitempty"`
+	DeploymentDescription string `json:"deployment_description,omitempty"`
 	// ByClientStatus counts the allocations of the current version by
 	// client status (pending, running, complete, failed, lost).
-	ByClientStatus map[string]int
+	ByClientStatus map[string]int `json:"by_client_status"`
 	// Allocs are the job's allocations (every version), newest first.
-	Allocs []Alloc
+	Allocs []Alloc `json:"allocs,omitempty"`
 	// Children counts a parameterized job's dispatched jobs by status.
-	Children map[string]int
+	Children map[string]int `json:"children,omitempty"`
 }
 
 // Alloc is one allocation with its tasks.
 type Alloc struct {
-	ID            string
-	Name          string
-	Group         string
-	JobVersion    uint64
-	ClientStatus  string
-	DesiredStatus string
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Group         string `json:"group"`
+	JobVersion    uint64 `json:"job_version"`
+	ClientStatus  string `json:"client_status"`
+	DesiredStatus string `json:"desired_status"`
 	// Healthy is the deployment health: nil while unknown or without a
 	// deployment.
-	Healthy     *bool
-	CreateTime  time.Time
-	ModifyIndex uint64
-	Tasks       []TaskDigest
+	Healthy     *bool        `json:"healthy,omitempty"`
+	CreateTime  time.Time    `json:"create_time"`
+	ModifyIndex uint64       `json:"modify_index"`
+	Tasks       []TaskDigest `json:"tasks,omitempty"`
 }
 
 // JobStatus reads a job, its allocations and its latest deployment. A job

@@ -19,55 +19,55 @@ const (
 
 // PlacementFailure is why the scheduler could not place a task group.
 type PlacementFailure struct {
-	Group string
+	Group string `json:"group"`
 	// Reasons are Nomad's metrics in words, like the CLI prints them:
 	// "Constraint \"${attr.vault.version}\" filtered 1 nodes",
 	// "Dimension \"memory\" exhausted on 1 nodes".
-	Reasons []string
+	Reasons []string `json:"reasons"`
 	// Unplaced is how many allocations of the group are waiting.
-	Unplaced int
+	Unplaced int `json:"unplaced"`
 }
 
 // Digest explains why a job is not where it should be: placement failures
 // from its evaluations, and per allocation its status, restarts and the
 // last task events.
 type Digest struct {
-	Placement []PlacementFailure
-	Allocs    []AllocDigest
+	Placement []PlacementFailure `json:"placement,omitempty"`
+	Allocs    []AllocDigest      `json:"allocs,omitempty"`
 	// OmittedAllocs counts older allocations left out.
-	OmittedAllocs int
+	OmittedAllocs int `json:"omitted_allocs,omitempty"`
 }
 
 // AllocDigest is one allocation in a digest.
 type AllocDigest struct {
-	ID           string
-	Name         string
-	Group        string
-	JobVersion   uint64
-	ClientStatus string
-	Description  string
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Group        string `json:"group"`
+	JobVersion   uint64 `json:"job_version"`
+	ClientStatus string `json:"client_status"`
+	Description  string `json:"description,omitempty"`
 	// Healthy is the deployment health: nil while unknown.
-	Healthy *bool
-	Tasks   []TaskDigest
+	Healthy *bool        `json:"healthy,omitempty"`
+	Tasks   []TaskDigest `json:"tasks,omitempty"`
 }
 
 // TaskDigest is one task of an allocation in a digest.
 type TaskDigest struct {
-	Name     string
-	State    string
-	Failed   bool
-	Restarts uint64
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	Failed   bool   `json:"failed"`
+	Restarts uint64 `json:"restarts"`
 	// Events are the task's last events, oldest first.
-	Events []Event
+	Events []Event `json:"events,omitempty"`
 }
 
 // Event is one task event.
 type Event struct {
-	Time    time.Time
-	Type    string
-	Message string
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Message string    `json:"message,omitempty"`
 	// ExitCode is set on "Terminated" events.
-	ExitCode int
+	ExitCode int `json:"exit_code,omitempty"`
 }
 
 // Empty reports whether the digest holds nothing.

@@ -71,27 +71,28 @@ func (c *Client) findDispatched(ctx context.Context, ns, parent, token string) (
 
 // DispatchResult is how a dispatched job ended.
 type DispatchResult struct {
-	Namespace string
-	JobID     string
+	Namespace string `json:"namespace"`
+	JobID     string `json:"job_id"`
 	// Status is the child job's final status ("dead" when it ended).
-	Status string
+	Status string `json:"status"`
 	// Succeeded is true when its last allocation completed.
-	Succeeded bool
+	Succeeded bool `json:"succeeded"`
 	// AllocID is the last allocation.
-	AllocID string
+	AllocID string `json:"alloc_id"`
 	// Task is the task that failed (or the first main task).
-	Task string
+	Task string `json:"task"`
 	// ExitCode is Task's exit code from its last "Terminated" event; -1
 	// when it never terminated with one (for example a driver failure).
-	ExitCode int
+	ExitCode int `json:"exit_code"`
 	// Events are Task's events, oldest first.
-	Events []Event
+	Events []Event `json:"events,omitempty"`
 	// Stderr and Stdout are the last few KiB of Task's logs, read only on
 	// failure; LogError says why they are missing, if they are.
-	Stderr, Stdout string
-	LogError       string
+	Stderr   string `json:"stderr,omitempty"`
+	Stdout   string `json:"stdout,omitempty"`
+	LogError string `json:"log_error,omitempty"`
 	// Digest covers every allocation (and placement failures) on failure.
-	Digest Digest
+	Digest Digest `json:"digest,omitempty"`
 }
 
 // DispatchError is a dispatched job that failed, or did not finish before

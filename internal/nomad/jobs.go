@@ -47,20 +47,20 @@ func (c *Client) ParseIn(ctx context.Context, ns string, src []byte, varFile str
 
 // ApplyResult is what Apply did.
 type ApplyResult struct {
-	Namespace string
-	JobID     string
+	Namespace string `json:"namespace"`
+	JobID     string `json:"job_id"`
 	// Changed is true when the job was registered.
-	Changed bool
+	Changed bool `json:"changed"`
 	// Plan is the plan Apply decided on.
-	Plan PlanResult
+	Plan PlanResult `json:"plan"`
 	// EvalID is the registration's evaluation (empty when unchanged, and
 	// for parameterized or periodic jobs, which get none).
-	EvalID string
+	EvalID string `json:"eval_id,omitempty"`
 	// JobModifyIndex is the modify index of the job version now current:
 	// pass it to WaitDeployment.
-	JobModifyIndex uint64
+	JobModifyIndex uint64 `json:"job_modify_index"`
 	// Warnings are Nomad's registration warnings.
-	Warnings string
+	Warnings string `json:"warnings,omitempty"`
 }
 
 // Apply plans job and, only when the plan shows a change (in-place updates
@@ -182,21 +182,23 @@ func terminalClient(status string) bool {
 
 // JobInfo is one job of a namespace listing.
 type JobInfo struct {
-	ID            string
-	Namespace     string
-	Type          string
-	Status        string
-	Stop          bool
-	Parameterized bool
-	ParentID      string
+	ID            string `json:"id"`
+	Namespace     string `json:"namespace"`
+	Type          string `json:"type"`
+	Status        string `json:"status"`
+	Stop          bool   `json:"stop"`
+	Parameterized bool   `json:"parameterized"`
+	ParentID      string `json:"parent_id"`
 	// JobModifyIndex is the index of the job's current spec.
-	JobModifyIndex uint64
+	JobModifyIndex uint64 `json:"job_modify_index"`
 	// Meta is the job's meta; for a dispatched job it includes the
 	// dispatch meta.
-	Meta map[string]string
+	Meta map[string]string `json:"meta,omitempty"`
 	// Complete, Failed and Lost count the job's allocations in those client
 	// states, over all its groups (from the job summary).
-	Complete, Failed, Lost int
+	Complete int `json:"complete"`
+	Failed   int `json:"failed"`
+	Lost     int `json:"lost"`
 }
 
 // ListJobs lists the jobs of namespace ns whose id starts with prefix,

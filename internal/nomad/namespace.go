@@ -18,9 +18,9 @@ var ErrNamespaceInUse = errors.New("namespace still has non-terminal jobs or vol
 
 // Namespace is a Nomad namespace as tenantctl sees it.
 type Namespace struct {
-	Name        string
-	Description string
-	Meta        map[string]string
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
 }
 
 // EnsureNamespace creates namespace name, or updates its description and

@@ -18,40 +18,40 @@ const (
 
 // PlanResult summarises Nomad's server-side plan of a job.
 type PlanResult struct {
-	Namespace string
-	JobID     string
+	Namespace string `json:"namespace"`
+	JobID     string `json:"job_id"`
 	// DiffType is the job diff's type: DiffNone, DiffAdded, DiffEdited or
 	// DiffDeleted.
-	DiffType string
+	DiffType string `json:"diff_type"`
 	// JobModifyIndex is the job's current modify index (0 when it does not
 	// exist); Apply registers with EnforceIndex at this index.
-	JobModifyIndex uint64
+	JobModifyIndex uint64 `json:"job_modify_index"`
 	// Groups are the per-group updates, sorted by name.
-	Groups []GroupPlan
+	Groups []GroupPlan `json:"groups"`
 	// PlacementFailures are the groups the scheduler could not place in
 	// the plan.
-	PlacementFailures []PlacementFailure
+	PlacementFailures []PlacementFailure `json:"placement_failures,omitempty"`
 	// Warnings are Nomad's warnings about the job.
-	Warnings string
+	Warnings string `json:"warnings,omitempty"`
 	// Diff is Nomad's full diff, for display.
-	Diff *api.JobDiff
+	Diff *api.JobDiff `json:"diff,omitempty"`
 }
 
 // GroupPlan is what registering the job would do to one task group's
 // allocations.
 type GroupPlan struct {
-	Name     string
-	DiffType string
+	Name     string `json:"name"`
+	DiffType string `json:"diff_type"`
 	// Place is how many new allocations would be created.
-	Place uint64
+	Place uint64 `json:"place"`
 	// InPlace is how many would be updated in place (no restart).
-	InPlace uint64
+	InPlace uint64 `json:"in_place"`
 	// Destructive is how many would be replaced (create/destroy update).
-	Destructive uint64
-	Stop        uint64
-	Ignore      uint64
-	Migrate     uint64
-	Canary      uint64
+	Destructive uint64 `json:"destructive"`
+	Stop        uint64 `json:"stop"`
+	Ignore      uint64 `json:"ignore"`
+	Migrate     uint64 `json:"migrate"`
+	Canary      uint64 `json:"canary"`
 }
 
 // Changed reports whether registering the job would change it: any diff,
