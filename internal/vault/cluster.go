@@ -153,7 +153,8 @@ func defaultRoleDetail(role string) string {
 }
 
 // Preflight checks that Vault is reachable, unsealed and recent enough, that
-// the jwt auth mount exists and that the token may do what provisioning a
+// the jwt auth, KV and database mounts exist (when the token may list them)
+// and that the token may do what provisioning a
 // tenant needs (checked on the paths of names, or of a sample tenant when
 // none is given). Its errors carry exit.Unreachable and a remedy.
 func (c *Client) Preflight(ctx context.Context, names ...tenant.Names) error {
@@ -180,6 +181,19 @@ func (c *Client) Preflight(ctx context.Context, names ...tenant.Names) error {
 		if m, ok := auths[c.mounts.JWT+"/"]; !ok || m.Type != "jwt" {
 			return exit.New(code, "run `tenantctl cluster init`",
 				"vault: no jwt auth mount at %s/ for Nomad workload identities", c.mounts.JWT)
+		}
+	}
+	mounts, err := c.api.Sys().ListMountsWithContext(ctx)
+	switch {
+	case IsPermissionDenied(apiErr("", "", err)):
+	case err != nil:
+		return exit.Wrap(apiErr("list secrets engines", "sys/mounts", err), code, "check --vault-token (VAULT_TOKEN)")
+	default:
+		for _, want := range []struct{ path, typ string }{{c.mounts.KV, "kv"}, {c.mounts.Database, "database"}} {
+			if m, ok := mounts[want.path+"/"]; !ok || m.Type != want.typ {
+				return exit.New(code, "run `tenantctl cluster init`",
+					"vault: no %s secrets engine at %s/", want.typ, want.path)
+			}
 		}
 	}
 	if len(names) == 0 {

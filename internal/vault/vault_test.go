@@ -11,6 +11,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/testenv"
 	"github.com/tenantctl/tenantctl/internal/vault"
 )
@@ -536,9 +537,12 @@ func TestPreflight(t *testing.T) {
 	}
 	e.noteErr(err)
 
-	// Missing jwt mount.
-	if err := vault.New(e.vault.Client(t), vault.Mounts{JWT: "nowhere"}, nil).Preflight(ctx); err == nil {
-		t.Errorf("preflight without the jwt mount: got nil; want an error")
+	// Missing mounts.
+	for _, m := range []vault.Mounts{{JWT: "nowhere"}, {KV: "nowhere"}, {Database: "nowhere"}} {
+		err := vault.New(e.vault.Client(t), m, nil).Preflight(ctx)
+		if err == nil || !strings.Contains(exit.HintOf(err), "cluster init") {
+			t.Errorf("preflight with mounts %+v: got %v; want an error suggesting cluster init", m, err)
+		}
 	}
 }
 
