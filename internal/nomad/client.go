@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -189,8 +190,14 @@ func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	code := statusCode(err)
-	return code == 0 || code >= 500 || code == http.StatusTooManyRequests
+	if code := statusCode(err); code != 0 {
+		return code >= 500 || code == http.StatusTooManyRequests
+	}
+	// A connection refused or reset, or a cut-off answer (an agent
+	// restarting); anything else (a body that does not decode) is a bug to
+	// report, not to retry.
+	var ue *url.Error
+	return errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // blockWait is the longest single blocking query; the context bounds the
