@@ -182,7 +182,15 @@ func Run(ctx context.Context, args []string, env Env) error {
 	case <-sctx.Done():
 	}
 	if err != nil || sctx.Err() != nil {
+		// Closing the connections cancels the requests' contexts, which
+		// cancels their queries; give the pools a moment to close.
 		_ = hs.Close()
+		closed := make(chan struct{})
+		go func() { pools.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(time.Second):
+		}
 		logger.Warn("shutdown timed out; in-flight work was cut off")
 		return nil
 	}

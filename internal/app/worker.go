@@ -148,8 +148,9 @@ func (w *Worker) Run(ctx context.Context) error {
 type fetchState struct {
 	groupReady bool
 	// ownPending: the consumer's own unacknowledged messages (from before
-	// a restart) have not been read yet.
+	// a restart) have not all been read yet; ownCursor is the last one read.
 	ownPending bool
+	ownCursor  string
 	// claimCursor continues an XAUTOCLAIM scan; "" when none is running.
 	claimCursor string
 	lastClaim   time.Time
@@ -170,12 +171,18 @@ func (w *Worker) fetch(ctx context.Context, b *backends, st *fetchState) ([]redi
 		st.groupReady = true
 	}
 	if st.ownPending {
+		// One pass over the consumer's own pending entries, from the
+		// oldest; one that fails again stays pending for XAUTOCLAIM.
+		if st.ownCursor == "" {
+			st.ownCursor = "0"
+		}
 		res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: o.Group, Consumer: o.Consumer,
-			Streams: []string{o.Stream, "0"}, Count: o.Batch, Block: -1}).Result()
+			Streams: []string{o.Stream, st.ownCursor}, Count: o.Batch, Block: -1}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
 		if msgs := firstStream(res); len(msgs) > 0 {
+			st.ownCursor = msgs[len(msgs)-1].ID
 			return msgs, nil
 		}
 		st.ownPending = false
