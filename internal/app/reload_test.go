@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -133,4 +134,39 @@ func TestRotationUnderLoad(t *testing.T) {
 	}
 	cl.must(http.StatusOK, "GET", "/api/ready", nil, nil)
 	s.assertNoSecrets("logs", logs.String())
+}
+
+// TestRotationRevokeFirst measures the other order, where the old leases are
+// revoked before the new credentials are rendered (what a rotation that
+// revokes every lease at once and waits for the templates does): requests
+// fail between the revocation and the reload, and none after it. The
+// failure count is reported, not asserted.
+func TestRotationRevokeFirst(t *testing.T) {
+	s := newStack(t, "revoke")
+	old := s.issue(s.names.DBRoleApp, s.names.RedisRoleApp)
+	s.writeEnv(old)
+	pools, base := s.startServer(io.Discard)
+	org := s.newOrg("Org")
+	cl := newClient(t, base, org)
+	cl.must(http.StatusCreated, "POST", "/api/contacts", app.ContactInput{Name: "Someone"}, nil)
+
+	s.revoke(old)
+	var codes []string
+	for range 5 {
+		var e errorBody
+		status, err := cl.do("GET", "/api/contacts", nil, &e)
+		codes = append(codes, fmt.Sprintf("%d %s %v", status, e.Error.Code, err))
+	}
+	readyStatus, _ := cl.do("GET", "/api/ready", nil, nil)
+	t.Logf("after revocation, before reload: requests answered %q; ready %d", codes, readyStatus)
+	if readyStatus == http.StatusOK {
+		t.Errorf("ready with revoked credentials: got 200; want 503")
+	}
+
+	s.writeEnv(s.issue(s.names.DBRoleApp, s.names.RedisRoleApp))
+	if _, err := pools.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.must(http.StatusOK, "GET", "/api/contacts", nil, nil)
+	cl.must(http.StatusOK, "GET", "/api/ready", nil, nil)
 }

@@ -71,8 +71,13 @@ func classifyError(err error) *apiError {
 				"a referenced row does not exist in this organization (%s)", pe.ConstraintName)
 		case pe.Code == "23505":
 			return errorf(http.StatusConflict, "conflict", "a row with these values exists (%s)", pe.ConstraintName)
-		case pe.Code == "42501":
+		case pe.Code == "42501" && strings.Contains(pe.Message, "row-level security"):
 			return errorf(http.StatusForbidden, "forbidden", "the organization may not write this row")
+		case pe.Code == "42501", pe.Code == "42P01":
+			// The user lost its privileges (a revoked lease: Vault dropped
+			// the role, so its pooled sessions no longer see the schema),
+			// or the schema is not migrated yet.
+			return errorf(http.StatusServiceUnavailable, "unavailable", "the database refused the app's credentials or has no schema")
 		case strings.HasPrefix(pe.Code, "23"), strings.HasPrefix(pe.Code, "22"):
 			msg := pe.Message
 			if pe.ConstraintName != "" {

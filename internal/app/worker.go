@@ -348,7 +348,9 @@ func (w *Worker) process(ctx context.Context, b *backends, j Job) (outcome, erro
 }
 
 // isPermanent reports whether retrying err cannot help: a permanentError, or
-// a Postgres error about the data (classes 22 and 23) or a refused row.
+// a Postgres error about the data (classes 22 and 23) or a row refused by
+// row-level security. Lost privileges (a revoked lease) are transient: the
+// reload brings new credentials.
 func isPermanent(err error) bool {
 	var pe *permanentError
 	if errors.As(err, &pe) {
@@ -356,7 +358,8 @@ func isPermanent(err error) bool {
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
-		return strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23") || pg.Code == "42501"
+		return strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23") ||
+			pg.Code == "42501" && strings.Contains(pg.Message, "row-level security")
 	}
 	return false
 }
