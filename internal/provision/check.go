@@ -21,7 +21,8 @@ var ErrWouldWrite = errors.New("read-only check: a write would be needed")
 // ReadOnlyTransport passes GET, HEAD and LIST requests to Base and refuses
 // every other method with ErrWouldWrite, except for the POST paths listed in
 // AllowPOST (reads that Vault serves over POST, such as
-// sys/capabilities-self).
+// sys/capabilities-self; Vault's Go client sends those as PUT, which is
+// allowed on the same paths).
 type ReadOnlyTransport struct {
 	Base      http.RoundTripper
 	AllowPOST []string
@@ -34,7 +35,7 @@ func (t ReadOnlyTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	default:
 		allowed := false
 		for _, p := range t.AllowPOST {
-			if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, p) {
+			if (req.Method == http.MethodPost || req.Method == http.MethodPut) && strings.HasSuffix(req.URL.Path, p) {
 				allowed = true
 			}
 		}
