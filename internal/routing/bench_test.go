@@ -53,19 +53,19 @@ func BenchmarkRouter200(b *testing.B) {
 		return want
 	}
 	served := func(r *router, want int) {
-		waitFor(b, time.Minute, "marker to answer the new state", func() (bool, string) {
+		pollFor(b, time.Minute, 5*time.Millisecond, "marker to answer the new state", func() (bool, string) {
 			st, body, _ := r.get(b, "marker.example.test", "/")
 			return st == want, fmt.Sprintf("got %d %q; want %d", st, body, want)
 		})
 	}
 
 	b.Run("watch", func(b *testing.B) {
-		r := startRouter(b, c.Addr, routerOptions{})
+		r := startRouter(b, c.Addr, routerOptions{SIGHUP: true})
 		served(r, http.StatusOK)
-		b.ReportMetric(float64(len(r.conf(b))), "conf-bytes")
 		for b.Loop() {
 			served(r, flip())
 		}
+		b.ReportMetric(float64(len(r.conf(b))), "conf-bytes")
 	})
 
 	b.Run("once", func(b *testing.B) {

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestRenderGolden(t *testing.T) {
 	c := testenv.StartConsul(t)
 	client := c.Client(t)
 	critical := "critical"
-	for _, reg := range []registration{
+	for i, reg := range []registration{
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.11", Port: 8080},
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.12", Port: 8080},
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.13", Port: 8080, Status: critical},
@@ -39,6 +40,7 @@ func TestRenderGolden(t *testing.T) {
 		{Service: "zeta--app", Tags: tenantTags("zeta", "acme.example.test"), Address: "10.0.0.31", Port: 8080},
 		{Service: "acme--postgres", Tags: []string{"tenantctl.tenant=acme"}, Address: "10.0.0.41", Port: 5432},
 	} {
+		reg.ID = fmt.Sprintf("_nomad-task-golden-%02d", i) // fixed: instances sort by id
 		register(t, client, reg)
 	}
 

@@ -56,6 +56,11 @@ type routerOptions struct {
 	// NoWatch renders once and starts nginx, without a consul-template
 	// watching Consul.
 	NoWatch bool
+	// SIGHUP makes consul-template reload nginx by sending SIGHUP to its
+	// master, as the router job's change_signal does, instead of running
+	// `nginx -s reload` (which parses the whole configuration a second time
+	// just to find the pid file).
+	SIGHUP bool
 }
 
 // startRouter renders the tenants template once from consul, starts nginx on
@@ -84,14 +89,16 @@ func startRouter(tb testing.TB, consulAddr string, opts routerOptions) *router {
 	out := filepath.Join(dir, nginxconf.TenantsConf)
 
 	ct := testenv.ConsulTemplateBinary(tb)
-	once := exec.Command(ct, "-consul-addr", consulAddr, "-once", "-log-level", "warn",
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	once := exec.CommandContext(ctx, ct, "-consul-addr", consulAddr, "-once", "-log-level", "warn",
 		"-template", tmpl+":"+out)
 	once.Env = r.env
 	if b, err := once.CombinedOutput(); err != nil {
 		tb.Fatalf("consul-template -once: %v\n%s", err, b)
 	}
 
-	r.procs = append(r.procs, startProc(tb, "nginx", dir, r.env, r.nginx, r.nginxArgs()...))
+	r.procs = append(r.procs, startProc(tb, "nginx", syscall.SIGQUIT, dir, r.env, r.nginx, r.nginxArgs()...))
 	waitFor(tb, 15*time.Second, "nginx to answer", func() (bool, string) {
 		st, body, _ := r.get(tb, "nobody.example.test", "/")
 		return st == http.StatusNotFound, fmt.Sprintf("got %d %q; want 404", st, body)
@@ -101,17 +108,27 @@ func startRouter(tb testing.TB, consulAddr string, opts routerOptions) *router {
 		return r
 	}
 	reload := strings.Join(append([]string{r.nginx}, append(r.nginxArgs()[:4], "-s", "reload")...), " ")
+	if opts.SIGHUP {
+		reload = "kill -HUP $(cat " + filepath.Join(dir, "nginx.pid") + ")"
+	}
 	args := []string{"-consul-addr", consulAddr, "-log-level", "info",
 		"-template", tmpl + ":" + out + ":" + reload}
 	if opts.Wait != "" {
 		args = append(args, "-wait", opts.Wait)
 	}
-	r.procs = append(r.procs, startProc(tb, "consul-template", dir, r.env, ct, args...))
+	r.procs = append(r.procs, startProc(tb, "consul-template", syscall.SIGTERM, dir, r.env, ct, args...))
 	return r
 }
 
+// nginxArgs are nginx's arguments; the first four (-p, -c) are what every
+// nginx command needs. As root, the workers run as root too, since the
+// test's temporary directories are not open to other users.
 func (r *router) nginxArgs() []string {
-	return []string{"-p", r.dir + "/", "-c", filepath.Join(r.dir, nginxconf.BaseConf), "-g", "daemon off;"}
+	globals := "daemon off;"
+	if os.Geteuid() == 0 {
+		globals += " user root;"
+	}
+	return []string{"-p", r.dir + "/", "-c", filepath.Join(r.dir, nginxconf.BaseConf), "-g", globals}
 }
 
 // conf returns the rendered tenants.conf.
@@ -167,8 +184,9 @@ type proc struct {
 }
 
 // startProc starts bin in its own process group with output to a log file in
-// dir; cleanup stops the group and prints the log when the test failed.
-func startProc(tb testing.TB, name, dir string, env []string, bin string, args ...string) *proc {
+// dir; cleanup sends it stop, then kills its group after 5s, and prints the
+// log when the test failed.
+func startProc(tb testing.TB, name string, stop syscall.Signal, dir string, env []string, bin string, args ...string) *proc {
 	tb.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
@@ -190,9 +208,7 @@ func startProc(tb testing.TB, name, dir string, env []string, bin string, args .
 			b, _ := os.ReadFile(logPath)
 			tb.Logf("--- %s log ---\n%s", name, tail(string(b), 60))
 		}
-		// nginx drains on SIGQUIT; consul-template stops on SIGTERM.
-		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGQUIT)
-		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		_ = syscall.Kill(cmd.Process.Pid, stop)
 		select {
 		case <-p.done:
 		case <-time.After(5 * time.Second):
@@ -215,6 +231,12 @@ func tail(s string, n int) string {
 // fails the test with cond's last description of what it saw.
 func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	tb.Helper()
+	pollFor(tb, timeout, 50*time.Millisecond, what, cond)
+}
+
+// pollFor is waitFor with the given interval between polls.
+func pollFor(tb testing.TB, timeout, interval time.Duration, what string, cond func() (bool, string)) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, seen := cond()
@@ -224,7 +246,7 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() (boo
 		if time.Now().After(deadline) {
 			tb.Fatalf("waiting %s for %s: %s", timeout, what, seen)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
@@ -267,6 +289,7 @@ func (b *backend) Port() int { return b.srv.Listener.Addr().(*net.TCPAddr).Port 
 
 // registration is a service instance as Nomad registers it in Consul.
 type registration struct {
+	ID      string // service id; default like Nomad's, with a random part
 	Service string
 	Tags    []string
 	Port    int
@@ -286,7 +309,10 @@ func tenantTags(id, host string) []string {
 // integration does, and returns the service id; cleanup deregisters it.
 func register(tb testing.TB, c *consulapi.Client, reg registration) string {
 	tb.Helper()
-	id := fmt.Sprintf("_nomad-task-%s-app-%s-http", randomHex(tb), reg.Service)
+	id := reg.ID
+	if id == "" {
+		id = fmt.Sprintf("_nomad-task-%s-app-%s-http", randomHex(tb), reg.Service)
+	}
 	if reg.Address == "" {
 		reg.Address = "127.0.0.1"
 	}
