@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	consultemplates "github.com/tenantctl/tenantctl/consul-templates"
+	"github.com/tenantctl/tenantctl/internal/nomadtest/jobhcl"
 	"github.com/tenantctl/tenantctl/internal/testenv"
 	nginxconf "github.com/tenantctl/tenantctl/nginx"
 )
@@ -29,7 +31,8 @@ func TestRenderGolden(t *testing.T) {
 	client := c.Client(t)
 	critical := "critical"
 	for i, reg := range []registration{
-		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.11", Port: 8080},
+		{Service: "acme--app", Tags: append(tenantTags("acme", "acme.example.test"), "tenantctl.component=app"), Address: "10.0.0.11", Port: 8080},
+		{Service: "acme--worker", Tags: append(tenantTags("acme", "acme.example.test"), "tenantctl.component=worker"), Address: "10.0.0.14", Port: 9090},
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.12", Port: 8080},
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.13", Port: 8080, Status: critical},
 		{Service: "globex--app", Tags: append(tenantTags("globex", "globex.example.test"), "tenantctl.host=www.globex.test"),
@@ -114,10 +117,10 @@ func diffLines(want, got string) string {
 	return b.String()
 }
 
-// routerJobspec is the router job, relative to this package.
-const routerJobspec = "../../jobspecs/router.nomad.hcl"
+// routerJobspecs are the router job's two profiles, relative to this package.
+var routerJobspecs = []string{"../../jobspecs/router.docker.nomad.hcl", "../../jobspecs/router.exec.nomad.hcl"}
 
-// TestJobspecCarriesTheFiles checks that the router jobspec's template blocks
+// TestJobspecCarriesTheFiles checks that the router jobspecs' template blocks
 // carry nginx/nginx.conf and the tenants template exactly, once HCL has
 // processed the heredocs; -update rewrites them from the files.
 func TestJobspecCarriesTheFiles(t *testing.T) {
@@ -125,59 +128,108 @@ func TestJobspecCarriesTheFiles(t *testing.T) {
 		"EOT_NGINX_CONF":   string(readEmbedded(t, nginxconf.FS, nginxconf.BaseConf)),
 		"EOT_TENANTS_CONF": string(readEmbedded(t, consultemplates.FS, consultemplates.NginxTenants)),
 	}
-	src, err := os.ReadFile(routerJobspec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		s := string(src)
-		for marker, text := range files {
-			s = replaceHeredoc(t, s, marker, escapeHCLTemplate(text))
+	for _, path := range routerJobspecs {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		writeFile(t, routerJobspec, []byte(s))
-		src = []byte(s)
-	}
-	file, diags := hclsyntax.ParseConfig(src, routerJobspec, hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse %s: %v", routerJobspec, diags)
-	}
-	datas := map[string]string{}
-	hclsyntax.VisitAll(file.Body.(*hclsyntax.Body), func(n hclsyntax.Node) hcl.Diagnostics {
-		if a, ok := n.(*hclsyntax.Attribute); ok && a.Name == "data" {
-			v, diags := a.Expr.Value(nil)
-			if diags.HasErrors() {
-				t.Errorf("%s: template data: %v", a.SrcRange, diags)
-				return nil
+		if *update {
+			s := string(src)
+			for marker, text := range files {
+				s = replaceHeredoc(t, path, s, marker, escapeHCLTemplate(text))
 			}
-			line := strings.SplitN(string(a.SrcRange.SliceBytes(src)), "\n", 2)[0]
-			datas[strings.TrimSpace(strings.SplitN(line, "<<", 2)[1])] = v.AsString()
+			writeFile(t, path, []byte(s))
+			src = []byte(s)
 		}
-		return nil
-	})
-	for marker, want := range files {
-		got, ok := datas[marker]
-		switch {
-		case !ok:
-			t.Errorf("%s: no template data heredoc <<%s", routerJobspec, marker)
-		case got != want:
-			t.Errorf("%s: heredoc <<%s differs from its source file (go test -update rewrites it):\n%s",
-				routerJobspec, marker, diffLines(want, got))
+		file, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatalf("parse %s: %v", path, diags)
+		}
+		datas := map[string]string{}
+		hclsyntax.VisitAll(file.Body.(*hclsyntax.Body), func(n hclsyntax.Node) hcl.Diagnostics {
+			if a, ok := n.(*hclsyntax.Attribute); ok && a.Name == "data" {
+				v, diags := a.Expr.Value(nil)
+				if diags.HasErrors() {
+					t.Errorf("%s: template data: %v", a.SrcRange, diags)
+					return nil
+				}
+				line := strings.SplitN(string(a.SrcRange.SliceBytes(src)), "\n", 2)[0]
+				datas[strings.TrimSpace(strings.SplitN(line, "<<", 2)[1])] = v.AsString()
+			}
+			return nil
+		})
+		for marker, want := range files {
+			got, ok := datas[marker]
+			switch {
+			case !ok:
+				t.Errorf("%s: no template data heredoc <<%s", path, marker)
+			case got != want:
+				t.Errorf("%s: heredoc <<%s differs from its source file (go test -update rewrites it):\n%s",
+					path, marker, diffLines(want, got))
+			}
+		}
+	}
+}
+
+// TestJobspecParses parses both router jobspecs as Nomad's /v1/jobs/parse
+// does (the in-repo double's parser) and checks what the router relies on.
+func TestJobspecParses(t *testing.T) {
+	for _, c := range []struct {
+		path, driver, command string
+	}{
+		{routerJobspecs[0], "docker", "nginx"},
+		{routerJobspecs[1], "raw_exec", "/usr/sbin/nginx"},
+	} {
+		src, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := jobhcl.Parse(src, "http_port = 8080\n", nil, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		if *job.Type != "system" || *job.ID != "tenantctl-router" || len(job.TaskGroups) != 1 {
+			t.Fatalf("%s: job %s type %s with %d groups; want system job tenantctl-router with 1 group",
+				c.path, *job.ID, *job.Type, len(job.TaskGroups))
+		}
+		task := job.TaskGroups[0].Tasks[0]
+		if task.Driver != c.driver || task.Config["command"] != c.command {
+			t.Errorf("%s: driver %s command %v; want %s %s", c.path, task.Driver, task.Config["command"], c.driver, c.command)
+		}
+		if got := task.Env["TENANTCTL_ROUTER_LISTEN"]; got != "8080" {
+			t.Errorf("%s: TENANTCTL_ROUTER_LISTEN %q; want 8080 from http_port", c.path, got)
+		}
+		if got := fmt.Sprint(task.Config["args"]); !strings.Contains(got, "${NOMAD_TASK_DIR}/nginx.conf") {
+			t.Errorf("%s: args %s; want -c ${NOMAD_TASK_DIR}/nginx.conf", c.path, got)
+		}
+		if len(task.Templates) != 2 {
+			t.Fatalf("%s: %d templates; want 2", c.path, len(task.Templates))
+		}
+		for _, tmpl := range task.Templates {
+			if *tmpl.ChangeMode != "signal" || *tmpl.ChangeSignal != "SIGHUP" {
+				t.Errorf("%s: template %s: change_mode %s %s; want signal SIGHUP",
+					c.path, *tmpl.DestPath, *tmpl.ChangeMode, *tmpl.ChangeSignal)
+			}
+		}
+		if w := task.Templates[1].Wait; *task.Templates[1].DestPath != "local/tenants.conf" || w == nil || *w.Min != time.Second {
+			t.Errorf("%s: second template %s wait %+v; want local/tenants.conf with wait min 1s",
+				c.path, *task.Templates[1].DestPath, w)
 		}
 	}
 }
 
 // replaceHeredoc replaces the body of the heredoc <<marker in s.
-func replaceHeredoc(t *testing.T, s, marker, body string) string {
+func replaceHeredoc(t *testing.T, path, s, marker, body string) string {
 	t.Helper()
 	open := "<<" + marker + "\n"
 	i := strings.Index(s, open)
 	if i < 0 {
-		t.Fatalf("%s: no heredoc <<%s", routerJobspec, marker)
+		t.Fatalf("%s: no heredoc <<%s", path, marker)
 	}
 	start := i + len(open)
 	end := strings.Index(s[start:], "\n"+marker+"\n")
 	if end < 0 {
-		t.Fatalf("%s: heredoc <<%s is not closed", routerJobspec, marker)
+		t.Fatalf("%s: heredoc <<%s is not closed", path, marker)
 	}
 	return s[:start] + strings.TrimSuffix(body, "\n") + s[start+end:]
 }

@@ -116,7 +116,7 @@ func startRouter(tb testing.TB, consulAddr string, opts routerOptions) *router {
 	if opts.Wait != "" {
 		args = append(args, "-wait", opts.Wait)
 	}
-	r.procs = append(r.procs, startProc(tb, "consul-template", syscall.SIGTERM, dir, r.env, ct, args...))
+	r.procs = append(r.procs, startProc(tb, "consul-template", syscall.SIGINT, dir, r.env, ct, args...))
 	return r
 }
 

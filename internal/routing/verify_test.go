@@ -57,7 +57,7 @@ func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 	}{
 		{"not registered", client.Health(), VerifySpec{Service: "nobody--app", Timeout: short},
 			exit.Partial, []string{`"nobody--app" is not registered`}},
-		{"check failing", client.Health(), VerifySpec{Service: "wonka--app", Host: "wonka.example.test", RouterAddr: r.Addr, Timeout: 4 * time.Second},
+		{"check failing", client.Health(), VerifySpec{Service: "wonka--app", Host: "wonka.example.test", RouterAddr: r.Addr, Timeout: short},
 			exit.Partial, []string{`"wonka--app" has 1 instance(s) and none passing`, "critical"}},
 		{"router has no server for the host", client.Health(), VerifySpec{Service: "cyberdyne--app", Host: "cyberdyne.example.test", RouterAddr: r.Addr, Timeout: short},
 			exit.Partial, []string{"no server for the host", "404"}},

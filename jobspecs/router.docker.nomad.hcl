@@ -1,29 +1,16 @@
-# tenantctl router: nginx in front of every tenant app, configured by Nomad's
-# template runner (consul-template) from the services the tenant apps register
-# in Consul. Cluster-wide: one allocation per client node (a system job).
+# router.docker.nomad.hcl: the tenantctl router, nginx in front of every tenant
+# app (docker profile: the nginx image, host networking).
 #
-#   nomad job run -var profile=exec router.nomad.hcl
+# Cluster-wide, not per tenant: one allocation per client node (a system job),
+# configured by Nomad's template runner (consul-template) from the services the
+# tenant apps register in Consul:
+#
+#   nomad job run router.docker.nomad.hcl
 #
 # The two template blocks carry nginx/nginx.conf and
 # consul-templates/nginx-tenants.conf.ctmpl verbatim (kept in sync by
-# `go test ./internal/routing -update`); see docs/routing.md.
-
-variable "profile" {
-  type        = string
-  default     = "docker"
-  description = "Runtime profile: docker (the nginx image) or exec (raw_exec running the host's nginx binary)."
-
-  validation {
-    condition     = contains(["docker", "exec"], var.profile)
-    error_message = "The profile must be docker or exec."
-  }
-}
-
-variable "job_name" {
-  type        = string
-  default     = "tenantctl-router"
-  description = "Nomad job id, also the router's own Consul service name."
-}
+# `go test ./internal/routing -update`); router.exec.nomad.hcl is the same job
+# for the exec profile. See docs/routing.md.
 
 variable "datacenters" {
   type        = list(string)
@@ -52,13 +39,7 @@ variable "https_port" {
 variable "nginx_image" {
   type        = string
   default     = "nginx:1.27-alpine"
-  description = "docker profile: the nginx image."
-}
-
-variable "nginx_binary" {
-  type        = string
-  default     = "/usr/sbin/nginx"
-  description = "exec profile: path of the nginx binary on the client nodes."
+  description = "The nginx image."
 }
 
 variable "nginx_globals" {
@@ -70,7 +51,7 @@ variable "nginx_globals" {
 variable "docker_volumes" {
   type        = list(string)
   default     = []
-  description = "docker profile: host paths mounted into the container, such as the directory holding the TLS certificate."
+  description = "Host paths mounted into the container (docker volumes syntax), such as the directory holding the TLS certificate."
 }
 
 variable "tls_cert_path" {
@@ -129,8 +110,7 @@ locals {
   ]
 }
 
-job "router" {
-  name        = var.job_name
+job "tenantctl-router" {
   type        = "system"
   datacenters = var.datacenters
   node_pool   = var.node_pool
@@ -152,7 +132,7 @@ job "router" {
     }
 
     service {
-      name     = var.job_name
+      name     = "tenantctl-router"
       port     = "http"
       provider = "consul"
       tags     = ["tenantctl-router"]
@@ -172,26 +152,15 @@ job "router" {
     }
 
     task "nginx" {
-      driver      = var.profile == "docker" ? "docker" : "raw_exec"
+      driver      = "docker"
       kill_signal = "SIGQUIT"
 
-      dynamic "config" {
-        for_each = var.profile == "docker" ? ["docker"] : []
-        content {
-          image        = var.nginx_image
-          network_mode = "host"
-          command      = "nginx"
-          args         = local.nginx_args
-          volumes      = var.docker_volumes
-        }
-      }
-
-      dynamic "config" {
-        for_each = var.profile == "exec" ? ["exec"] : []
-        content {
-          command = var.nginx_binary
-          args    = local.nginx_args
-        }
+      config {
+        image        = var.nginx_image
+        network_mode = "host"
+        command      = "nginx"
+        args         = local.nginx_args
+        volumes      = var.docker_volumes
       }
 
       env {
@@ -280,8 +249,9 @@ EOT_NGINX_CONF
     - its name is "<id>--app",
     - one or more tags "tenantctl.host=<host>", each a lower-case DNS name.
   Every value taken from Consul is checked here with a strict pattern before it
-  reaches the output; a service with any invalid value is skipped whole, with
-  a comment that repeats nothing of it. A host whose first label is a tenant's
+  reaches the output; a service with any invalid value is skipped whole (with
+  a comment that repeats nothing of it when its name ends in "--app"; other
+  tenantctl services, such as workers, are not routed and pass silently). A host whose first label is a tenant's
   id (acme.example.test for acme) can only be served for that tenant; any
   other host goes to the first service, by name, that names it.
 
@@ -383,8 +353,10 @@ server {
 {{- $name := .Name }}
 {{- $v := split " " (executeTemplate "tenantctl.service" .) }}
 {{- if lt (len $v) 2 }}
+{{- if regexMatch `--app$` $name }}
 
 # Skipped a service tagged tenantctl: its name or a tenantctl.* tag is invalid.
+{{- end }}
 {{- else }}
 {{- $id := index $v 0 }}
 {{- $hosts := "" }}
