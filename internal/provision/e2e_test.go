@@ -246,44 +246,53 @@ func (h *harness) vaultPaths(n tenant.Names) []string {
 // namespace, no Vault object, no Consul KV entry or service instance.
 func (h *harness) assertGone(id string) {
 	h.t.Helper()
+	for _, p := range h.leftovers(id) {
+		h.t.Errorf("%s after down: got %s; want nothing left", id, p)
+	}
+}
+
+// leftovers lists what is left of a tenant in Nomad, Vault and Consul.
+func (h *harness) leftovers(id string) []string {
 	n := tenant.NamesFor(mustID(h.t, id))
+	var out []string
 	jobs, _, err := h.nomad.Client().Jobs().List(&nomadapi.QueryOptions{Namespace: n.Namespace})
 	if err == nil && len(jobs) > 0 {
 		var ids []string
 		for _, j := range jobs {
 			ids = append(ids, j.ID)
 		}
-		h.t.Errorf("%s after down: got nomad jobs %v; want none", id, ids)
+		out = append(out, fmt.Sprintf("nomad jobs %v", ids))
 	}
 	if ns, _, err := h.nomad.Client().Namespaces().Info(n.Namespace, nil); err == nil && ns != nil {
-		h.t.Errorf("%s after down: got namespace %s; want it deleted", id, n.Namespace)
+		out = append(out, "namespace "+n.Namespace)
 	}
 	for _, p := range h.vaultPaths(n) {
 		sec, err := h.vaultRoot.Logical().Read(p)
 		if err != nil && !strings.Contains(err.Error(), "404") {
-			h.t.Errorf("%s after down: read %s: %v", id, p, err)
+			out = append(out, fmt.Sprintf("vault read %s: %v", p, err))
 		}
 		if sec != nil {
-			h.t.Errorf("%s after down: got vault object %s; want none", id, p)
+			out = append(out, "vault object "+p)
 		}
 	}
 	kvs, _, err := h.consulAPI.KV().List(n.KVPrefix, nil)
 	if err != nil {
-		h.t.Fatal(err)
+		out = append(out, fmt.Sprintf("consul kv list: %v", err))
 	}
 	if len(kvs) > 0 {
-		h.t.Errorf("%s after down: got %d consul kv entries under %s; want none", id, len(kvs), n.KVPrefix)
+		out = append(out, fmt.Sprintf("%d consul kv entries under %s", len(kvs), n.KVPrefix))
 	}
 	if kv, _, _ := h.consulAPI.KV().Get(n.LockKey, nil); kv != nil {
-		h.t.Errorf("%s after down: got lock key %s; want none", id, n.LockKey)
+		out = append(out, "lock key "+n.LockKey)
 	}
 	for _, svc := range []string{n.ServicePostgres, n.ServiceRedis, n.ServiceApp, n.ServiceWorker} {
 		es, _, err := h.consulAPI.Health().Service(svc, "", false, nil)
 		if err != nil {
-			h.t.Fatal(err)
+			out = append(out, fmt.Sprintf("consul health %s: %v", svc, err))
 		}
 		if len(es) > 0 {
-			h.t.Errorf("%s after down: got %d instances of service %s; want none", id, len(es), svc)
+			out = append(out, fmt.Sprintf("%d instances of service %s", len(es), svc))
 		}
 	}
+	return out
 }

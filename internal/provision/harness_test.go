@@ -71,7 +71,7 @@ type harness struct {
 	pgs map[string]*testenv.Postgres // per tenant: the data outlives allocations
 	// pgReady is set once a tenant's Postgres has its bootstrap password.
 	pgReady map[string]bool
-	sink    func(provision.Event)
+	sinks   map[string]func(provision.Event) // by tenant
 }
 
 // observer is a superuser the tests keep in each tenant's Postgres.
@@ -106,7 +106,7 @@ func withMigrations(fsys fs.FS) harnessOption { return func(h *harness) { h.migr
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
-	h := &harness{t: t, pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, migrations: migrations.FS}
+	h := &harness{t: t, pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, sinks: map[string]func(provision.Event){}, migrations: migrations.FS}
 	for _, o := range opts {
 		o(h)
 	}
@@ -151,16 +151,18 @@ func (h *harness) env() provision.Env {
 		t.Fatal(err)
 	}
 	return provision.Env{
-		Nomad:      nc,
-		Vault:      vault.New(h.vaultAPI(nil), vault.Mounts{}, nil),
-		VaultCheck: vault.New(h.vaultAPI(func(b http.RoundTripper) http.RoundTripper { return provision.ReadOnlyTransport{Base: b, AllowPOST: []string{"/sys/capabilities-self"}} }), vault.Mounts{}, nil),
+		Nomad: nc,
+		Vault: vault.New(h.vaultAPI(nil), vault.Mounts{}, nil),
+		VaultCheck: vault.New(h.vaultAPI(func(b http.RoundTripper) http.RoundTripper {
+			return provision.ReadOnlyTransport{Base: b, AllowPOST: []string{"/sys/capabilities-self"}}
+		}), vault.Mounts{}, nil),
 		Consul:     provision.WrapConsul(cc),
 		Config:     h.cfg,
 		Jobspecs:   jobspecs.FS,
 		Migrations: h.migrations,
 		Sink: provision.SinkFunc(func(e provision.Event) {
 			h.mu.Lock()
-			f := h.sink
+			f := h.sinks[e.Tenant]
 			h.mu.Unlock()
 			if f != nil {
 				f(e)
@@ -170,9 +172,10 @@ func (h *harness) env() provision.Env {
 	}
 }
 
-func (h *harness) onEvent(f func(provision.Event)) {
+// onEvent makes f receive the events of tenant id's commands.
+func (h *harness) onEvent(id string, f func(provision.Event)) {
 	h.mu.Lock()
-	h.sink = f
+	h.sinks[id] = f
 	h.mu.Unlock()
 }
 
@@ -233,6 +236,12 @@ func (h *harness) mustUp(id string) provision.UpResult {
 // worker's HTTP check may still be pending when up returns.
 func (h *harness) waitPassing(id string) {
 	h.t.Helper()
+	if err := h.waitPassingErr(id); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) waitPassingErr(id string) error {
 	n := tenant.NamesFor(mustID(h.t, id))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -243,11 +252,12 @@ func (h *harness) waitPassing(id string) {
 			}
 			select {
 			case <-ctx.Done():
-				h.t.Fatalf("service %s: got no passing instance within 60s; want one", svc)
+				return fmt.Errorf("service %s: got no passing instance within 60s; want one", svc)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
+	return nil
 }
 
 func (h *harness) down(ctx context.Context, id string) (provision.Report, error) {
@@ -648,6 +658,7 @@ type countingProxy struct {
 }
 
 type proxyFault struct {
+	owner string
 	match func(*http.Request) bool
 	left  int // requests still to fail
 }
@@ -710,17 +721,23 @@ func (p *countingProxy) writeLog() []string {
 	return append([]string(nil), p.log...)
 }
 
-// fail answers the next n requests matching match with HTTP 500.
-func (p *countingProxy) fail(n int, match func(*http.Request) bool) {
+// fail answers the next n requests matching match with HTTP 500; owner
+// names the test case, for clearFaults.
+func (p *countingProxy) fail(owner string, n int, match func(*http.Request) bool) {
 	p.mu.Lock()
-	p.faults = append(p.faults, &proxyFault{match: match, left: n})
+	p.faults = append(p.faults, &proxyFault{owner: owner, match: match, left: n})
 	p.mu.Unlock()
 }
 
-func (p *countingProxy) clearFaults() {
+// clearFaults disarms owner's faults that have not fired yet.
+func (p *countingProxy) clearFaults(owner string) {
 	p.mu.Lock()
-	p.faults = nil
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	for _, f := range p.faults {
+		if f.owner == owner {
+			f.left = 0
+		}
+	}
 }
 
 func (p *countingProxy) inject(r *http.Request) bool {

@@ -235,6 +235,10 @@ func preflight(ctx context.Context, env Env, n tenant.Names) error {
 	if len(errs) == 0 {
 		return nil
 	}
+	// An interrupted tenantctl is not an unreachable dependency.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	// Keep the code and remedy of the first failure; report all of them.
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return exit.Wrap(errors.Join(errs...), orCode(exit.CodeOf(errs[0]), exit.Unreachable), exit.HintOf(errs[0]))
