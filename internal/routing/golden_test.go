@@ -30,6 +30,7 @@ func TestRenderGolden(t *testing.T) {
 	c := testenv.StartConsul(t)
 	client := c.Client(t)
 	critical := "critical"
+	instances := map[string]int{} // per service
 	for i, reg := range []registration{
 		{Service: "acme--app", Tags: append(tenantTags("acme", "acme.example.test"), "tenantctl.component=app"), Address: "10.0.0.11", Port: 8080},
 		{Service: "acme--worker", Tags: append(tenantTags("acme", "acme.example.test"), "tenantctl.component=worker"), Address: "10.0.0.14", Port: 9090},
@@ -45,7 +46,18 @@ func TestRenderGolden(t *testing.T) {
 	} {
 		reg.ID = fmt.Sprintf("_nomad-task-golden-%02d", i) // fixed: instances sort by id
 		register(t, client, reg)
+		instances[reg.Service]++
 	}
+	// The agent syncs registrations to the catalog asynchronously.
+	waitFor(t, 10*time.Second, "every registration in the catalog", func() (bool, string) {
+		for name, n := range instances {
+			entries, _, err := client.Health().Service(name, "", false, nil)
+			if err != nil || len(entries) != n {
+				return false, fmt.Sprintf("service %s: %d instances, err %v; want %d", name, len(entries), err, n)
+			}
+		}
+		return true, ""
+	})
 
 	dir := t.TempDir()
 	tmpl := filepath.Join(dir, "tenants.ctmpl")

@@ -61,6 +61,8 @@ type routerOptions struct {
 	// `nginx -s reload` (which parses the whole configuration a second time
 	// just to find the pid file).
 	SIGHUP bool
+	// Env adds or overrides the template's settings (TENANTCTL_ROUTER_*).
+	Env []string
 }
 
 // startRouter renders the tenants template once from consul, starts nginx on
@@ -76,6 +78,7 @@ func startRouter(tb testing.TB, consulAddr string, opts routerOptions) *router {
 		"TENANTCTL_ROUTER_LISTEN="+r.Addr,
 		"TENANTCTL_ROUTER_ACCESS_LOG="+filepath.Join(dir, "access.log"),
 		"TENANTCTL_ROUTER_RATE=1000r/s", "TENANTCTL_ROUTER_BURST=1000")
+	r.env = append(r.env, opts.Env...) // later entries win in exec
 	if opts.TLS {
 		r.TLSAddr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(tb))
 		cert, key, pool := writeTestCert(tb, dir)

@@ -32,6 +32,7 @@ func TestRouter(t *testing.T) {
 	t.Run("UnreachableInstance", func(t *testing.T) { testUnreachableInstance(t, r, client) })
 	t.Run("HostileTags", func(t *testing.T) { testHostileTags(t, r, client) })
 	t.Run("TLS", func(t *testing.T) { testTLS(t, r, client) })
+	t.Run("RateLimitPerTenant", func(t *testing.T) { testRateLimit(t, c.Addr, client) })
 	t.Run("Verify", func(t *testing.T) { testVerify(t, r, client) })
 	t.Run("TwoHundredTenants", func(t *testing.T) { testManyTenants(t, r, client, 200) })
 }
@@ -203,5 +204,32 @@ func testTLS(t *testing.T, r *router, client *consulapi.Client) {
 	// An unknown name is refused during the handshake.
 	if st, body, _ := httpGet(t, r.httpsClient(), "https://nobody.example.test/", "nobody.example.test"); st != 0 {
 		t.Errorf("HTTPS unknown host: got %d %q; want the handshake refused", st, body)
+	}
+}
+
+// testRateLimit starts a second nginx rendered once with a tight rate: a
+// client over the burst gets 429 from one tenant and still 200 from another,
+// since every tenant has its own zone.
+func testRateLimit(t *testing.T, consulAddr string, client *consulapi.Client) {
+	for _, id := range []string{"soylent", "tyrell"} {
+		b := startBackend(t, id, id+"-1")
+		register(t, client, registration{Service: id + "--app", Tags: tenantTags(id, id+".example.test"), Port: b.Port()})
+		waitFor(t, routeTimeout, id+" passing in the catalog", func() (bool, string) {
+			entries, _, err := client.Health().Service(id+"--app", "", true, nil)
+			return err == nil && len(entries) == 1, fmt.Sprintf("%d passing, err %v", len(entries), err)
+		})
+	}
+	rl := startRouter(t, consulAddr, routerOptions{NoWatch: true,
+		Env: []string{"TENANTCTL_ROUTER_RATE=1r/m", "TENANTCTL_ROUTER_BURST=2"}})
+	var got []int
+	for i := 0; i < 4; i++ {
+		st, _, _ := rl.get(t, "soylent.example.test", "/")
+		got = append(got, st)
+	}
+	if want := []int{200, 200, 200, 429}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("soylent statuses with rate 1r/m burst 2: got %v; want %v", got, want)
+	}
+	if st, body, _ := rl.get(t, "tyrell.example.test", "/"); st != http.StatusOK {
+		t.Errorf("tyrell after soylent hit its limit: got %d %q; want 200", st, body)
 	}
 }
