@@ -61,7 +61,7 @@ func listLimit(r *http.Request) (int, error) {
 
 // listContacts answers GET /api/contacts[?q=name-part][&limit=N], ordered by
 // name. Row-level security limits it to the organization.
-func listContacts(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func listContacts(ctx context.Context, tx querier, q *request) (int, any, error) {
 	limit, err := listLimit(q.r)
 	if err != nil {
 		return 0, nil, err
@@ -82,7 +82,7 @@ func listContacts(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) 
 	return http.StatusOK, map[string]any{"contacts": out}, nil
 }
 
-func getContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func getContact(ctx context.Context, tx querier, q *request) (int, any, error) {
 	id, err := q.id()
 	if err != nil {
 		return 0, nil, err
@@ -94,7 +94,7 @@ func getContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
 	return http.StatusOK, c, nil
 }
 
-func createContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func createContact(ctx context.Context, tx querier, q *request) (int, any, error) {
 	var in ContactInput
 	if err := q.decode(&in); err != nil {
 		return 0, nil, err
@@ -110,7 +110,7 @@ func createContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error)
 	return http.StatusCreated, c, nil
 }
 
-func updateContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func updateContact(ctx context.Context, tx querier, q *request) (int, any, error) {
 	id, err := q.id()
 	if err != nil {
 		return 0, nil, err
@@ -130,7 +130,7 @@ func updateContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error)
 	return http.StatusOK, c, nil
 }
 
-func deleteContact(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func deleteContact(ctx context.Context, tx querier, q *request) (int, any, error) {
 	id, err := q.id()
 	if err != nil {
 		return 0, nil, err

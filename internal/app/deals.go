@@ -69,7 +69,7 @@ func scanDeal(row pgx.Row) (Deal, error) {
 
 // listDeals answers GET /api/deals[?stage=S][&limit=N], most recently moved
 // first.
-func listDeals(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func listDeals(ctx context.Context, tx querier, q *request) (int, any, error) {
 	limit, err := listLimit(q.r)
 	if err != nil {
 		return 0, nil, err
@@ -90,7 +90,7 @@ func listDeals(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
 	return http.StatusOK, map[string]any{"deals": out}, nil
 }
 
-func getDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func getDeal(ctx context.Context, tx querier, q *request) (int, any, error) {
 	id, err := q.id()
 	if err != nil {
 		return 0, nil, err
@@ -102,7 +102,7 @@ func getDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
 	return http.StatusOK, d, nil
 }
 
-func createDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func createDeal(ctx context.Context, tx querier, q *request) (int, any, error) {
 	var in DealInput
 	if err := q.decode(&in); err != nil {
 		return 0, nil, err
@@ -119,7 +119,7 @@ func createDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
 	return http.StatusCreated, d, nil
 }
 
-func updateDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func updateDeal(ctx context.Context, tx querier, q *request) (int, any, error) {
 	id, err := q.id()
 	if err != nil {
 		return 0, nil, err
@@ -139,7 +139,7 @@ func updateDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
 	return http.StatusOK, d, nil
 }
 
-func deleteDeal(ctx context.Context, tx pgx.Tx, q *request) (int, any, error) {
+func deleteDeal(ctx context.Context, tx querier, q *request) (int, any, error) {
 	id, err := q.id()
 	if err != nil {
 		return 0, nil, err

@@ -134,7 +134,7 @@ func permanent(format string, args ...any) error {
 
 // runJob applies j's effect in tx (already scoped to j's organization) and
 // returns its result.
-func runJob(ctx context.Context, tx pgx.Tx, j Job) (any, error) {
+func runJob(ctx context.Context, tx querier, j Job) (any, error) {
 	switch j.Type {
 	case JobCreateDealTask:
 		var p struct {

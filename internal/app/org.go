@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // OrgHeader names the organization a request acts for.
@@ -55,25 +57,53 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
+// querier is what handlers use of their request's transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // inOrg runs fn in a transaction on the current Postgres pool with the
 // session setting app.current_org set to org for that transaction only.
 // Row-level security does the isolation: fn's queries never filter by
 // organization themselves. The transaction commits when fn returns nil.
-func inOrg(ctx context.Context, b *backends, org string, readOnly bool, fn func(pgx.Tx) error) error {
-	opts := pgx.TxOptions{}
-	if readOnly {
-		opts.AccessMode = pgx.ReadOnly
-	}
-	tx, err := b.pg.BeginTx(ctx, opts)
+//
+// BEGIN and set_config go to the server in one pipelined round trip; a
+// connection released with its transaction still open (a failed ROLLBACK)
+// is discarded by the pool, never reused.
+func inOrg(ctx context.Context, b *backends, org string, readOnly bool, fn func(querier) error) error {
+	conn, err := b.pg.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, `SELECT set_config('app.current_org', $1, true)`, org); err != nil {
+	defer conn.Release()
+	begin := "BEGIN"
+	if readOnly {
+		begin = "BEGIN READ ONLY"
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(begin)
+	batch.Queue(`SELECT set_config('app.current_org', $1, true)`, org)
+	open := true
+	defer func() {
+		if open {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(conn); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	tag, err := conn.Exec(ctx, "COMMIT")
+	if err != nil {
+		return err
+	}
+	open = false
+	if tag.String() == "ROLLBACK" {
+		return errors.New("postgres: the transaction was rolled back at commit")
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -27,7 +28,8 @@ type backends struct {
 // is down at start makes the app unready, not dead.
 func newBackends(s Settings, appName string) (*backends, error) {
 	cfg, err := pgxpool.ParseConfig(s.DatabaseURL)
-	if err != nil {
+	u, uerr := url.Parse(s.DatabaseURL)
+	if err != nil || uerr != nil {
 		// validate already parsed it; the error text may quote the URL.
 		return nil, errors.New("pools: DATABASE_URL does not parse")
 	}
@@ -40,6 +42,16 @@ func newBackends(s Settings, appName string) (*backends, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	// A scram-sha-256 login costs tens of milliseconds on a busy host:
+	// keep a few connections open so bursts do not wait for logins. The
+	// URL's pool_min_conns and pool_max_conns take precedence.
+	if q := u.Query(); !q.Has("pool_min_conns") {
+		cfg.MinConns = defaultMinConns
+	}
+	if q := u.Query(); !q.Has("pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	cfg.MinConns = min(cfg.MinConns, cfg.MaxConns)
 	// Dynamic credentials expire: recycle connections well within a lease.
 	cfg.MaxConnLifetime = 30 * time.Minute
 	cfg.MaxConnIdleTime = 5 * time.Minute
@@ -59,6 +71,40 @@ func newBackends(s Settings, appName string) (*backends, error) {
 		WriteTimeout:    3 * time.Second,
 	})
 	return &backends{settings: s, pg: pg, rdb: rdb}, nil
+}
+
+// Pool sizes unless DATABASE_URL sets pool_min_conns or pool_max_conns.
+const (
+	defaultMinConns = 2
+	defaultMaxConns = 8
+)
+
+// warm opens the pool's minimum connections at once (in parallel), so the
+// generation starts with logged-in sessions.
+func (b *backends) warm(ctx context.Context) error {
+	n := max(int(b.pg.Config().MinConns), 1)
+	errs := make(chan error, n)
+	conns := make(chan *pgxpool.Conn, n)
+	for range n {
+		go func() {
+			c, err := b.pg.Acquire(ctx)
+			if err == nil {
+				conns <- c
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	close(conns)
+	for c := range conns {
+		c.Release()
+	}
+	return first
 }
 
 // close closes both pools; pgxpool.Close waits for acquired connections.
@@ -140,7 +186,7 @@ func (p *Pools) Reload(ctx context.Context) (bool, error) {
 	// for the login; a failure is only logged: the new settings are what
 	// the operator rendered, and readiness will tell.
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if err := nb.pg.Ping(wctx); err != nil {
+	if err := nb.warm(wctx); err != nil {
 		p.log.WarnContext(ctx, "reload: new postgres credentials do not connect yet", attrError, err.Error())
 	}
 	cancel()

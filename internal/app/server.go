@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Log attribute names.
@@ -97,7 +95,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // withOrg wraps h: it reads the organization, the body (for writes), runs h
 // in inOrg on the current pools, and answers JSON.
-func (s *Server) withOrg(readOnly bool, h func(ctx context.Context, tx pgx.Tx, req *request) (int, any, error)) http.HandlerFunc {
+func (s *Server) withOrg(readOnly bool, h func(ctx context.Context, tx querier, req *request) (int, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		org, err := orgOf(r)
 		if err != nil {
@@ -112,7 +110,7 @@ func (s *Server) withOrg(readOnly bool, h func(ctx context.Context, tx pgx.Tx, r
 		defer release()
 		var status int
 		var out any
-		err = inOrg(ctx, b, org, readOnly, func(tx pgx.Tx) error {
+		err = inOrg(ctx, b, org, readOnly, func(tx querier) error {
 			var err error
 			status, out, err = h(ctx, tx, req)
 			return err

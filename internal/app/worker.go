@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 )
@@ -298,7 +297,7 @@ const (
 func (w *Worker) process(ctx context.Context, b *backends, j Job) (outcome, error) {
 	var jobErr error
 	fresh := false
-	err := inOrg(ctx, b, j.OrgID, false, func(tx pgx.Tx) error {
+	err := inOrg(ctx, b, j.OrgID, false, func(tx querier) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO processed_jobs (org_id, idempotency_key) VALUES ($1, $2)
 			ON CONFLICT DO NOTHING`, j.OrgID, j.IdempotencyKey)
 		if err != nil {
@@ -336,7 +335,7 @@ func (w *Worker) process(ctx context.Context, b *backends, j Job) (outcome, erro
 	}
 	// Record the failure, once.
 	result, _ := json.Marshal(map[string]string{"error": err.Error()})
-	rerr := inOrg(ctx, b, j.OrgID, false, func(tx pgx.Tx) error {
+	rerr := inOrg(ctx, b, j.OrgID, false, func(tx querier) error {
 		_, err := tx.Exec(ctx, `INSERT INTO processed_jobs (org_id, idempotency_key, result) VALUES ($1, $2, $3)
 			ON CONFLICT DO NOTHING`, j.OrgID, j.IdempotencyKey, result)
 		return err
