@@ -39,6 +39,8 @@ const (
 	StreamVar          = "TENANT_APP_STREAM"
 	ConsumerVar        = "TENANT_APP_CONSUMER"
 	allocIDVar         = "NOMAD_ALLOC_ID"
+	nomadIPVar         = "NOMAD_IP_http"
+	nomadHostPortVar   = "NOMAD_HOST_PORT_http"
 )
 
 // DefaultShutdownTimeout fits inside Nomad's default kill_timeout of 5s.
@@ -62,7 +64,8 @@ const usage = `Usage: tenant-app serve [--addr HOST:PORT] [--shutdown-timeout 4s
 
 Connection settings (DATABASE_URL, REDIS_ADDR, REDIS_USERNAME, REDIS_PASSWORD)
 are read from the file named by TENANT_APP_ENV_FILE, or from the environment
-when it is unset; SIGHUP re-reads them. --addr defaults to :$NOMAD_PORT_http.
+when it is unset; SIGHUP re-reads them. --addr defaults to Nomad's http port:
+$NOMAD_IP_http:$NOMAD_PORT_http without a port mapping, else :$NOMAD_PORT_http.
 `
 
 // Run runs the tenant-app command in args (without the program name) until
@@ -90,7 +93,7 @@ func Run(ctx context.Context, args []string, env Env) error {
 	cmd := args[0]
 	fs := flag.NewFlagSet("tenant-app "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	addr := fs.String("addr", "", "listen address (default :$NOMAD_PORT_http)")
+	addr := fs.String("addr", "", "listen address (default: Nomad's http port)")
 	shutdown := fs.Duration("shutdown-timeout", envDuration(env.Getenv, ShutdownTimeoutVar, DefaultShutdownTimeout),
 		"how long in-flight work may take after SIGTERM; keep it below the task's kill_timeout")
 	stream := fs.String("stream", envOr(env.Getenv, StreamVar, DefaultStream), "Redis stream of jobs")
@@ -108,11 +111,9 @@ func Run(ctx context.Context, args []string, env Env) error {
 			"unexpected arguments %q", fs.Args())
 	}
 	if *addr == "" {
-		port := env.Getenv(NomadPortVar)
-		if port == "" {
+		if *addr = listenAddr(env.Getenv); *addr == "" {
 			return exit.UsageError("pass --addr 127.0.0.1:8080 or set NOMAD_PORT_http", "no listen address")
 		}
-		*addr = ":" + port
 	}
 	if *shutdown <= 0 {
 		return exit.UsageError("pass a positive duration such as 4s", "--shutdown-timeout must be positive")
@@ -208,6 +209,21 @@ func workerHandler(s *Server) http.Handler {
 		writeError(w, r, errorf(http.StatusNotFound, "no_route", "no such endpoint"))
 	})
 	return requestLog(s.log, mux)
+}
+
+// listenAddr is the default listen address from Nomad's port variables.
+// Without a port mapping (raw_exec, exec) the task binds only the address
+// Nomad allocated the port on, NOMAD_IP_http; with one (docker, `to = 8080`)
+// NOMAD_IP_http is the host's, so it binds every interface of the container.
+func listenAddr(getenv func(string) string) string {
+	port := getenv(NomadPortVar)
+	if port == "" {
+		return ""
+	}
+	if ip := getenv(nomadIPVar); ip != "" && getenv(nomadHostPortVar) == port {
+		return net.JoinHostPort(ip, port)
+	}
+	return ":" + port
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -105,3 +105,20 @@ func TestParseUUID(t *testing.T) {
 		}
 	}
 }
+
+func TestListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"raw_exec", map[string]string{"NOMAD_PORT_http": "23456", "NOMAD_HOST_PORT_http": "23456", "NOMAD_IP_http": "10.0.0.4"}, "10.0.0.4:23456"},
+		{"docker", map[string]string{"NOMAD_PORT_http": "8080", "NOMAD_HOST_PORT_http": "23456", "NOMAD_IP_http": "10.0.0.4"}, ":8080"},
+		{"port only", map[string]string{"NOMAD_PORT_http": "8080"}, ":8080"},
+		{"nothing", map[string]string{}, ""},
+	} {
+		if got := listenAddr(func(k string) string { return tc.env[k] }); got != tc.want {
+			t.Errorf("%s: got %q; want %q", tc.name, got, tc.want)
+		}
+	}
+}
