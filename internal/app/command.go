@@ -19,6 +19,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -104,6 +105,12 @@ func Run(ctx context.Context, args []string, env Env) error {
 		fs.DurationVar(&wopts.ClaimIdle, "claim-idle", 30*time.Second, "claim messages other consumers left unacknowledged this long")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			if env.Stdout != nil {
+				fmt.Fprint(env.Stdout, usage)
+			}
+			return nil
+		}
 		return exit.UsageError("tenant-app "+cmd+" --help", "%v", err)
 	}
 	if fs.NArg() > 0 {
