@@ -73,6 +73,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	var switched time.Time
 	var fresh creds
 	rotated := make(chan struct{})
+	var rotatedFlag atomic.Bool
 	begin := time.Now()
 	go func() {
 		defer close(rotated)
@@ -85,10 +86,20 @@ func TestRotationUnderLoad(t *testing.T) {
 		}
 		switched = time.Now()
 		s.revoke(old)
+		rotatedFlag.Store(true)
 	}()
+	// Requests run for duration and, on a slow machine, until half a
+	// second after the old leases were revoked (bounded at 30 s).
 	tick := time.NewTicker(interval)
-	for time.Since(begin) < duration {
+	var revokedAt time.Time
+	for time.Since(begin) < duration || revokedAt.IsZero() || time.Since(revokedAt) < 500*time.Millisecond {
+		if time.Since(begin) > 30*time.Second {
+			t.Fatal("rotation did not finish within 30s")
+		}
 		<-tick.C
+		if revokedAt.IsZero() && rotatedFlag.Load() {
+			revokedAt = time.Now()
+		}
 		wg.Add(1)
 		go request()
 	}
