@@ -137,8 +137,8 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil {
 			t.Errorf("Run after the shutdown timeout: got %v; want nil", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run still running 5s after SIGTERM with a 500ms shutdown timeout")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still running 10s after SIGTERM with a 500ms shutdown timeout")
 	}
 }
 
