@@ -72,29 +72,30 @@ variable "spec_version" {
 
 variable "names" {
   type        = object({
-    namespace         = string
-    vault_role        = string
-    bootstrap_path    = string
-    database          = string
-    postgres_job      = string
-    redis_job         = string
-    migrate_job       = string
-    app_job           = string
-    worker_job        = string
-    postgres_service  = string
-    redis_service     = string
-    app_service       = string
-    worker_service    = string
-    postgres_volume   = string
-    redis_volume      = string
-    redis_admin_user  = string
-    db_role_app       = string
-    db_role_worker    = string
-    db_role_migrate   = string
-    redis_role_app    = string
-    redis_role_worker = string
+    namespace          = string
+    vault_role         = string
+    bootstrap_path     = string
+    database           = string
+    postgres_job       = string
+    redis_job          = string
+    migrate_job        = string
+    app_job            = string
+    worker_job         = string
+    postgres_service   = string
+    redis_service      = string
+    app_service        = string
+    worker_service     = string
+    postgres_volume    = string
+    redis_volume       = string
+    redis_admin_user   = string
+    redis_aclsave_user = string
+    db_role_app        = string
+    db_role_worker     = string
+    db_role_migrate    = string
+    redis_role_app     = string
+    redis_role_worker  = string
   })
-  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin user, Vault database roles."
+  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
   validation {
     condition     = length([for v in values(var.names) : v if !can(regex("^[a-z0-9][a-z0-9_/-]{0,127}$", v))]) == 0
@@ -230,8 +231,18 @@ job "redis" {
       }
     }
 
-    task "redis" {
+    # Prestart, first boot only: put the bootstrap ACL file on the volume.
+    # Redis loads that file and `ACL SAVE` (the aclsave task) rewrites it, so
+    # Vault's changes (the rotated admin password, dynamic users) survive a
+    # restart. An existing file is never overwritten: after rotate-root it no
+    # longer holds the bootstrap admin password.
+    task "init" {
       driver = "docker"
+
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -241,22 +252,63 @@ job "redis" {
         change_mode = "noop"
       }
 
-      # ACL file: the default user is off; the admin user (whose password only
-      # Vault and the bootstrap secret know) is stored as a SHA-256 hash.
+      # Bootstrap ACL file: the default user is off; the admin user (Vault
+      # connects as it and rotates its password) and the save-only user
+      # (resetkeys resetchannels: no keys, no channels; only ACL SAVE and PING)
+      # get the bootstrap password, stored as a SHA-256 hash.
       template {
         data                 = <<-EOT
           user default off
           {{- with secret "${var.vault.kv_mount}/data/${var.names.bootstrap_path}" }}
           user ${var.names.redis_admin_user} on #{{ .Data.data.redis_password | sha256Hex }} ~* &* +@all
+          user ${var.names.redis_aclsave_user} on #{{ .Data.data.redis_password | sha256Hex }} resetkeys resetchannels -@all +acl|save +ping
           {{- end }}
         EOT
         destination          = "secrets/users.acl"
         perms                = "0400"
-        uid                  = 999
-        gid                  = 999
         change_mode          = "noop"
         error_on_missing_key = true
       }
+
+      volume_mount {
+        volume      = "data"
+        destination = "/data"
+      }
+
+      env {
+        REDIS_DATA_DIR = "/data"
+      }
+
+      # The image's entrypoint runs commands other than redis-server as root;
+      # the file goes to the image's redis user (uid 999).
+      config {
+        image   = var.images.redis
+        command = "/bin/sh"
+        args = ["-c", <<-EOT
+          set -eu
+          acl="$REDIS_DATA_DIR/users.acl"
+          if [ -e "$acl" ]; then
+            echo "redis: keeping $acl"
+            exit 0
+          fi
+          umask 077
+          cp "$NOMAD_SECRETS_DIR/users.acl" "$acl.new"
+          chmod 0600 "$acl.new"
+          chown 999:999 "$acl.new"
+          mv "$acl.new" "$acl"
+          echo "redis: created $acl"
+        EOT
+        ]
+      }
+
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+
+    task "redis" {
+      driver = "docker"
 
       volume_mount {
         volume      = "data"
@@ -268,7 +320,7 @@ job "redis" {
         ports = ["redis"]
         args = [
           "redis-server",
-          "--aclfile", "${NOMAD_SECRETS_DIR}/users.acl",
+          "--aclfile", "/data/users.acl",
           "--dir", "/data",
           "--appendonly", "yes",
           "--maxmemory", "${var.resources.redis_maxmemory}mb",
@@ -279,6 +331,67 @@ job "redis" {
       resources {
         cpu    = var.resources.redis_cpu
         memory = var.resources.redis_memory
+      }
+    }
+
+    # Sidecar: every few seconds, `ACL SAVE` as the save-only user writes
+    # Redis's ACLs (Vault's rotate-root and dynamic users) to the ACL file on
+    # the volume. A restart loses at most the changes of the last interval.
+    # The password reaches redis-cli through REDISCLI_AUTH, never argv. The
+    # container reaches Redis at the host address and mapped port, as the
+    # tenant's app does.
+    task "aclsave" {
+      driver = "docker"
+
+      lifecycle {
+        hook    = "poststart"
+        sidecar = true
+      }
+
+      vault {
+        role        = var.names.vault_role
+        env         = false
+        change_mode = "noop"
+      }
+
+      template {
+        data                 = <<-EOT
+          {{- with secret "${var.vault.kv_mount}/data/${var.names.bootstrap_path}" }}
+          REDISCLI_AUTH={{ .Data.data.redis_password }}
+          {{- end }}
+        EOT
+        destination          = "secrets/aclsave.env"
+        env                  = true
+        change_mode          = "noop"
+        error_on_missing_key = true
+      }
+
+      env {
+        REDIS_CLI         = "redis-cli"
+        REDIS_HOST        = "${NOMAD_IP_redis}"
+        REDIS_PORT        = "${NOMAD_HOST_PORT_redis}"
+        REDIS_USER        = var.names.redis_aclsave_user
+        ACL_SAVE_INTERVAL = "5"
+      }
+
+      config {
+        image   = var.images.redis
+        command = "/bin/sh"
+        args = ["-c", <<-EOT
+          trap 'kill $! 2>/dev/null; exit 0' INT TERM
+          while :; do
+            out="$("$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" ACL SAVE 2>&1)"
+            [ "$out" = OK ] || echo "aclsave: $out" >&2
+            sleep "$ACL_SAVE_INTERVAL" &
+            wait $!
+          done
+        EOT
+        ]
+      }
+
+      resources {
+        cpu    = 20
+        memory = 32
       }
     }
   }

@@ -68,8 +68,11 @@ type Exec struct {
 	PostgresBinDir string // holds initdb and postgres
 	PostgresUser   string // OS user postgres runs as (it refuses root)
 	RedisServer    string
-	TenantApp      string
-	Tenantctl      string
+	// RedisCLI runs ACL SAVE in the Redis job's sidecar. When the file sets
+	// redis_server but not redis_cli, it is the redis-cli next to redis_server.
+	RedisCLI  string
+	TenantApp string
+	Tenantctl string
 	// DataDir holds one directory per tenant volume; it outlives jobs.
 	DataDir string
 }
@@ -120,6 +123,7 @@ func Default() Config {
 			PostgresBinDir: "/usr/lib/postgresql/15/bin",
 			PostgresUser:   "postgres",
 			RedisServer:    "/usr/bin/redis-server",
+			RedisCLI:       "/usr/bin/redis-cli",
 			TenantApp:      "/usr/local/bin/tenant-app",
 			Tenantctl:      "/usr/local/bin/tenantctl",
 			DataDir:        "/var/lib/tenantctl",

@@ -56,6 +56,23 @@ plan "large" {
 	}
 }
 
+func TestRedisCLIFollowsRedisServer(t *testing.T) {
+	for src, want := range map[string]string{
+		``: "/usr/bin/redis-cli",
+		`exec { redis_server = "/opt/redis/bin/redis-server" }`:                                     "/opt/redis/bin/redis-cli",
+		`exec { redis_cli = "/usr/local/bin/redis-cli" }`:                                           "/usr/local/bin/redis-cli",
+		"exec {\n  redis_server = \"/opt/r/redis-server\"\n  redis_cli = \"/usr/bin/redis-cli\"\n}": "/usr/bin/redis-cli",
+	} {
+		cfg, err := Parse([]byte(src), "t.hcl")
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", src, err)
+		}
+		if cfg.Exec.RedisCLI != want {
+			t.Errorf("Parse(%q): got redis_cli %q; want %q", src, cfg.Exec.RedisCLI, want)
+		}
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	cases := map[string]string{
 		`base_domain = "Example.COM"`:                       "base_domain",
@@ -78,6 +95,7 @@ func TestParseRejects(t *testing.T) {
 		`exec { data_dir = "/var/lib/../etc" }`:             "exec.data_dir",
 		`exec { tenantctl = "/usr/bin/tenant ctl" }`:        "exec.tenantctl",
 		`exec { postgres_user = "root;x" }`:                 "exec.postgres_user",
+		`exec { redis_cli = "redis-cli" }`:                  "exec.redis_cli",
 		`update { min_healthy_time = "10m" }`:               "update",
 		`plan "huge" { app_count = 1 }`:                     "plan",
 		`plan "small" { app_count = 0 }`:                    "plan.small.app_count",

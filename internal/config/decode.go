@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math/big"
+	"path"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -35,7 +36,7 @@ func decodeFile(body hcl.Body, cfg *Config) error {
 		},
 		"exec": {
 			"postgres_bin_dir": &cfg.Exec.PostgresBinDir, "postgres_user": &cfg.Exec.PostgresUser,
-			"redis_server": &cfg.Exec.RedisServer, "tenant_app": &cfg.Exec.TenantApp,
+			"redis_server": &cfg.Exec.RedisServer, "redis_cli": &cfg.Exec.RedisCLI, "tenant_app": &cfg.Exec.TenantApp,
 			"tenantctl": &cfg.Exec.Tenantctl, "data_dir": &cfg.Exec.DataDir,
 		},
 		"update": {
@@ -83,6 +84,16 @@ func decodeFile(body hcl.Body, cfg *Config) error {
 		}
 		if err := decodeBlock(b, prefix, f); err != nil {
 			return err
+		}
+		if b.Type == "exec" {
+			// redis-cli ships with redis-server: a file that moves redis_server
+			// moves redis_cli along unless it sets redis_cli too.
+			attrs, _ := b.Body.JustAttributes()
+			_, server := attrs["redis_server"]
+			_, cli := attrs["redis_cli"]
+			if server && !cli {
+				cfg.Exec.RedisCLI = path.Join(path.Dir(cfg.Exec.RedisServer), "redis-cli")
+			}
 		}
 	}
 	p, err := tenant.ParseProfile(profile)

@@ -118,6 +118,7 @@ func (c Config) Validate() error {
 		{"exec.postgres_bin_dir", c.Exec.PostgresBinDir, `"/usr/lib/postgresql/15/bin"`, CheckPath},
 		{"exec.postgres_user", c.Exec.PostgresUser, `"postgres"`, CheckUser},
 		{"exec.redis_server", c.Exec.RedisServer, `"/usr/bin/redis-server"`, CheckPath},
+		{"exec.redis_cli", c.Exec.RedisCLI, `"/usr/bin/redis-cli"`, CheckPath},
 		{"exec.tenant_app", c.Exec.TenantApp, `"/usr/local/bin/tenant-app"`, CheckPath},
 		{"exec.tenantctl", c.Exec.Tenantctl, `"/usr/local/bin/tenantctl"`, CheckPath},
 		{"exec.data_dir", c.Exec.DataDir, `"/var/lib/tenantctl"`, CheckPath},

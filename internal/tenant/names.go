@@ -53,6 +53,9 @@ type Names struct {
 	AppGroupRole string // NOLOGIN role granted to dynamic app/worker users
 	// Redis.
 	RedisAdminUser string // the admin ACL user Vault connects as
+	// RedisACLSaveUser may run only ACL SAVE and PING: the Redis job's sidecar
+	// logs in as it to persist Vault's ACL changes to the ACL file.
+	RedisACLSaveUser string
 }
 
 // NamesFor returns the resource names of tenant id.
@@ -94,7 +97,8 @@ func NamesFor(id ID) Names {
 		OwnerRole:    sql("owner"),
 		AppGroupRole: sql("rw"),
 
-		RedisAdminUser: n("admin"),
+		RedisAdminUser:   n("admin"),
+		RedisACLSaveUser: n("aclsave"),
 	}
 }
 
@@ -113,6 +117,6 @@ func (n Names) All() map[string]string {
 		"vault.db-role.migrate": n.DBRoleMigrate, "vault.redis-role.app": n.RedisRoleApp,
 		"vault.redis-role.worker": n.RedisRoleWorker, "vault.bootstrap": n.BootstrapPath,
 		"pg.database": n.Database, "pg.owner": n.OwnerRole, "pg.rw": n.AppGroupRole,
-		"redis.admin": n.RedisAdminUser,
+		"redis.admin": n.RedisAdminUser, "redis.aclsave": n.RedisACLSaveUser,
 	}
 }

@@ -107,6 +107,7 @@ func TestNamesFor(t *testing.T) {
 	for got, want := range map[string]string{
 		n.Namespace: "acme-corp--tenant", n.JobPostgres: "acme-corp--postgres", n.JWTRole: "acme-corp--nomad",
 		n.Database: "acme_corp__app", n.BootstrapPath: "tenants/acme-corp/bootstrap", n.RedisAdminUser: "acme-corp--admin",
+		n.RedisACLSaveUser: "acme-corp--aclsave",
 	} {
 		if got != want {
 			t.Errorf("got %q; want %q", got, want)

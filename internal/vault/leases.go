@@ -22,8 +22,9 @@ type RotateReport struct {
 	// Rotated lists the connections whose root credentials were rotated.
 	Rotated []string `json:"rotated"`
 	// Reseeded lists the connections whose root Vault had lost (the tenant's
-	// Redis restarted and reloaded its admin user from the bootstrap secret)
-	// and that were reset to the bootstrap password before rotating.
+	// Redis restarted without the rotated admin password in its saved ACL
+	// file, and loaded the bootstrap one) and that were reset to the bootstrap
+	// password before rotating.
 	Reseeded []string `json:"reseeded,omitempty"`
 	// Leases lists, per role, the dynamic credentials revoked.
 	Leases []RoleLeases `json:"leases"`
@@ -115,8 +116,11 @@ func isAuthFailure(err error) bool {
 }
 
 // reseedRedisRoot gives the Redis connection the bootstrap password again.
-// Redis keeps ACL changes in memory: when the tenant's Redis restarts it
-// reloads its admin user from the bootstrap secret and the root Vault had
+// Redis keeps ACL changes in memory; the tenant's Redis job saves them to
+// its ACL file every few seconds, and creates that file from the bootstrap
+// secret when it is missing. A restart within the save interval after a
+// rotation, or with the file lost (or not yet created, on a job older than
+// it), brings back the bootstrap admin password and the root Vault had
 // rotated to is gone. Rotate calls it, then rotates again.
 func (c *Client) reseedRedisRoot(ctx context.Context, n tenant.Names) error {
 	b, ok, err := c.readBootstrap(ctx, n)
@@ -133,7 +137,7 @@ func (c *Client) reseedRedisRoot(ctx context.Context, n tenant.Names) error {
 	if err != nil {
 		return err
 	}
-	c.log.WarnContext(ctx, "vault: redis lost its rotated admin password (restarted?); reset the connection to the bootstrap password",
+	c.log.WarnContext(ctx, "vault: redis lost its rotated admin password (restarted before saving its ACLs?); reset the connection to the bootstrap password",
 		attrTenant, n.ID.String(), attrPath, path)
 	return nil
 }

@@ -598,10 +598,12 @@ func TestTeardownAfterDataServicesAreGone(t *testing.T) {
 	}
 }
 
-// TestRotateAfterRedisRestart: the Redis job renders its ACL file from the
-// bootstrap secret at every start, so a restart brings back the bootstrap
-// admin password and drops the dynamic users. Rotate notices that Vault's
-// root no longer works, reseeds it from the bootstrap secret and rotates.
+// TestRotateAfterRedisRestart: when the tenant's Redis restarts without its
+// saved ACLs (a restart within the save interval, a lost ACL file, the first
+// start of a Redis job older than the saved file), it comes back with the
+// bootstrap admin password and without the dynamic users. Rotate notices that
+// Vault's root no longer works, reseeds it from the bootstrap secret and
+// rotates.
 func TestRotateAfterRedisRestart(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

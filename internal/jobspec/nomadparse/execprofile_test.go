@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -98,19 +99,26 @@ func prepareTask(t *testing.T, tk *api.Task, runtime map[string]string) (string,
 		},
 		"sha256Hex": func(s string) string { return sha256Hex(s) },
 	}
+	var templated []string // KEY=VALUE lines of env templates
 	for _, tpl := range tk.Templates {
 		tmpl, err := template.New("t").Funcs(funcs).Parse(deref(tpl.EmbeddedTmpl))
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := os.OpenFile(filepath.Join(dir, deref(tpl.DestPath)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o400)
-		if err != nil {
+		var b strings.Builder
+		if err := tmpl.Execute(&b, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := tmpl.Execute(f, nil); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, deref(tpl.DestPath)), []byte(b.String()), 0o400); err != nil {
 			t.Fatal(err)
 		}
-		f.Close()
+		if deref(tpl.Envvars) {
+			for _, line := range strings.Split(b.String(), "\n") {
+				if strings.Contains(line, "=") {
+					templated = append(templated, line)
+				}
+			}
+		}
 	}
 	env := []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range runtime {
@@ -119,7 +127,7 @@ func prepareTask(t *testing.T, tk *api.Task, runtime map[string]string) (string,
 	for k, v := range tk.Env {
 		env = append(env, k+"="+interpolate(v, runtime))
 	}
-	return dir, env
+	return dir, append(env, templated...)
 }
 
 // interpolate resolves the runtime references ${NOMAD_…} the Nomad client
@@ -147,12 +155,30 @@ func commandOf(tk *api.Task, runtime map[string]string) (string, []string) {
 	return cmd, args
 }
 
-// start runs a long-lived task process until the test ends.
-func start(t *testing.T, name string, cmd string, args, env []string, cred *syscall.Credential) *exec.Cmd {
+// proc is a long-lived task process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// stop sends sig and waits for the process to exit (killing it after 20 s).
+// It may be called more than once.
+func (p *proc) stop(sig os.Signal) {
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// start runs a long-lived task process until the test ends (or stop).
+func start(t *testing.T, name string, cmd string, args, env []string, cred *syscall.Credential) *proc {
 	t.Helper()
 	c := exec.Command(cmd, args...)
 	c.Env = env
-	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	logf, err := os.CreateTemp(t.TempDir(), name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,22 +187,16 @@ func start(t *testing.T, name string, cmd string, args, env []string, cred *sysc
 	if err := c.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	p := &proc{cmd: c, done: make(chan struct{})}
+	go func() { _ = c.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		_ = c.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = c.Process.Kill()
-			<-done
-		}
+		p.stop(syscall.SIGINT)
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
 			t.Logf("--- %s log ---\n%s", name, b)
 		}
 	})
-	return c
+	return p
 }
 
 func freePort(t *testing.T) string {
@@ -272,11 +292,18 @@ func TestExecProfilePostgresRuns(t *testing.T) {
 	}
 }
 
-// TestExecProfileRedisRuns runs the exec profile's Redis job for real and
-// checks the ACL file: the default user is off, the admin user works with
-// the bootstrap password, maxmemory follows the plan.
+// TestExecProfileRedisRuns runs the exec profile's Redis job for real (the
+// init task, redis and the aclsave sidecar, with the commands, environment
+// and templates parsed from the rendered jobspec) and checks that Vault's ACL
+// changes survive a restart: the ACL file lives on the data directory,
+// created once from the bootstrap file and saved by the sidecar; the default
+// user is off; the save-only user may run nothing but ACL SAVE and PING;
+// maxmemory follows the plan.
 func TestExecProfileRedisRuns(t *testing.T) {
 	e := newExecEnv(t)
+	if _, err := exec.LookPath(e.cfg.Exec.RedisCLI); err != nil {
+		t.Skipf("%s not found: %v", e.cfg.Exec.RedisCLI, err)
+	}
 	jobs, err := jobspec.Render(jobspecs.FS, e.cfg, mustSpec(t, "acme", "ACME", tenant.ProfileExec))
 	if err != nil {
 		t.Fatal(err)
@@ -285,31 +312,166 @@ func TestExecProfileRedisRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const bootPW = "redis boot pw" // the bootstrap redis_password of prepareTask's secret stand-in
+	ctx := context.Background()
 	port := freePort(t)
-	runtime := map[string]string{"NOMAD_PORT_redis": port, "NOMAD_IP_redis": "127.0.0.1"}
-	initTask := task(t, job, "init")
-	cmd, args := commandOf(initTask, runtime)
-	if out, err := exec.Command(cmd, args...).CombinedOutput(); err != nil {
-		t.Fatalf("init: %v\n%s", err, out)
+	addr := "127.0.0.1:" + port
+	runtime := func() map[string]string {
+		return map[string]string{"NOMAD_PORT_redis": port, "NOMAD_IP_redis": "127.0.0.1"}
 	}
-	rt := task(t, job, "redis")
-	_, env := prepareTask(t, rt, runtime)
-	cmd, args = commandOf(rt, runtime)
-	start(t, "redis", cmd, args, env, nil)
+	dataDir := filepath.Join(e.dataDir, "acme--redis-data")
+	aclFile := filepath.Join(dataDir, "users.acl")
 
-	admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, Username: "acme--admin", Password: "redis boot pw"})
-	defer admin.Close()
-	eventually(t, "redis as the admin user", func() error { return admin.Ping(context.Background()).Err() })
-	mm, err := admin.ConfigGet(context.Background(), "maxmemory").Result()
+	// init: creates the data dir and the ACL file on first boot, keeps it later.
+	initTask := task(t, job, "init")
+	initDir, initEnv := prepareTask(t, initTask, runtime())
+	runInit := func(want string) {
+		t.Helper()
+		cmd, args := commandOf(initTask, runtime())
+		c := exec.Command(cmd, args...)
+		c.Env = initEnv
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("init: %v\n%s; want output %q", err, out, want)
+		}
+	}
+	runInit("redis: created " + aclFile)
+	bootstrap, err := os.ReadFile(filepath.Join(initDir, "secrets", "users.acl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(aclFile); err != nil || string(got) != string(bootstrap) {
+		t.Fatalf("ACL file %q, %v; want the bootstrap file %q", got, err, bootstrap)
+	}
+	for path, want := range map[string]os.FileMode{dataDir: 0o700 | os.ModeDir, aclFile: 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode() != want {
+			t.Fatalf("%s: %v, %v; want mode %v", path, fi.Mode(), err, want)
+		}
+	}
+	runInit("redis: keeping " + aclFile)
+
+	rt := task(t, job, "redis")
+	if rt.Vault != nil || len(rt.Templates) != 0 {
+		t.Fatalf("redis task has a vault block or templates; want none (the ACL file comes from the data dir)")
+	}
+	startRedis := func() *proc {
+		t.Helper()
+		_, env := prepareTask(t, rt, runtime())
+		cmd, args := commandOf(rt, runtime())
+		if !slices.Contains(args, aclFile) {
+			t.Fatalf("redis args %q; want --aclfile %s", args, aclFile)
+		}
+		return start(t, "redis", cmd, args, env, nil)
+	}
+	as := func(user, pw string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: pw, MaxRetries: -1})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	server := startRedis()
+	admin := as("acme--admin", bootPW)
+	eventually(t, "redis as the bootstrap admin", func() error { return admin.Ping(ctx).Err() })
+	mm, err := admin.ConfigGet(ctx, "maxmemory").Result()
 	if err != nil || mm["maxmemory"] != strconv.Itoa(64<<20) {
 		t.Fatalf("maxmemory = %v, %v; want %d", mm, err, 64<<20)
 	}
-	anon := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port})
-	defer anon.Close()
-	if err := anon.Ping(context.Background()).Err(); err == nil || !strings.Contains(strings.ToUpper(err.Error()), "AUTH") {
+
+	// What Vault's redis-database-plugin does: a dynamic user, then rotate-root.
+	const dynUser, dynPW, rotatedPW = "v-jwt-noma-acme--redis-app-x1", "dyn pw", "rotated pw"
+	for _, args := range [][]any{
+		{"ACL", "SETUSER", dynUser, "on", ">" + dynPW, "~*", "&*", "+@all", "-@admin", "-@dangerous"},
+		{"ACL", "SETUSER", "acme--admin", "resetpass", ">" + rotatedPW},
+	} {
+		if err := admin.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args[:3], err)
+		}
+	}
+
+	// The sidecar, for real, with a short interval; its password comes from
+	// the env template, never argv.
+	st := task(t, job, "aclsave")
+	if st.Lifecycle == nil || st.Lifecycle.Hook != "poststart" || !st.Lifecycle.Sidecar {
+		t.Fatalf("aclsave lifecycle %+v; want a poststart sidecar", st.Lifecycle)
+	}
+	_, env := prepareTask(t, st, runtime())
+	if !slices.Contains(env, "REDISCLI_AUTH="+bootPW) {
+		t.Fatalf("aclsave env lacks REDISCLI_AUTH from its template")
+	}
+	cmd, args := commandOf(st, runtime())
+	for _, a := range append([]string{cmd}, args...) {
+		if strings.Contains(a, bootPW) || strings.Contains(a, "REDISCLI_AUTH") {
+			t.Fatalf("aclsave argv %q holds the password or expands REDISCLI_AUTH", a)
+		}
+	}
+	sidecar := start(t, "aclsave", cmd, args, append(env, "ACL_SAVE_INTERVAL=0.2"), nil)
+	eventually(t, "the sidecar saves the ACLs", func() error {
+		b, err := os.ReadFile(aclFile)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "user acme--admin ") && strings.Contains(line, "#"+sha256Hex(rotatedPW)) &&
+				!strings.Contains(line, "#"+sha256Hex(bootPW)) && strings.Contains(string(b), "user "+dynUser+" on") {
+				return nil
+			}
+		}
+		return fmt.Errorf("ACL file %q; want the dynamic user and the rotated admin password", b)
+	})
+	// No process on the machine shows the password on its command line.
+	if pids, err := filepath.Glob("/proc/[0-9]*/cmdline"); err == nil {
+		for _, f := range pids {
+			if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), bootPW) {
+				t.Fatalf("%s holds the password: %q", f, b)
+			}
+		}
+	}
+
+	// A crash: Redis is killed (no shutdown hook can save anything), the
+	// init task of a new allocation keeps the file, Redis starts again from
+	// the same jobspec. The sidecar keeps running, as it would on a task
+	// restart.
+	server.stop(syscall.SIGKILL)
+	runInit("redis: keeping " + aclFile)
+	startRedis()
+	admin = as("acme--admin", rotatedPW)
+	eventually(t, "redis as the rotated admin after the restart", func() error { return admin.Ping(ctx).Err() })
+	dyn := as(dynUser, dynPW)
+	if err := dyn.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET as the dynamic user after the restart: %v; want OK", err)
+	}
+	if v, err := dyn.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET as the dynamic user: %q, %v; want v", v, err)
+	}
+	if err := as("acme--admin", bootPW).Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("ping as the admin with the bootstrap password: %v; want WRONGPASS", err)
+	}
+	if err := as("", "").Ping(ctx).Err(); err == nil || !strings.Contains(strings.ToUpper(err.Error()), "AUTH") {
 		t.Fatalf("ping as the default user: %v; want an authentication error", err)
 	}
-	if _, err := os.Stat(filepath.Join(e.dataDir, "acme--redis-data")); err != nil {
-		t.Fatalf("redis data dir: %v", err)
+
+	// The save-only user: PING and ACL SAVE, nothing else.
+	saver := as("acme--aclsave", bootPW)
+	if err := saver.Ping(ctx).Err(); err != nil {
+		t.Fatalf("ping as the save-only user: %v; want PONG", err)
+	}
+	if err := saver.Do(ctx, "ACL", "SAVE").Err(); err != nil {
+		t.Fatalf("ACL SAVE as the save-only user: %v; want OK", err)
+	}
+	for _, args := range [][]any{
+		{"GET", "k"}, {"SET", "k", "x"}, {"CONFIG", "GET", "maxmemory"}, {"FLUSHALL"}, {"ACL", "SETUSER", "evil", "on", "nopass", "+@all"},
+		{"ACL", "LIST"}, {"ACL", "LOAD"}, {"PUBLISH", "c", "m"}, {"KEYS", "*"}, {"SHUTDOWN"},
+	} {
+		if err := saver.Do(ctx, args...).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("%v as the save-only user: %v; want NOPERM", args, err)
+		}
+	}
+	if v, err := dyn.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET after the save-only user's attempts: %q, %v; want v", v, err)
+	}
+
+	// Nomad stops the sidecar with SIGINT; it exits at once, not after its interval.
+	sidecar.stop(syscall.SIGINT)
+	if code := sidecar.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("aclsave exit code %d; want 0", code)
 	}
 }
