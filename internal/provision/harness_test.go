@@ -71,7 +71,10 @@ type harness struct {
 	pgs map[string]*testenv.Postgres // per tenant: the data outlives allocations
 	// pgReady is set once a tenant's Postgres has its bootstrap password.
 	pgReady map[string]bool
-	sinks   map[string]func(provision.Event) // by tenant
+	// redisReady is set once a tenant's admin ACL user exists.
+	redisReady map[string]bool
+	sinks      map[string]func(provision.Event) // by tenant
+	pgPool     chan *testenv.Postgres
 }
 
 // observer is a superuser the tests keep in each tenant's Postgres.
@@ -104,9 +107,30 @@ type harnessOption func(*harness)
 
 func withMigrations(fsys fs.FS) harnessOption { return func(h *harness) { h.migrations = fsys } }
 
+// withPostgresPool pre-starts n Postgres servers (4 at a time) that tenants'
+// postgres tasks take instead of starting their own, so a benchmark measures
+// tenantctl rather than the harness's initdb copies.
+func withPostgresPool(n int) harnessOption {
+	return func(h *harness) {
+		h.pgPool = make(chan *testenv.Postgres, n)
+		sem := make(chan struct{}, 4)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				h.pgPool <- testenv.StartPostgres(h.t)
+			}()
+		}
+		wg.Wait()
+	}
+}
+
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
-	h := &harness{t: t, pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, sinks: map[string]func(provision.Event){}, migrations: migrations.FS}
+	h := &harness{t: t, pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, redisReady: map[string]bool{}, sinks: map[string]func(provision.Event){}, migrations: migrations.FS}
 	for _, o := range opts {
 		o(h)
 	}
@@ -351,12 +375,7 @@ func (h *harness) postgresTask(n tenant.Names) nomadtest.TaskHook {
 		h.mu.Unlock()
 		if !ready {
 			// The init task's template: the bootstrap superuser password.
-			jwt, err := h.nomad.MintIdentity(nomadtest.WorkloadClaims{Namespace: n.Namespace, JobID: ts.Alloc.JobID,
-				Group: ts.Alloc.TaskGroup, Task: "init", AllocID: ts.Alloc.ID, Identity: "vault_default"})
-			if err != nil {
-				return nil, err
-			}
-			vc, err := h.taskVault(ctx, n, jwt)
+			vc, err := h.taskVault(ctx, n, h.identity(ts, "init"))
 			if err != nil {
 				return nil, err
 			}
@@ -365,7 +384,11 @@ func (h *harness) postgresTask(n tenant.Names) nomadtest.TaskHook {
 				return nil, err
 			}
 			if pg == nil {
-				pg = testenv.StartPostgres(h.t)
+				select {
+				case pg = <-h.pgPool:
+				default:
+					pg = testenv.StartPostgres(h.t)
+				}
 			}
 			conn, err := pgx.Connect(ctx, pg.URL("postgres"))
 			if err != nil {
@@ -396,23 +419,32 @@ func (h *harness) postgresTask(n tenant.Names) nomadtest.TaskHook {
 }
 
 // redisTask creates the tenant's admin ACL user with the bootstrap password
-// on the shared Redis (what the ACL file template does on the tenant's own
-// Redis) and forwards the allocation's redis port to it.
+// on the shared Redis on first boot (what the ACL file template does on the
+// tenant's own Redis, whose ACL file then persists on the data directory)
+// and forwards the allocation's redis port to it.
 func (h *harness) redisTask(n tenant.Names) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
-		vc, err := h.taskVault(ctx, n, ts.Identity)
-		if err != nil {
-			return nil, err
-		}
-		pw, err := h.bootstrapSecret(ctx, vc, n, vault.RedisPasswordKey)
-		if err != nil {
-			return nil, err
-		}
-		admin := redis.NewClient(&redis.Options{Addr: h.redis.Addr, Username: h.redis.AdminUser, Password: h.redis.AdminPassword,
-			DisableIdentity: true, Protocol: 2, MaxRetries: -1})
-		defer admin.Close()
-		if err := admin.Do(ctx, "ACL", "SETUSER", n.RedisAdminUser, "reset", "on", ">"+pw, "~*", "&*", "+@all").Err(); err != nil {
-			return nil, fmt.Errorf("create redis admin user: %w", err)
+		h.mu.Lock()
+		ready := h.redisReady[n.ID.String()]
+		h.mu.Unlock()
+		if !ready {
+			vc, err := h.taskVault(ctx, n, h.identity(ts, "init"))
+			if err != nil {
+				return nil, err
+			}
+			pw, err := h.bootstrapSecret(ctx, vc, n, vault.RedisPasswordKey)
+			if err != nil {
+				return nil, err
+			}
+			admin := redis.NewClient(&redis.Options{Addr: h.redis.Addr, Username: h.redis.AdminUser, Password: h.redis.AdminPassword,
+				DisableIdentity: true, Protocol: 2, MaxRetries: -1})
+			defer admin.Close()
+			if err := admin.Do(ctx, "ACL", "SETUSER", n.RedisAdminUser, "reset", "on", ">"+pw, "~*", "&*", "+@all").Err(); err != nil {
+				return nil, fmt.Errorf("create redis admin user: %w", err)
+			}
+			h.mu.Lock()
+			h.redisReady[n.ID.String()] = true
+			h.mu.Unlock()
 		}
 		fw, err := forward(ts.Env["NOMAD_ADDR_redis"], h.redis.Addr)
 		if err != nil {
@@ -420,6 +452,21 @@ func (h *harness) redisTask(n tenant.Names) nomadtest.TaskHook {
 		}
 		return &nomadtest.TaskRun{Stop: fw.Close, Ready: dialReady(ts.Env["NOMAD_ADDR_redis"])}, nil
 	}
+}
+
+// identity is the workload identity of the allocation's task that renders
+// a template: the starting task's own when it has a vault block, else one
+// minted for task (the jobspecs read bootstrap secrets in prestart tasks).
+func (h *harness) identity(ts nomadtest.TaskStart, task string) string {
+	if ts.Identity != "" {
+		return ts.Identity
+	}
+	jwt, err := h.nomad.MintIdentity(nomadtest.WorkloadClaims{Namespace: ts.Alloc.Namespace, JobID: ts.Alloc.JobID,
+		Group: ts.Alloc.TaskGroup, Task: task, AllocID: ts.Alloc.ID, Identity: "vault_default"})
+	if err != nil {
+		return ""
+	}
+	return jwt
 }
 
 // passingAddr is what a template's `range service` yields: a passing
@@ -445,7 +492,7 @@ func (h *harness) passingAddr(ctx context.Context, service string) (string, erro
 // on stderr when it fails.
 func (h *harness) migrateTask(n tenant.Names) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
-		vc, err := h.taskVault(ctx, n, ts.Identity)
+		vc, err := h.taskVault(ctx, n, h.identity(ts, ts.Task.Name))
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +525,7 @@ func (h *harness) migrateTask(n tenant.Names) nomadtest.TaskHook {
 // reference app (serve) or worker (work) in-process on the allocation's port.
 func (h *harness) appTask(n tenant.Names, cmd, dbRole, redisRole, readyPath string) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
-		vc, err := h.taskVault(ctx, n, ts.Identity)
+		vc, err := h.taskVault(ctx, n, h.identity(ts, ts.Task.Name))
 		if err != nil {
 			return nil, err
 		}
@@ -531,14 +578,9 @@ func (h *harness) appTask(n tenant.Names, cmd, dbRole, redisRole, readyPath stri
 			case <-done:
 			}
 		}()
-		stop := func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-			}
-		}
-		return &nomadtest.TaskRun{Stop: stop, Ready: httpReady("http://" + addr + readyPath)}, nil
+		// Stop signals the process and returns, as Nomad's kill does not hold
+		// up other allocations; the app drains on its own.
+		return &nomadtest.TaskRun{Stop: cancel, Ready: httpReady("http://" + addr + readyPath)}, nil
 	}
 }
 
