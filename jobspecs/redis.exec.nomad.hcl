@@ -342,6 +342,7 @@ job "redis" {
           {{- end }}
         EOT
         destination          = "secrets/aclsave.env"
+        perms                = "0400"
         env                  = true
         change_mode          = "noop"
         error_on_missing_key = true
@@ -360,10 +361,10 @@ job "redis" {
         args = ["-c", <<-EOT
           trap 'kill $! 2>/dev/null; exit 0' INT TERM
           while :; do
-            out="$("$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" ACL SAVE 2>&1)"
-            [ "$out" = OK ] || echo "aclsave: $out" >&2
             sleep "$ACL_SAVE_INTERVAL" &
             wait $!
+            out="$("$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" ACL SAVE 2>&1)"
+            [ "$out" = OK ] || echo "aclsave: $out" >&2
           done
         EOT
         ]
