@@ -76,16 +76,23 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		inflight <- status
 	}()
-	// Wait until the UPDATE is waiting on the lock.
-	deadline := time.Now().Add(10 * time.Second)
+	// Wait until the UPDATE is blocked by the lock holder.
+	probe := s.connect(observerUser, observerPassword)
+	holder := s.observer.PgConn().PID()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var waiting int
-		if err := s.observer.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE contacts%'`).Scan(&waiting); err != nil {
+		if err := probe.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE $1::int = ANY (pg_blocking_pids(pid))`, holder).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting == 1 {
 			break
+		}
+		select {
+		case status := <-inflight:
+			t.Fatalf("the PUT finished (status %d) while the row was locked", status)
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the PUT never waited on the row lock")
