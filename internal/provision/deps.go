@@ -44,7 +44,9 @@ type Vault interface {
 	EnsureJWTRole(ctx context.Context, n tenant.Names) (bool, error)
 	EnsurePostgres(ctx context.Context, n tenant.Names, addr string) (bool, error)
 	EnsureRedis(ctx context.Context, n tenant.Names, addr string) (bool, error)
-	Rotate(ctx context.Context, n tenant.Names) (vault.RotateReport, error)
+	RotateRoots(ctx context.Context, n tenant.Names) (vault.RotateReport, error)
+	ListLeases(ctx context.Context, n tenant.Names) (vault.Leases, error)
+	RevokeLeases(ctx context.Context, n tenant.Names, l vault.Leases) ([]vault.RoleLeases, error)
 	Teardown(ctx context.Context, n tenant.Names) (bool, error)
 }
 

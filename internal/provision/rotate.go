@@ -15,6 +15,7 @@ import (
 const (
 	StepRotate  = "rotate"
 	StepRollout = "reload"
+	StepRevoke  = "revoke"
 )
 
 // RotateOptions control rotate.
@@ -35,10 +36,12 @@ type RotateResult struct {
 }
 
 // Rotate rotates the root credentials of the tenant's Postgres and Redis
-// connections in Vault and revokes every dynamic credential issued to the
-// tenant, then replaces the app's and worker's allocations one at a time,
-// each replacement healthy before the next, so every task renders fresh
-// credentials through its workload identity. It returns when all are healthy.
+// connections in Vault, then replaces the app's and worker's allocations one
+// at a time (each replacement renders fresh credentials with its workload
+// identity and passes its checks before the next), then revokes exactly the
+// dynamic credentials that existed before the replacements. In that order no
+// task is ever left holding revoked credentials. It returns when every task is
+// healthy again.
 func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, error) {
 	n := tenant.NamesFor(opt.ID)
 	r := runner{command: "rotate", tenant: opt.ID.String(), sink: env.Sink, now: env.now}
@@ -47,6 +50,7 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 		timeout = 10 * time.Minute
 	}
 	var res RotateResult
+	var before vault.Leases // the tenant's leases before the replacements
 	var lock *consul.Lock
 	defer func() {
 		if lock != nil {
@@ -76,19 +80,18 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 			return Outcome{Detail: "holding " + n.LockKey}, nil
 		}},
 		{Name: StepRotate, Apply: func(ctx context.Context) (Outcome, error) {
-			rep, err := env.Vault.Rotate(ctx, n)
+			rep, err := env.Vault.RotateRoots(ctx, n)
 			res.Vault = rep
 			if err != nil {
 				return Outcome{Changed: len(rep.Rotated) > 0}, err
 			}
-			revoked := 0
-			for _, l := range rep.Leases {
-				revoked += l.Revoked
-			}
-			return Outcome{Changed: true, Detail: fmt.Sprintf("rotated root of %s; revoked %d lease(s)",
-				strings.Join(rep.Rotated, ", "), revoked)}, nil
+			return Outcome{Changed: len(rep.Rotated) > 0, Detail: "rotated the root of " + strings.Join(rep.Rotated, ", ")}, nil
 		}},
 		{Name: StepRollout, Apply: func(ctx context.Context) (Outcome, error) {
+			var err error
+			if before, err = env.Vault.ListLeases(ctx, n); err != nil {
+				return Outcome{}, err
+			}
 			wctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			total := 0
@@ -105,7 +108,16 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 					return Outcome{Changed: total > 0}, err
 				}
 			}
-			return Outcome{Changed: total > 0, Detail: fmt.Sprintf("%d allocation(s) replaced with fresh credentials, all healthy", total)}, nil
+			return Outcome{Changed: total > 0, Detail: fmt.Sprintf("%d allocation(s) replaced with fresh credentials, all passing", total)}, nil
+		}},
+		{Name: StepRevoke, Apply: func(ctx context.Context) (Outcome, error) {
+			revoked, err := env.Vault.RevokeLeases(ctx, n, before)
+			res.Vault.Leases = revoked
+			count := 0
+			for _, l := range revoked {
+				count += l.Revoked
+			}
+			return Outcome{Changed: count > 0, Detail: fmt.Sprintf("revoked %d lease(s) issued before the rotation", count)}, err
 		}},
 	}
 	rep, err := r.run(ctx, steps)
