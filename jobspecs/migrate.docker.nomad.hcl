@@ -92,6 +92,8 @@ variable "names" {
     db_role_app        = string
     db_role_worker     = string
     db_role_migrate    = string
+    db_owner_role      = string
+    db_app_role        = string
     redis_role_app     = string
     redis_role_worker  = string
   })
@@ -235,6 +237,8 @@ job "migrate" {
       env {
         TENANT_ID                 = var.tenant_id
         TENANTCTL_MIGRATE_VERSION = "${NOMAD_META_version}"
+        TENANTCTL_DB_OWNER_ROLE   = var.names.db_owner_role
+        TENANTCTL_DB_APP_ROLE     = var.names.db_app_role
       }
 
       config {

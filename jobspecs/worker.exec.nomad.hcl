@@ -92,6 +92,8 @@ variable "names" {
     db_role_app        = string
     db_role_worker     = string
     db_role_migrate    = string
+    db_owner_role      = string
+    db_app_role        = string
     redis_role_app     = string
     redis_role_worker  = string
   })

@@ -123,6 +123,8 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			fixed("db_role_app", n.DBRoleApp),
 			fixed("db_role_worker", n.DBRoleWorker),
 			fixed("db_role_migrate", n.DBRoleMigrate),
+			fixed("db_owner_role", n.OwnerRole),
+			fixed("db_app_role", n.AppGroupRole),
 			fixed("redis_role_app", n.RedisRoleApp),
 			fixed("redis_role_worker", n.RedisRoleWorker),
 		),

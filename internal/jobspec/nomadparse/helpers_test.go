@@ -45,6 +45,12 @@ func checkJob(t *testing.T, j jobspec.Job, job *api.Job, spec tenant.Spec) {
 		if tg.RestartPolicy == nil || deref(tg.RestartPolicy.Attempts) != 0 || tg.ReschedulePolicy == nil || deref(tg.ReschedulePolicy.Attempts) != 0 || deref(tg.ReschedulePolicy.Unlimited) {
 			t.Errorf("%s: want restart and reschedule attempts 0", j.SourceFile)
 		}
+		// The runner runs as the schema owner and grants the app group.
+		env := tg.Tasks[0].Env
+		if env["TENANTCTL_DB_OWNER_ROLE"] != names.OwnerRole || env["TENANTCTL_DB_APP_ROLE"] != names.AppGroupRole {
+			t.Errorf("%s: migrate env owner/app roles = %q/%q; want %q/%q", j.SourceFile,
+				env["TENANTCTL_DB_OWNER_ROLE"], env["TENANTCTL_DB_APP_ROLE"], names.OwnerRole, names.AppGroupRole)
+		}
 	} else {
 		if job.Update == nil || !deref(job.Update.AutoRevert) || deref(job.Update.HealthCheck) != "checks" {
 			t.Errorf("%s: want an update block with health checks and auto_revert", j.SourceFile)

@@ -29,6 +29,8 @@ names        = {
   db_role_app        = "acme-corp--app"
   db_role_worker     = "acme-corp--worker"
   db_role_migrate    = "acme-corp--migrate"
+  db_owner_role      = "acme_corp__owner"
+  db_app_role        = "acme_corp__rw"
   redis_role_app     = "acme-corp--redis-app"
   redis_role_worker  = "acme-corp--redis-worker"
 }
