@@ -70,6 +70,34 @@ func desiredSpec(c *ucli.Context, id tenant.ID, cfg config.Config) (tenant.Spec,
 	return spec, nil
 }
 
+// target is what a command acting on one tenant starts from.
+type target struct {
+	id   tenant.ID
+	spec tenant.Spec // zero unless asked for
+	cfg  config.Config
+	env  provision.Env
+}
+
+// prepare parses the tenant id (and, with withSpec, the desired spec), loads
+// the config and connects the adapters, reporting progress to sink.
+func (a *app) prepare(c *ucli.Context, withSpec bool, sink provision.Sink) (target, error) {
+	var t target
+	var err error
+	if t.id, err = oneTenant(c); err != nil {
+		return t, err
+	}
+	if t.cfg, err = loadConfig(a.opts.ConfigFile); err != nil {
+		return t, err
+	}
+	if withSpec {
+		if t.spec, err = desiredSpec(c, t.id, t.cfg); err != nil {
+			return t, err
+		}
+	}
+	t.env, err = a.provisionEnv(c, t.cfg, sink)
+	return t, err
+}
+
 func (a *app) progressFor(c *ucli.Context) *progress {
 	return newProgress(a.progressWriter(c), wantJSON(c), isTerminal(a.Stderr), a.color(a.Stderr))
 }
@@ -100,32 +128,17 @@ func (a *app) upCommand() *ucli.Command {
 }
 
 func (a *app) up(c *ucli.Context) error {
-	id, err := oneTenant(c)
+	t, err := a.prepare(c, true, a.progressFor(c))
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(a.opts.ConfigFile)
-	if err != nil {
-		return err
-	}
-	spec, err := desiredSpec(c, id, cfg)
-	if err != nil {
-		return err
-	}
-	p := a.progressFor(c)
-	env, err := a.provisionEnv(c, cfg, p)
-	if err != nil {
-		return err
-	}
+	id, spec, env := t.id, t.spec, t.env
 	res, err := provision.Up(c.Context, env, provision.UpOptions{
 		Spec: spec, Timeout: c.Duration("timeout"), LockTimeout: c.Duration("lock-timeout"),
 		Detach: c.Bool("detach"), Holder: consul.CurrentHolder("up "+id.String(), time.Now()),
 	})
 	if wantJSON(c) {
-		if jerr := json.NewEncoder(a.Stdout).Encode(map[string]any{"result": res, "error": errString(err)}); jerr != nil {
-			return jerr
-		}
-		return err
+		return a.jsonResult(res, err)
 	}
 	if err != nil {
 		return err
@@ -152,6 +165,15 @@ func (a *app) printSummary(spec tenant.Spec, links map[string]string) {
 		fmt.Fprintf(w, "  %s\t%s\n", k, links[k])
 	}
 	_ = w.Flush()
+}
+
+// jsonResult prints a command's result and error as one JSON object and
+// returns err, so the exit code still tells what happened.
+func (a *app) jsonResult(result any, err error) error {
+	if jerr := json.NewEncoder(a.Stdout).Encode(map[string]any{"result": result, "error": errString(err)}); jerr != nil {
+		return jerr
+	}
+	return err
 }
 
 func errString(err error) string {
@@ -208,10 +230,7 @@ func (a *app) down(c *ucli.Context) error {
 		Holder: consul.CurrentHolder("down "+id.String(), time.Now()),
 	})
 	if wantJSON(c) {
-		if jerr := json.NewEncoder(a.Stdout).Encode(map[string]any{"result": rep, "error": errString(err)}); jerr != nil {
-			return jerr
-		}
-		return err
+		return a.jsonResult(rep, err)
 	}
 	if err != nil {
 		return err
@@ -253,22 +272,11 @@ func (a *app) planCommand() *ucli.Command {
 }
 
 func (a *app) plan(c *ucli.Context) error {
-	id, err := oneTenant(c)
+	t, err := a.prepare(c, true, nil)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(a.opts.ConfigFile)
-	if err != nil {
-		return err
-	}
-	spec, err := desiredSpec(c, id, cfg)
-	if err != nil {
-		return err
-	}
-	env, err := a.provisionEnv(c, cfg, nil)
-	if err != nil {
-		return err
-	}
+	id, spec, env := t.id, t.spec, t.env
 	if _, err := env.Nomad.Preflight(c.Context); err != nil {
 		return err
 	}
@@ -325,18 +333,11 @@ func (a *app) statusCommand() *ucli.Command {
 }
 
 func (a *app) status(c *ucli.Context) error {
-	id, err := oneTenant(c)
+	t, err := a.prepare(c, false, nil)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(a.opts.ConfigFile)
-	if err != nil {
-		return err
-	}
-	env, err := a.provisionEnv(c, cfg, nil)
-	if err != nil {
-		return err
-	}
+	id, env := t.id, t.env
 	st, err := provision.Status(c.Context, env, id)
 	if err != nil {
 		return err
@@ -422,22 +423,11 @@ func (a *app) migrateCommand() *ucli.Command {
 			&ucli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "deadline of the migration run"},
 			jsonFlag()),
 		Action: func(c *ucli.Context) error {
-			id, err := oneTenant(c)
+			t, err := a.prepare(c, true, a.progressFor(c))
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(a.opts.ConfigFile)
-			if err != nil {
-				return err
-			}
-			spec, err := desiredSpec(c, id, cfg)
-			if err != nil {
-				return err
-			}
-			env, err := a.provisionEnv(c, cfg, a.progressFor(c))
-			if err != nil {
-				return err
-			}
+			id, spec, env := t.id, t.spec, t.env
 			rep, err := provision.Migrate(c.Context, env, provision.MigrateOptions{
 				Spec: spec, Timeout: c.Duration("timeout"), LockTimeout: c.Duration("lock-timeout"),
 				Holder: consul.CurrentHolder("migrate "+id.String(), time.Now()),
@@ -456,27 +446,17 @@ func (a *app) rotateCommand() *ucli.Command {
 			&ucli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "deadline for the tasks to be healthy again"},
 			jsonFlag()),
 		Action: func(c *ucli.Context) error {
-			id, err := oneTenant(c)
+			t, err := a.prepare(c, false, a.progressFor(c))
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(a.opts.ConfigFile)
-			if err != nil {
-				return err
-			}
-			env, err := a.provisionEnv(c, cfg, a.progressFor(c))
-			if err != nil {
-				return err
-			}
+			id, env := t.id, t.env
 			res, err := provision.Rotate(c.Context, env, provision.RotateOptions{
 				ID: id, Timeout: c.Duration("timeout"), LockTimeout: c.Duration("lock-timeout"),
 				Holder: consul.CurrentHolder("rotate "+id.String(), time.Now()),
 			})
 			if wantJSON(c) {
-				if jerr := json.NewEncoder(a.Stdout).Encode(map[string]any{"result": res, "error": errString(err)}); jerr != nil {
-					return jerr
-				}
-				return err
+				return a.jsonResult(res, err)
 			}
 			if err != nil {
 				return err
@@ -495,10 +475,7 @@ func (a *app) rotateCommand() *ucli.Command {
 // finish prints a report's outcome for commands without their own summary.
 func (a *app) finish(c *ucli.Context, id tenant.ID, rep provision.Report, err error, verb string) error {
 	if wantJSON(c) {
-		if jerr := json.NewEncoder(a.Stdout).Encode(map[string]any{"result": rep, "error": errString(err)}); jerr != nil {
-			return jerr
-		}
-		return err
+		return a.jsonResult(rep, err)
 	}
 	if err != nil {
 		return err
