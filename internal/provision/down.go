@@ -42,16 +42,8 @@ type DownOptions struct {
 func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 	n := tenant.NamesFor(opt.ID)
 	r := runner{command: "down", tenant: opt.ID.String(), sink: env.Sink, now: env.now}
-	var lock *consul.Lock
-	defer func() {
-		if lock == nil {
-			return
-		}
-		// The tenant is gone: delete the lock key too, unless someone waits.
-		if err := lock.Destroy(); err != nil {
-			env.log().Warn("delete tenant lock", "tenant", opt.ID.String(), "error", err)
-		}
-	}()
+	lk := &tenantLock{env: env, n: n}
+	defer lk.release(true) // the tenant is gone: the lock key goes too
 	stop := func(ctx context.Context, jobs ...string) (Outcome, error) {
 		var removed []string
 		var errs []error
@@ -74,14 +66,7 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
 			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, n)
 		}},
-		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
-			l, err := env.Consul.Acquire(ctx, n.LockKey, opt.Holder, opt.LockTimeout)
-			if err != nil {
-				return Outcome{}, err
-			}
-			lock = l
-			return Outcome{Detail: "holding " + n.LockKey}, nil
-		}},
+		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepWorkloads, Apply: func(ctx context.Context) (Outcome, error) {
 			// Dispatched migration runs are jobs of their own.
 			children, err := env.Nomad.ListJobs(ctx, n.Namespace, n.JobMigrate+"/")

@@ -168,32 +168,11 @@ func Migrate(ctx context.Context, env Env, opt MigrateOptions) (Report, error) {
 		return Report{}, err
 	}
 	r := runner{command: "migrate", tenant: d.spec.ID.String(), sink: env.Sink, now: env.now}
-	var lock *consul.Lock
-	defer func() {
-		if lock != nil {
-			_ = lock.Release()
-		}
-	}()
+	lk := &tenantLock{env: env, n: d.names}
+	defer lk.release(false)
 	return r.run(ctx, []Step{
-		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
-			if err := preflight(ctx, env, d.names); err != nil {
-				return Outcome{}, err
-			}
-			if rec, err := env.Consul.ReadRecord(ctx, d.names.KVPrefix); err != nil {
-				return Outcome{}, err
-			} else if rec == nil {
-				return Outcome{}, notFound(d.spec.ID)
-			}
-			return Outcome{Detail: "tenant found"}, nil
-		}},
-		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
-			l, err := env.Consul.Acquire(ctx, d.names.LockKey, opt.Holder, opt.LockTimeout)
-			if err != nil {
-				return Outcome{}, err
-			}
-			lock = l
-			return Outcome{Detail: "holding " + d.names.LockKey}, nil
-		}},
+		preflightExisting(env, d.names),
+		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepMigrations, Apply: func(ctx context.Context) (Outcome, error) { return env.migrate(ctx, d, r) }},
 	})
 }

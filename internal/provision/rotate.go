@@ -51,34 +51,11 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 	}
 	var res RotateResult
 	var before vault.Leases // the tenant's leases before the replacements
-	var lock *consul.Lock
-	defer func() {
-		if lock != nil {
-			_ = lock.Release()
-		}
-	}()
+	lk := &tenantLock{env: env, n: n}
+	defer lk.release(false)
 	steps := []Step{
-		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
-			if err := preflight(ctx, env, n); err != nil {
-				return Outcome{}, err
-			}
-			rec, err := env.Consul.ReadRecord(ctx, n.KVPrefix)
-			if err != nil {
-				return Outcome{}, err
-			}
-			if rec == nil {
-				return Outcome{}, notFound(opt.ID)
-			}
-			return Outcome{Detail: "tenant found"}, nil
-		}},
-		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
-			l, err := env.Consul.Acquire(ctx, n.LockKey, opt.Holder, opt.LockTimeout)
-			if err != nil {
-				return Outcome{}, err
-			}
-			lock = l
-			return Outcome{Detail: "holding " + n.LockKey}, nil
-		}},
+		preflightExisting(env, n),
+		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepRotate, Apply: func(ctx context.Context) (Outcome, error) {
 			rep, err := env.Vault.RotateRoots(ctx, n)
 			res.Vault = rep

@@ -141,23 +141,10 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 		return res, nil
 	}
 
-	var lock *consul.Lock
-	defer func() {
-		if lock != nil {
-			if err := lock.Release(); err != nil {
-				env.log().Warn("release tenant lock", "tenant", d.spec.ID.String(), "error", err)
-			}
-		}
-	}()
+	lk := &tenantLock{env: env, n: d.names}
+	defer lk.release(false)
 	steps := []Step{
-		{Name: StepLock, Apply: func(ctx context.Context) (Outcome, error) {
-			l, err := env.Consul.Acquire(ctx, d.names.LockKey, opt.Holder, opt.LockTimeout)
-			if err != nil {
-				return Outcome{}, err
-			}
-			lock = l
-			return Outcome{Detail: "holding " + d.names.LockKey}, nil
-		}},
+		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepNamespace, Apply: func(ctx context.Context) (Outcome, error) { return env.namespace(ctx, d) }},
 		{Name: StepVault, Apply: func(ctx context.Context) (Outcome, error) { return env.vaultIdentity(ctx, d) }},
 		{Name: StepVolumes, Apply: func(ctx context.Context) (Outcome, error) { return env.volumes(ctx, d) }},
@@ -185,7 +172,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	rep2, err := r.run(ctx, steps)
 	res.Report.Steps = append(res.Report.Steps, rep2.Steps...)
 	res.Report.Duration += rep2.Duration
-	if err != nil && lock != nil {
+	if err != nil && lk.held() {
 		env.recordFailure(d, err)
 	}
 	return res, err
