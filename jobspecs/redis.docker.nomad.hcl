@@ -15,7 +15,7 @@ variable "tenant_id" {
   description = "Tenant id: a DNS label such as acme-corp."
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.tenant_id))
+    condition     = var.tenant_id != "" && regex_replace(var.tenant_id, "^[a-z][a-z0-9-]{0,30}[a-z0-9]$", "") == ""
     error_message = "The tenant id must be 2-32 lowercase letters, digits and hyphens, starting with a letter."
   }
 }
@@ -25,7 +25,7 @@ variable "tenant_name" {
   description = "Display name (any text up to 100 characters); shown in meta and to the app, never interpreted."
 
   validation {
-    condition     = can(regex("^.{1,100}$", var.tenant_name))
+    condition     = var.tenant_name != "" && regex_replace(var.tenant_name, "^.{1,100}$", "") == ""
     error_message = "The display name must be 1-100 characters."
   }
 }
@@ -35,7 +35,7 @@ variable "host" {
   description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", var.host))
+    condition     = var.host != "" && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", "") == ""
     error_message = "The host must be a lower-case DNS name."
   }
 }
@@ -55,7 +55,7 @@ variable "node_pool" {
   description = "Node pool the job runs in."
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", var.node_pool))
+    condition     = var.node_pool != "" && regex_replace(var.node_pool, "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "") == ""
     error_message = "The node pool must be a name of letters, digits, underscores and hyphens."
   }
 }
@@ -65,7 +65,7 @@ variable "spec_version" {
   description = "Version of the tenantctl jobspec set, recorded in job meta."
 
   validation {
-    condition     = can(regex("^[0-9]+$", var.spec_version))
+    condition     = var.spec_version != "" && regex_replace(var.spec_version, "^[0-9]+$", "") == ""
     error_message = "The spec version must be a number."
   }
 }
@@ -100,7 +100,7 @@ variable "names" {
   description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
   validation {
-    condition     = length([for v in values(var.names) : v if !can(regex("^[a-z0-9][a-z0-9_/-]{0,127}$", v))]) == 0
+    condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
     error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
   }
 }
@@ -113,7 +113,7 @@ variable "vault" {
   description = "Vault mounts: kv_mount (KV v2, holds the bootstrap secret) and database_mount (issues Postgres and Redis credentials)."
 
   validation {
-    condition     = length([for v in values(var.vault) : v if !can(regex("^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", v))]) == 0
+    condition     = length([for v in values(var.vault) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", "") != ""]) == 0
     error_message = "Each mount must be a Vault path such as database."
   }
 }
@@ -127,7 +127,7 @@ variable "update" {
   description = "Deployment timings of service jobs."
 
   validation {
-    condition     = length([for v in values(var.update) : v if !can(regex("^([0-9]+(ms|s|m|h))+$", v))]) == 0
+    condition     = length([for v in values(var.update) : v if v == "" || regex_replace(v, "^([0-9]+(ms|s|m|h))+$", "") != ""]) == 0
     error_message = "Each timing must be a duration such as 5s or 3m."
   }
 }
@@ -167,7 +167,7 @@ variable "images" {
   description = "Images of the docker profile: postgres, redis, app (tenant-app on its PATH) and tenantctl (tenantctl on its PATH)."
 
   validation {
-    condition     = length([for v in values(var.images) : v if !can(regex("^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$", v))]) == 0
+    condition     = length([for v in values(var.images) : v if v == "" || regex_replace(v, "^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$", "") != ""]) == 0
     error_message = "Each image must be an image reference such as postgres:15."
   }
 }
