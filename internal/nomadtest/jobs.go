@@ -252,6 +252,23 @@ func (s *Server) registerJob(q *request) error {
 				req.JobModifyIndex, deref(e.current().JobModifyIndex))
 		}
 	}
+	if e != nil && specEqual(e.current(), job) {
+		// Nomad writes nothing for an unchanged spec (no new version, no new
+		// submission) and answers with the job's ModifyIndex, which has
+		// moved past its JobModifyIndex once the job's status changed; it
+		// still creates an evaluation for jobs that are neither periodic
+		// nor parameterized, as `nomad job eval` would.
+		cur := e.current()
+		resp := api.JobRegisterResponse{JobModifyIndex: deref(cur.ModifyIndex), Warnings: warnings}
+		index := deref(cur.ModifyIndex)
+		if job.ParameterizedJob == nil && job.Periodic == nil {
+			ev := s.newEval(cur, "job-register")
+			resp.EvalID, resp.EvalCreateIndex = ev.ID, ev.CreateIndex
+			index = ev.CreateIndex
+			s.startEval(ev, cur)
+		}
+		return q.reply(index, resp)
+	}
 	resp := s.upsertJob(e, job, req.Submission, "job-register")
 	resp.Warnings = warnings
 	return q.reply(resp.JobModifyIndex, resp)

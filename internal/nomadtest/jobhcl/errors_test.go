@@ -111,14 +111,19 @@ func TestParseErrors(t *testing.T) {
 			src: `variable "tenant" {
   type = string
   validation {
-    condition     = length(regexall(".", var.tenant)) <= 8
+    condition     = strlen(var.tenant) <= 8
     error_message = "The tenant id is at most 8 characters."
   }
 }
 job "a" {}
 `,
 			varFile: `tenant = "much-too-long"`,
-			want:    "input.hcl:4,21-59: Invalid value for variable; The tenant id is at most 8 characters.\n\nThis was checked by the validation rule at input.hcl:3,3-13.",
+			want:    "input.hcl:4,21-44: Invalid value for variable; The tenant id is at most 8 characters.\n\nThis was checked by the validation rule at input.hcl:3,3-13.",
+		},
+		{
+			name: "unknown function",
+			src:  "job \"a\" {\n  meta {\n    x = regex(\"a\", \"b\")\n  }\n}\n",
+			want: `input.hcl:3,9-14: Call to unknown function; There is no function named "regex".`,
 		},
 		{
 			name:    "var file value of the wrong type",
@@ -183,9 +188,9 @@ job "a" {}
 				"input.hcl:3,7-14: Circular reference between local values; The local value \"b\" depends, directly or through other locals, on itself.",
 		},
 		{
-			name: "unknown function",
+			name: "file function disabled",
 			src:  "job \"a\" {\n  region = file(\"x\")\n}\n",
-			want: `input.hcl:2,12-16: Call to unknown function; There is no function named "file". Did you mean "title"?`,
+			want: `input.hcl:2,12-17: Error in function call; Call to function "file" failed: filesystem function disabled.`,
 		},
 		{
 			name: "syntax error",

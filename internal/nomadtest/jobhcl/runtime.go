@@ -48,6 +48,17 @@ func (r *runtimeRewriter) Enter(node hclsyntax.Node) hcl.Diagnostics {
 		if name, ok := r.iterator(n); ok {
 			r.scopes = append(r.scopes, map[string]struct{}{name: {}})
 		}
+	case *hclsyntax.FunctionCallExpr:
+		// convert's second argument is a type expression (string,
+		// list(number), …), read as syntax, never evaluated.
+		if n.Name == "convert" && len(n.Args) == 2 {
+			hclsyntax.VisitAll(n.Args[1], func(c hclsyntax.Node) hcl.Diagnostics {
+				if t, ok := c.(*hclsyntax.ScopeTraversalExpr); ok {
+					r.skip[t] = true
+				}
+				return nil
+			})
+		}
 	case *hclsyntax.ScopeTraversalExpr:
 		r.rewrite(n)
 	}

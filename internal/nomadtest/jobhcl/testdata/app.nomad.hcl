@@ -2,7 +2,7 @@ variable "tenant" {
   type        = string
   description = "Tenant id."
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]*$", var.tenant))
+    condition     = var.tenant != "" && regex_replace(var.tenant, "^[a-z][a-z0-9-]*$", "") == ""
     error_message = "The tenant id must be lowercase letters, digits and dashes."
   }
 }
