@@ -60,24 +60,6 @@ func (o WorkerOptions) withDefaults() WorkerOptions {
 	return o
 }
 
-// WorkerStats count what a Worker did with the messages it handled.
-type WorkerStats struct {
-	// Done jobs had their effect now.
-	Done int64
-	// Duplicate jobs had been processed before (redelivered, or submitted
-	// twice with one key): acknowledged without a second effect.
-	Duplicate int64
-	// Failed jobs failed permanently; the failure is their recorded result.
-	Failed int64
-	// Retry counts transient failures, left unacknowledged for redelivery.
-	Retry int64
-	// DeadLettered messages were malformed and moved to the dead-letter
-	// stream.
-	DeadLettered int64
-	// Claimed messages were taken over from another consumer.
-	Claimed int64
-}
-
 // Worker consumes jobs from a Redis stream with a consumer group and applies
 // each in one Postgres transaction together with its processed_jobs row:
 // delivery is at least once (a message is acknowledged only after its
@@ -98,12 +80,6 @@ func NewWorker(pools *Pools, opts WorkerOptions, logger *slog.Logger) *Worker {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{pools: pools, opts: opts.withDefaults(), log: logger}
-}
-
-// Stats returns the counts so far.
-func (w *Worker) Stats() WorkerStats {
-	return WorkerStats{Done: w.done.Load(), Duplicate: w.duplicate.Load(), Failed: w.failed.Load(),
-		Retry: w.retry.Load(), DeadLettered: w.dead.Load(), Claimed: w.claimed.Load()}
 }
 
 // DeadLetterStream is where malformed messages of stream go.

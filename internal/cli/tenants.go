@@ -298,11 +298,8 @@ func (a *app) plan(c *ucli.Context) error {
 		sort.Strings(ids)
 		for _, k := range ids {
 			j := res.Jobs[k]
-			var place, inplace, destr, stop uint64
-			for _, g := range j.Groups {
-				place, inplace, destr, stop = place+g.Place, inplace+g.InPlace, destr+g.Destructive, stop+g.Stop
-			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", k, j.DiffType, place, inplace, destr, stop)
+			t := j.Totals()
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", k, j.DiffType, t.Place, t.InPlace, t.Destructive, t.Stop)
 		}
 		_ = w.Flush()
 	}
@@ -461,12 +458,8 @@ func (a *app) rotateCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			revoked := 0
-			for _, l := range res.Vault.Leases {
-				revoked += l.Revoked
-			}
 			fmt.Fprintf(a.Stdout, "%s: rotated %s; revoked %d lease(s); replaced %d allocation(s); healthy (%s)\n",
-				id, strings.Join(res.Vault.Rotated, ", "), revoked, res.Replaced, round(res.Duration))
+				id, strings.Join(res.Vault.Rotated, ", "), res.Vault.Revoked(), res.Replaced, round(res.Duration))
 			return nil
 		},
 	}

@@ -42,15 +42,11 @@ func CurrentHolder(command string, now time.Time) Holder {
 type Lock struct {
 	client    *Client
 	lock      *consulapi.Lock
-	lost      <-chan struct{}
 	key       string
 	session   string
 	stopRenew chan struct{}
 	once      sync.Once
 }
-
-// Lost is closed when the lock is lost (session invalidated, Consul gone).
-func (l *Lock) Lost() <-chan struct{} { return l.lost }
 
 // Release gives the lock up and ends its session. It is safe to call more
 // than once.
@@ -138,7 +134,7 @@ func (c *Client) Acquire(ctx context.Context, key string, holder Holder, wait ti
 			return nil, fmt.Errorf("consul: lock %q: %w", key, err)
 		case lost != nil:
 			c.log.Debug("lock acquired", "key", key)
-			return &Lock{client: c, lock: lk, lost: lost, key: key, session: session, stopRenew: stopRenew}, nil
+			return &Lock{client: c, lock: lk, key: key, session: session, stopRenew: stopRenew}, nil
 		}
 		if ctx.Err() != nil {
 			giveUp()

@@ -98,21 +98,6 @@ func (c *Client) DeletePrefix(ctx context.Context, prefix string) (bool, error) 
 	return true, nil
 }
 
-// DeleteKey deletes one key; it reports whether the key existed.
-func (c *Client) DeleteKey(ctx context.Context, key string) (bool, error) {
-	kv, _, err := c.api.KV().Get(key, (&consulapi.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return false, fmt.Errorf("consul: read %s: %w", key, err)
-	}
-	if kv == nil {
-		return false, nil
-	}
-	if _, err := c.api.KV().Delete(key, (&consulapi.WriteOptions{}).WithContext(ctx)); err != nil {
-		return false, fmt.Errorf("consul: delete %s: %w", key, err)
-	}
-	return true, nil
-}
-
 // ListRecords returns every tenant record, sorted by tenant id.
 func (c *Client) ListRecords(ctx context.Context) ([]Record, error) {
 	pairs, _, err := c.api.KV().List(RecordsPrefix, (&consulapi.QueryOptions{}).WithContext(ctx))

@@ -93,7 +93,7 @@ func TestEveryJobspecDeclaresTheVarFile(t *testing.T) {
 		spec := mustSpec(t, "acme", "ACME", profile)
 		vals := ValuesFor(config.Default(), spec)
 		var want []string
-		for _, v := range vals.List() {
+		for _, v := range vals.list {
 			want = append(want, v.Name)
 		}
 		sort.Strings(want)

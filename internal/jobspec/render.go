@@ -123,9 +123,3 @@ func Render(fsys fs.FS, cfg config.Config, spec tenant.Spec) ([]Job, error) {
 
 // VarFileName is the name render gives a tenant's var file.
 func VarFileName(id tenant.ID) string { return id.String() + ".vars.hcl" }
-
-// SubmissionVariables is the Variables text of the job Submission that
-// `nomad job run -var-file=<var file>` sends for j: the var file followed by
-// a newline (the Nomad CLI ends each var file it reads with one). `up` sends
-// this, so the Definition tab of the Nomad UI is the same either way.
-func (j Job) SubmissionVariables() string { return j.Vars + "\n" }

@@ -177,10 +177,6 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	return Values{list: vs}
 }
 
-// List returns the variables in var-file order. The slice is shared: do
-// not modify it.
-func (vs Values) List() []Value { return vs.list }
-
 // Get returns the value at path: a variable name, or object.attribute.
 func (vs Values) Get(path string) (Value, bool) {
 	top, attr, nested := strings.Cut(path, ".")

@@ -125,6 +125,3 @@ func Open(ctx context.Context, databaseURL string, fsys fs.FS, opts Options) (*R
 
 // Close closes the database connections.
 func (r *Runner) Close() error { return r.db.Close() }
-
-// Migrations returns the migrations the runner knows, in version order.
-func (r *Runner) Migrations() []Migration { return append([]Migration(nil), r.migrations...) }

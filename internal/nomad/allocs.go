@@ -2,10 +2,8 @@ package nomad
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -124,117 +122,4 @@ func (c *Client) allocations(ctx context.Context, ns, jobID string, q *api.Query
 		out = append(out, a)
 	}
 	return out, meta.LastIndex, nil
-}
-
-// Refreshed reports whether task of alloc has picked up new credentials
-// since t: the allocation was created after t, or the task has an event
-// after t that a template re-render causes. Real Nomad's template manager
-// emits, per the template's change_mode: "signal" → a "Signaling" event
-// ("Template re-rendered"); "restart" → "Restart Signaled" ("Template with
-// change_mode restart re-rendered"), then "Terminated", "Restarting" and
-// "Started"; "script" → an event saying the template ran its script (matched
-// by message, not verified on a real agent); "noop" → nothing at all, so
-// such tasks cannot be observed (WaitRefreshed skips them). The nomadtest
-// double emits none of these by itself: tests append them to a running
-// allocation with nomadtest's Server.TaskEvent.
-func Refreshed(a Alloc, task string, t time.Time) bool {
-	if !a.CreateTime.Before(t) {
-		return true
-	}
-	for _, td := range a.Tasks {
-		if td.Name != task {
-			continue
-		}
-		for _, e := range td.Events {
-			if e.Time.Before(t) {
-				continue
-			}
-			switch e.Type {
-			case api.TaskSignaling, api.TaskRestartSignal, api.TaskRestarting, api.TaskStarted:
-				return true
-			}
-			if m := strings.ToLower(e.Message); strings.Contains(m, "re-rendered") || strings.Contains(m, "template successfully ran script") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// WaitRefreshed waits until every running allocation of the job's current
-// version has, for each task with a template whose change_mode is not
-// "noop", picked up new credentials since t (see Refreshed), and is running
-// and healthy again. It returns the tasks it waited on ("group/task").
-func (c *Client) WaitRefreshed(ctx context.Context, ns, jobID string, t time.Time) ([]string, error) {
-	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
-	if err != nil {
-		return nil, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
-	}
-	watched := map[string][]string{} // group → tasks
-	var names []string
-	for _, tg := range job.TaskGroups {
-		for _, task := range tg.Tasks {
-			if rendersCredentials(task) {
-				watched[deref(tg.Name)] = append(watched[deref(tg.Name)], task.Name)
-				names = append(names, deref(tg.Name)+"/"+task.Name)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	version := deref(job.Version)
-	var pending []string
-	err = c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
-		allocs, idx, err := c.allocations(ctx, ns, jobID, q)
-		if err != nil {
-			return false, 0, err
-		}
-		pending = pending[:0]
-		seen := 0
-		for _, a := range allocs {
-			if a.JobVersion != version || a.DesiredStatus != api.AllocDesiredStatusRun {
-				continue
-			}
-			seen++
-			if a.ClientStatus != api.AllocClientStatusRunning || (a.Healthy != nil && !*a.Healthy) {
-				pending = append(pending, shortID(a.ID)+" not running")
-				continue
-			}
-			for _, task := range watched[a.Group] {
-				if !Refreshed(a, task, t) || !taskRunning(a, task) {
-					pending = append(pending, shortID(a.ID)+"/"+task)
-				}
-			}
-		}
-		return seen > 0 && len(pending) == 0, idx, nil
-	})
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return names, fmt.Errorf("nomad: job %q in %s: tasks not refreshed before the deadline: %s: %w",
-				jobID, ns, strings.Join(pending, ", "), err)
-		}
-		return names, fmt.Errorf("nomad: wait for job %q in %s to refresh: %w", jobID, ns, err)
-	}
-	return names, nil
-}
-
-func taskRunning(a Alloc, task string) bool {
-	for _, td := range a.Tasks {
-		if td.Name == task {
-			return td.State == "running"
-		}
-	}
-	return false
-}
-
-// rendersCredentials reports whether a task has a template Nomad acts on
-// when it re-renders.
-func rendersCredentials(t *api.Task) bool {
-	for _, tpl := range t.Templates {
-		if m := deref(tpl.ChangeMode); m != "" && m != "noop" {
-			return true
-		}
-	}
-	return false
 }

@@ -89,13 +89,6 @@ func New(cfg Config) (*Client, error) {
 	return &Client{api: c, addr: ac.Address, region: cfg.Region, log: log}, nil
 }
 
-// API returns the underlying api client, for the rare read this adapter
-// does not wrap. Prefer adding a method here.
-func (c *Client) API() *api.Client { return c.api }
-
-// Address returns the Nomad address the client talks to.
-func (c *Client) Address() string { return c.addr }
-
 // JobURL returns the Nomad UI link of a job: <addr>/ui/jobs/<job>@<ns>.
 func (c *Client) JobURL(ns, jobID string) string {
 	return c.addr + "/ui/jobs/" + url.PathEscape(jobID) + "@" + url.PathEscape(ns)

@@ -22,14 +22,14 @@ var ErrConflict = errors.New("job changed since it was planned")
 // text is Nomad's, with its input.hcl:LINE,COL position.
 //
 // Nomad checks the parse-job capability in the request's namespace, which is
-// "default" here; a token limited to the tenant's namespace needs ParseIn.
+// "default" here (parseIn can name another, so far only in tests).
 func (c *Client) Parse(ctx context.Context, src []byte, varFile string) (*api.Job, error) {
-	return c.ParseIn(ctx, "", src, varFile)
+	return c.parseIn(ctx, "", src, varFile)
 }
 
-// ParseIn is Parse with the request made in namespace ns (for ACLs only: the
+// parseIn is Parse with the request made in namespace ns (for ACLs only: the
 // job's namespace is whatever the jobspec says).
-func (c *Client) ParseIn(ctx context.Context, ns string, src []byte, varFile string) (*api.Job, error) {
+func (c *Client) parseIn(ctx context.Context, ns string, src []byte, varFile string) (*api.Job, error) {
 	req := &api.JobsParseRequest{JobHCL: string(src), Variables: varFile, Canonicalize: true}
 	var job api.Job
 	if _, err := c.api.Raw().Write("/v1/jobs/parse", req, &job, c.w(ctx, ns)); err != nil {
@@ -102,82 +102,26 @@ func (c *Client) Apply(ctx context.Context, job *api.Job, src []byte, varFile st
 
 // Deregister stops a job, or with purge removes it. A job that does not
 // exist, or that is already stopped when purge is false, changes nothing.
-// It does not wait; see DeregisterWait.
+// It does not wait for the allocations to stop.
 func (c *Client) Deregister(ctx context.Context, ns, jobID string, purge bool) (bool, error) {
-	changed, _, err := c.deregister(ctx, ns, jobID, purge)
-	return changed, err
-}
-
-// DeregisterWait is Deregister followed by a wait until every allocation the
-// job had running is terminal (complete, failed or lost), bounded by ctx.
-func (c *Client) DeregisterWait(ctx context.Context, ns, jobID string, purge bool) (bool, error) {
-	changed, allocs, err := c.deregister(ctx, ns, jobID, purge)
-	if err != nil {
-		return changed, err
-	}
-	for _, id := range allocs {
-		if err := c.waitAllocTerminal(ctx, ns, id); err != nil {
-			return changed, fmt.Errorf("nomad: wait for job %q allocation %s to stop: %w", jobID, shortID(id), err)
-		}
-	}
-	return changed, nil
-}
-
-func (c *Client) deregister(ctx context.Context, ns, jobID string, purge bool) (bool, []string, error) {
 	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
 	if isNotFound(err) {
-		return false, nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return false, nil, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
-	}
-	// Allocations are listed before a purge: afterwards Nomad no longer
-	// lists them under the job.
-	stubs, _, err := c.api.Jobs().Allocations(jobID, false, c.q(ctx, ns))
-	if err != nil {
-		return false, nil, fmt.Errorf("nomad: list allocations of job %q in %s: %w", jobID, ns, err)
-	}
-	var live []string
-	for _, a := range stubs {
-		if !terminalClient(a.ClientStatus) {
-			live = append(live, a.ID)
-		}
+		return false, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
 	}
 	if deref(job.Stop) && !purge {
-		return false, live, nil
+		return false, nil
 	}
 	if _, _, err := c.api.Jobs().Deregister(jobID, purge, c.w(ctx, ns)); err != nil {
 		if isNotFound(err) {
-			return false, nil, nil
+			return false, nil
 		}
-		return false, nil, fmt.Errorf("nomad: deregister job %q in %s: %w", jobID, ns, err)
+		return false, fmt.Errorf("nomad: deregister job %q in %s: %w", jobID, ns, err)
 	}
 	c.log.InfoContext(ctx, "nomad job deregistered", attrNamespace, ns, attrJob, jobID, "purge", purge)
-	return true, live, nil
-}
-
-// waitAllocTerminal blocks until an allocation's client status is terminal
-// or it is gone.
-func (c *Client) waitAllocTerminal(ctx context.Context, ns, id string) error {
-	return c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
-		q.Namespace = ns
-		a, meta, err := c.api.Allocations().Info(id, q)
-		if isNotFound(err) {
-			return true, 0, nil
-		}
-		if err != nil {
-			return false, 0, err
-		}
-		return terminalClient(a.ClientStatus), meta.LastIndex, nil
-	})
-}
-
-func terminalClient(status string) bool {
-	switch status {
-	case api.AllocClientStatusComplete, api.AllocClientStatusFailed, api.AllocClientStatusLost:
-		return true
-	}
-	return false
+	return true, nil
 }
 
 // JobInfo is one job of a namespace listing.

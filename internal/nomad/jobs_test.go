@@ -51,7 +51,7 @@ func TestApplyNewJobRegistersWithSubmission(t *testing.T) {
 	mustNamespace(t, c, "acme--tenant")
 	src, vars := serviceSrc("acme--tenant", "acme--app"), "greeting = \"hi\"\n"
 	res := applied(t, c, src, vars)
-	if !res.Changed || res.Plan.DiffType != DiffAdded || res.EvalID == "" || res.JobModifyIndex == 0 {
+	if !res.Changed || res.Plan.DiffType != "Added" || res.EvalID == "" || res.JobModifyIndex == 0 {
 		t.Errorf("got %+v; want changed, Added, an eval and an index", res)
 	}
 	if !strings.Contains(res.Warnings, "shutdown_delay") {
@@ -118,11 +118,11 @@ func TestApplyEditedCountsInPlaceAndDestructive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !plan.Changed() || plan.DiffType != DiffEdited {
+			if !plan.Changed() || plan.DiffType != "Edited" {
 				t.Errorf("got plan changed=%v diff=%s; want changed, Edited", plan.Changed(), plan.DiffType)
 			}
-			if plan.InPlaceUpdates() != tc.inPlace || plan.DestructiveUpdates() != tc.destructive {
-				t.Errorf("got in-place %d, destructive %d; want %d, %d", plan.InPlaceUpdates(), plan.DestructiveUpdates(), tc.inPlace, tc.destructive)
+			if sum := plan.Totals(); sum.InPlace != tc.inPlace || sum.Destructive != tc.destructive {
+				t.Errorf("got in-place %d, destructive %d; want %d, %d", sum.InPlace, sum.Destructive, tc.inPlace, tc.destructive)
 			}
 			before := srv.Writes()
 			res, err := c.Apply(context.Background(), job, []byte(src), tc.vars)
@@ -213,21 +213,12 @@ func TestDeregisterIdempotent(t *testing.T) {
 	for i, tc := range []struct {
 		purge, want bool
 	}{{false, true}, {false, false}, {true, true}, {true, false}} {
-		changed, err := c.DeregisterWait(ctx, "acme--tenant", "acme--app", tc.purge)
+		changed, err := c.Deregister(ctx, "acme--tenant", "acme--app", tc.purge)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		if changed != tc.want {
 			t.Errorf("step %d (purge=%v): got changed=%v; want %v", i, tc.purge, changed, tc.want)
-		}
-	}
-	allocs, _, err := srv.Client().Allocations().List(&api.QueryOptions{Namespace: "acme--tenant"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range allocs {
-		if !terminalClient(a.ClientStatus) {
-			t.Errorf("got allocation %s %s after DeregisterWait; want terminal", a.ID, a.ClientStatus)
 		}
 	}
 	jobs, err := c.ListJobs(ctx, "acme--tenant", "acme--")
@@ -250,7 +241,7 @@ func TestApplyRegisterFaultIsAnError(t *testing.T) {
 		t.Fatalf("got %v; want the server error", err)
 	}
 	// Nothing was registered, so a retry converges.
-	if res := applied(t, c, src, ""); !res.Changed || res.Plan.DiffType != DiffAdded {
+	if res := applied(t, c, src, ""); !res.Changed || res.Plan.DiffType != "Added" {
 		t.Errorf("got %+v; want the retry to register the job", res)
 	}
 }

@@ -1,9 +1,7 @@
 package nomad
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/nomad/api"
 
@@ -33,7 +31,7 @@ func applyAll(t testing.TB, c *Client, ns string, jobs []jobspec.Job) (changed i
 	t.Helper()
 	ctx := ctxFor(t, waitLimit)
 	for _, j := range jobs {
-		job, err := c.ParseIn(ctx, ns, j.Source, j.Vars)
+		job, err := c.parseIn(ctx, ns, j.Source, j.Vars)
 		if err != nil {
 			t.Fatalf("%s: parse: %v", j.Name, err)
 		}
@@ -94,46 +92,5 @@ func TestRenderedTenantConvergesThenMakesZeroWrites(t *testing.T) {
 				t.Errorf("got %d writes on a converged tenant; want 0", got-before)
 			}
 		})
-	}
-}
-
-func TestWaitRefreshedAfterRotation(t *testing.T) {
-	srv := nomadtest.New(t)
-	c := newClient(t, srv, "")
-	names := tenant.NamesFor("acme")
-	jobs := renderTenant(t, "acme", tenant.ProfileExec)
-	mustNamespace(t, c, names.Namespace)
-	var app []jobspec.Job
-	for _, j := range jobs {
-		if j.Name == "app" {
-			app = append(app, j)
-		}
-	}
-	applyAll(t, c, names.Namespace, app)
-
-	rotated := time.Now()
-	allocs, _, err := c.Allocations(context.Background(), names.Namespace, names.JobApp)
-	if err != nil || len(allocs) == 0 {
-		t.Fatalf("got %d allocations, %v; want some", len(allocs), err)
-	}
-	// Before any re-render the wait cannot succeed.
-	if _, err := c.WaitRefreshed(ctxFor(t, 200*time.Millisecond), names.Namespace, names.JobApp, rotated); err == nil {
-		t.Fatal("got success before any task re-rendered; want the deadline")
-	}
-	// The client re-renders the credentials template (change_mode signal).
-	for _, a := range allocs {
-		if a.DesiredStatus != api.AllocDesiredStatusRun {
-			continue
-		}
-		if err := srv.TaskEvent(a.ID, "app", api.TaskEvent{Type: api.TaskSignaling, DisplayMessage: "Template re-rendered"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tasks, err := c.WaitRefreshed(ctxFor(t, waitLimit), names.Namespace, names.JobApp, rotated)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tasks) != 1 || tasks[0] != "app/app" {
-		t.Errorf("got watched tasks %v; want [app/app]", tasks)
 	}
 }

@@ -16,13 +16,6 @@ import (
 // to delete a namespace that still has non-terminal jobs (or volumes).
 var ErrNamespaceInUse = errors.New("namespace still has non-terminal jobs or volumes")
 
-// Namespace is a Nomad namespace as tenantctl sees it.
-type Namespace struct {
-	Name        string            `json:"name"`
-	Description string            `json:"description,omitempty"`
-	Meta        map[string]string `json:"meta,omitempty"`
-}
-
 // EnsureNamespace creates namespace name, or updates its description and
 // meta, only when they differ from what Nomad holds. Other settings of an
 // existing namespace (quota, node pools, Vault and Consul settings) are kept.
@@ -76,24 +69,6 @@ func (c *Client) DeleteNamespace(ctx context.Context, name string) (bool, error)
 	}
 	c.log.InfoContext(ctx, "nomad namespace deleted", attrNamespace, name)
 	return true, nil
-}
-
-// Namespaces lists the namespaces whose name starts with prefix.
-func (c *Client) Namespaces(ctx context.Context, prefix string) ([]Namespace, error) {
-	q := c.q(ctx, "")
-	q.Prefix = prefix
-	list, _, err := c.api.Namespaces().List(q)
-	if err != nil {
-		return nil, fmt.Errorf("nomad: list namespaces: %w", err)
-	}
-	out := make([]Namespace, 0, len(list))
-	for _, n := range list {
-		if !strings.HasPrefix(n.Name, prefix) {
-			continue
-		}
-		out = append(out, Namespace{Name: n.Name, Description: n.Description, Meta: n.Meta})
-	}
-	return out, nil
 }
 
 // metaEqual compares meta maps, treating nil and empty as equal.

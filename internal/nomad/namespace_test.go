@@ -38,11 +38,11 @@ func TestEnsureNamespaceWritesOnlyDifferences(t *testing.T) {
 			t.Errorf("step %d: got changed=%v, %d writes; want %v, %d", i, changed, srv.Writes()-before, tc.wantChange, wantWrites)
 		}
 	}
-	got, err := c.Namespaces(ctx, "acme--")
+	got, _, err := srv.Client().Namespaces().Info("acme--tenant", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Meta["tenantctl.name"] != "ACME Corp" || got[0].Description != "tenant acme (renamed)" {
+	if got.Meta["tenantctl.name"] != "ACME Corp" || got.Description != "tenant acme (renamed)" {
 		t.Errorf("got %+v; want the updated namespace", got)
 	}
 }
@@ -65,7 +65,7 @@ func TestDeleteNamespaceIdempotentAndRefusedWithJobs(t *testing.T) {
 	if srv.Writes() != before {
 		t.Errorf("got a write from a refused delete")
 	}
-	if _, err := c.DeregisterWait(ctx, ns, "acme--app", true); err != nil {
+	if _, err := c.Deregister(ctx, ns, "acme--app", true); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range []bool{true, false} {

@@ -8,20 +8,16 @@ import (
 	"github.com/hashicorp/nomad/api"
 )
 
-// Diff types of a plan, as Nomad names them.
-const (
-	DiffNone    = "None"
-	DiffAdded   = "Added"
-	DiffEdited  = "Edited"
-	DiffDeleted = "Deleted"
-)
+// DiffNone is the diff type of a plan that changes nothing. The others, as
+// Nomad names them, are "Added", "Edited" and "Deleted".
+const DiffNone = "None"
 
 // PlanResult summarises Nomad's server-side plan of a job.
 type PlanResult struct {
 	Namespace string `json:"namespace"`
 	JobID     string `json:"job_id"`
-	// DiffType is the job diff's type: DiffNone, DiffAdded, DiffEdited or
-	// DiffDeleted.
+	// DiffType is the job diff's type: DiffNone, "Added", "Edited" or
+	// "Deleted".
 	DiffType string `json:"diff_type"`
 	// JobModifyIndex is the job's current modify index (0 when it does not
 	// exist); Apply registers with EnforceIndex at this index.
@@ -58,22 +54,21 @@ type GroupPlan struct {
 // in-place updates included. Apply registers only then.
 func (p PlanResult) Changed() bool { return p.DiffType != DiffNone }
 
-// InPlaceUpdates counts allocations that would be updated in place.
-func (p PlanResult) InPlaceUpdates() uint64 {
-	var n uint64
+// Totals adds up the allocation counts of every group: what registering the
+// job would place, update in place, replace, stop and so on. Its Name and
+// DiffType are empty.
+func (p PlanResult) Totals() GroupPlan {
+	var t GroupPlan
 	for _, g := range p.Groups {
-		n += g.InPlace
+		t.Place += g.Place
+		t.InPlace += g.InPlace
+		t.Destructive += g.Destructive
+		t.Stop += g.Stop
+		t.Ignore += g.Ignore
+		t.Migrate += g.Migrate
+		t.Canary += g.Canary
 	}
-	return n
-}
-
-// DestructiveUpdates counts allocations that would be replaced.
-func (p PlanResult) DestructiveUpdates() uint64 {
-	var n uint64
-	for _, g := range p.Groups {
-		n += g.Destructive
-	}
-	return n
+	return t
 }
 
 // Plan asks Nomad what registering job would do, with a diff. It writes

@@ -162,11 +162,8 @@ func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 
 // planSummary describes a plan in a few words.
 func planSummary(p nomad.PlanResult) string {
-	var place, inPlace, destructive, stop uint64
-	for _, g := range p.Groups {
-		place, inPlace, destructive, stop = place+g.Place, inPlace+g.InPlace, destructive+g.Destructive, stop+g.Stop
-	}
-	return fmt.Sprintf("%s: %d to place, %d in-place, %d destructive, %d to stop", p.DiffType, place, inPlace, destructive, stop)
+	t := p.Totals()
+	return fmt.Sprintf("%s: %d to place, %d in-place, %d destructive, %d to stop", p.DiffType, t.Place, t.InPlace, t.Destructive, t.Stop)
 }
 
 func shortID(id string) string {

@@ -59,7 +59,6 @@ type Consul interface {
 	WriteRecord(ctx context.Context, prefix string, r consul.Record) (bool, error)
 	ListRecords(ctx context.Context) ([]consul.Record, error)
 	DeletePrefix(ctx context.Context, prefix string) (bool, error)
-	DeleteKey(ctx context.Context, key string) (bool, error)
 	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
 	// Health is Consul's health API, for routing verification.
 	Health() routing.ServiceHealth

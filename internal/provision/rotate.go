@@ -90,10 +90,7 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 		{Name: StepRevoke, Apply: func(ctx context.Context) (Outcome, error) {
 			revoked, err := env.Vault.RevokeLeases(ctx, n, before)
 			res.Vault.Leases = revoked
-			count := 0
-			for _, l := range revoked {
-				count += l.Revoked
-			}
+			count := res.Vault.Revoked()
 			return Outcome{Changed: count > 0, Detail: fmt.Sprintf("revoked %d lease(s) issued before the rotation", count)}, err
 		}},
 	}

@@ -18,7 +18,7 @@ const ExampleName = "ACME Corporation"
 // space. Anything else is allowed (quotes, "${", "%{", ";", backticks,
 // non-Latin scripts): a Name is data, never markup. Every place it reaches
 // quotes it for that place: HCL through jobspec's var-file writer, SQL through
-// bind parameters or SQLLiteral. It never reaches nginx config: the router
+// bind parameters. It never reaches nginx config: the router
 // selects on the tenant id and host only.
 type Name string
 
@@ -61,10 +61,3 @@ func validateName(s string) error {
 
 // String returns the name.
 func (n Name) String() string { return string(n) }
-
-// SQLLiteral returns n as a PostgreSQL string literal ('…' with quotes
-// doubled), safe with standard_conforming_strings on (the default since 9.1).
-// Prefer bind parameters; this is for generated SQL text.
-func (n Name) SQLLiteral() string {
-	return "'" + strings.ReplaceAll(string(n), "'", "''") + "'"
-}

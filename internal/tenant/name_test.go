@@ -31,17 +31,3 @@ func TestParseName(t *testing.T) {
 		}
 	}
 }
-
-func TestNameSQLLiteral(t *testing.T) {
-	for in, want := range map[string]string{
-		"ACME":         "'ACME'",
-		"O'Brien":      "'O''Brien'",
-		`x'); DROP --`: `'x''); DROP --'`,
-		`back\slash`:   `'back\slash'`,
-		`''`:           `''''''`,
-	} {
-		if got := Name(in).SQLLiteral(); got != want {
-			t.Errorf("SQLLiteral(%q) = %s; want %s", in, got, want)
-		}
-	}
-}

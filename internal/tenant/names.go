@@ -101,22 +101,3 @@ func NamesFor(id ID) Names {
 		RedisACLSaveUser: n("aclsave"),
 	}
 }
-
-// All returns every name in n with a label, for tests and diagnostics.
-func (n Names) All() map[string]string {
-	return map[string]string{
-		"namespace": n.Namespace, "job.postgres": n.JobPostgres, "job.redis": n.JobRedis,
-		"job.app": n.JobApp, "job.worker": n.JobWorker, "job.migrate": n.JobMigrate,
-		"volume.postgres": n.VolumePostgres, "volume.redis": n.VolumeRedis,
-		"service.app": n.ServiceApp, "service.worker": n.ServiceWorker,
-		"service.postgres": n.ServicePostgres, "service.redis": n.ServiceRedis,
-		"consul.kv": n.KVPrefix, "consul.lock": n.LockKey,
-		"vault.policy": n.Policy, "vault.jwt-role": n.JWTRole,
-		"vault.db-connection": n.DBConnection, "vault.redis-connection": n.RedisConnection,
-		"vault.db-role.app": n.DBRoleApp, "vault.db-role.worker": n.DBRoleWorker,
-		"vault.db-role.migrate": n.DBRoleMigrate, "vault.redis-role.app": n.RedisRoleApp,
-		"vault.redis-role.worker": n.RedisRoleWorker, "vault.bootstrap": n.BootstrapPath,
-		"pg.database": n.Database, "pg.owner": n.OwnerRole, "pg.rw": n.AppGroupRole,
-		"redis.admin": n.RedisAdminUser, "redis.aclsave": n.RedisACLSaveUser,
-	}
-}

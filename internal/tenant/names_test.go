@@ -2,10 +2,46 @@ package tenant
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 )
+
+// systemOf says which system each field of Names names something in. Names
+// must differ within one system; different systems may share one (the Nomad
+// job and the Consul service of postgres).
+var systemOf = map[string]string{
+	"Namespace": "nomad", "JobPostgres": "nomad", "JobRedis": "nomad", "JobApp": "nomad", "JobWorker": "nomad",
+	"JobMigrate": "nomad", "VolumePostgres": "nomad-volume", "VolumeRedis": "nomad-volume",
+	"ServiceApp": "consul-service", "ServiceWorker": "consul-service", "ServicePostgres": "consul-service",
+	"ServiceRedis": "consul-service", "KVPrefix": "consul-kv", "LockKey": "consul-kv",
+	"Policy": "vault-policy", "JWTRole": "vault-jwt", "DBConnection": "vault-db", "RedisConnection": "vault-db",
+	"DBRoleApp": "vault-db", "DBRoleWorker": "vault-db", "DBRoleMigrate": "vault-db", "RedisRoleApp": "vault-db",
+	"RedisRoleWorker": "vault-db", "BootstrapPath": "vault-kv",
+	"Database": "postgres", "OwnerRole": "postgres", "AppGroupRole": "postgres",
+	"RedisAdminUser": "redis", "RedisACLSaveUser": "redis",
+}
+
+// allNames returns every string field of n, labelled "<system>.<field>", so
+// the tests below cover a name as soon as it is added to Names.
+func allNames(t testing.TB, n Names) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	v := reflect.ValueOf(n)
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Type.Kind() != reflect.String || f.Name == "ID" {
+			continue
+		}
+		sys, ok := systemOf[f.Name]
+		if !ok {
+			t.Fatalf("Names.%s has no entry in systemOf; add the system it names something in", f.Name)
+		}
+		out[sys+"."+f.Name] = v.Field(i).String()
+	}
+	return out
+}
 
 // generatedIDs returns a deterministic set of valid ids rich in shared
 // prefixes: acme, acme2, acme-corp, acme-c, a1, a1-2 and random ones.
@@ -20,7 +56,7 @@ func generatedIDs(t *testing.T) []ID {
 	// Ids that spell a base id followed by a component or part of one
 	// ("acme-app", "acme-redis-a") are where a weaker separator would fail.
 	var components []string
-	for _, name := range NamesFor("x").All() {
+	for _, name := range allNames(t, NamesFor("x")) {
 		if c, ok := strings.CutPrefix(name, "x"); ok && strings.Trim(c, "-_") != "" {
 			components = append(components, strings.TrimLeft(c, "-_"))
 		}
@@ -63,7 +99,7 @@ func TestNamesArePrefixSafe(t *testing.T) {
 	}
 	var all []named
 	for _, id := range ids {
-		for label, name := range NamesFor(id).All() {
+		for label, name := range allNames(t, NamesFor(id)) {
 			all = append(all, named{id, label, name})
 		}
 	}
@@ -88,7 +124,7 @@ func TestNamesArePrefixSafe(t *testing.T) {
 func TestNamesAreDistinctWithinTenant(t *testing.T) {
 	n := NamesFor("acme")
 	byName := map[string]string{}
-	for label, name := range n.All() {
+	for label, name := range allNames(t, n) {
 		if name == "" {
 			t.Errorf("%s is empty", label)
 		}

@@ -7,8 +7,8 @@ import (
 )
 
 // BenchmarkProvisionTenant measures provisioning one new tenant's Vault
-// objects as `up` does: EnsureIdentity (bootstrap secret, policy, JWT role)
-// and EnsureCredentials (Postgres connection with database bootstrap and
+// objects as `up` does: ensureIdentity (bootstrap secret, policy, JWT role)
+// and ensureCredentials (Postgres connection with database bootstrap and
 // root rotation and three roles; Redis connection with root rotation and two
 // roles). What the tenant's jobs do on first boot (setting the admin
 // passwords, creating the database) is outside the timer.
@@ -22,7 +22,7 @@ func BenchmarkProvisionTenant(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		n := mustNames(b, fmt.Sprintf("bench%d", i))
 		s := &tenantStack{names: n, pg: stack.pg, redis: stack.redis}
-		if _, err := e.client.EnsureIdentity(ctx, n); err != nil {
+		if _, err := ensureIdentity(ctx, e.client, n); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -42,7 +42,7 @@ func BenchmarkProvisionTenant(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if _, err := e.client.EnsureCredentials(ctx, n, s.pgAddr(), s.redisAddr()); err != nil {
+		if _, err := ensureCredentials(ctx, e.client, n, s.pgAddr(), s.redisAddr()); err != nil {
 			b.Fatal(err)
 		}
 	}

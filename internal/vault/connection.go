@@ -2,7 +2,9 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
@@ -167,4 +169,30 @@ func (c *Client) ensureRole(ctx context.Context, n tenant.Names, r roleSpec) (bo
 	}
 	c.log.InfoContext(ctx, "vault: wrote role", attrTenant, n.ID.String(), attrPath, path)
 	return true, nil
+}
+
+// parallel runs fns concurrently and reports whether any changed something,
+// with every error joined.
+func parallel(fns ...func() (bool, error)) (bool, error) {
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		changed bool
+		errs    []error
+	)
+	for _, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch, err := fn()
+			mu.Lock()
+			defer mu.Unlock()
+			changed = changed || ch
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return changed, errors.Join(errs...)
 }

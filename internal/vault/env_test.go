@@ -195,10 +195,10 @@ func (e *env) start(id string, jobCreatesDB bool) *tenantStack {
 	t.Helper()
 	ctx := context.Background()
 	s := &tenantStack{names: mustNames(t, id)}
-	changed, err := e.client.EnsureIdentity(ctx, s.names)
+	changed, err := ensureIdentity(ctx, e.client, s.names)
 	e.check(err)
 	if !changed {
-		t.Fatalf("EnsureIdentity(%s): got changed=false on a new tenant; want true", id)
+		t.Fatalf("ensureIdentity(%s): got changed=false on a new tenant; want true", id)
 	}
 	sec, err := e.root.KVv2("tenantctl").Get(ctx, s.names.BootstrapPath)
 	if err != nil {
@@ -234,10 +234,10 @@ func (e *env) start(id string, jobCreatesDB bool) *tenantStack {
 		t.Fatal(err)
 	}
 
-	changed, err = e.client.EnsureCredentials(ctx, s.names, s.pgAddr(), s.redisAddr())
+	changed, err = ensureCredentials(ctx, e.client, s.names, s.pgAddr(), s.redisAddr())
 	e.check(err)
 	if !changed {
-		t.Fatalf("EnsureCredentials(%s): got changed=false on a new tenant; want true", id)
+		t.Fatalf("ensureCredentials(%s): got changed=false on a new tenant; want true", id)
 	}
 	meta, err := e.root.KVv2("tenantctl").GetMetadata(ctx, s.names.BootstrapPath)
 	if err != nil {
@@ -347,4 +347,53 @@ func (e *env) dynamicRedisUsers(s *tenantStack) []string {
 		}
 	}
 	return out
+}
+
+// ensureIdentity converges what up's vault step converges, in its order:
+// the bootstrap secret, the policy and the JWT role.
+func ensureIdentity(ctx context.Context, c *vault.Client, n tenant.Names) (bool, error) {
+	return ensureAll(
+		func() (bool, error) { return c.EnsureBootstrap(ctx, n) },
+		func() (bool, error) { return c.EnsurePolicy(ctx, n) },
+		func() (bool, error) { return c.EnsureJWTRole(ctx, n) },
+	)
+}
+
+// ensureCredentials converges what up's secrets-engines step converges: the
+// Postgres connection and roles, then Redis's.
+func ensureCredentials(ctx context.Context, c *vault.Client, n tenant.Names, pgAddr, redisAddr string) (bool, error) {
+	return ensureAll(
+		func() (bool, error) { return c.EnsurePostgres(ctx, n, pgAddr) },
+		func() (bool, error) { return c.EnsureRedis(ctx, n, redisAddr) },
+	)
+}
+
+// ensureAll runs fns in order, stopping at the first error, and reports
+// whether any changed something.
+func ensureAll(fns ...func() (bool, error)) (bool, error) {
+	changed := false
+	for _, fn := range fns {
+		ch, err := fn()
+		changed = changed || ch
+		if err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+// rotate does to Vault what `tenantctl rotate` does (without replacing
+// allocations in between): rotate both roots, then revoke every lease that
+// existed before.
+func rotate(ctx context.Context, c *vault.Client, n tenant.Names) (vault.RotateReport, error) {
+	rep, err := c.RotateRoots(ctx, n)
+	if err != nil {
+		return rep, err
+	}
+	leases, err := c.ListLeases(ctx, n)
+	if err != nil {
+		return rep, err
+	}
+	rep.Leases, err = c.RevokeLeases(ctx, n, leases)
+	return rep, err
 }

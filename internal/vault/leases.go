@@ -17,7 +17,8 @@ type RoleLeases struct {
 	Forced bool `json:"forced,omitempty"`
 }
 
-// RotateReport is what Rotate did.
+// RotateReport is what rotate did: RotateRoots fills Rotated and Reseeded,
+// RevokeLeases the Leases.
 type RotateReport struct {
 	// Rotated lists the connections whose root credentials were rotated.
 	Rotated []string `json:"rotated"`
@@ -28,6 +29,15 @@ type RotateReport struct {
 	Reseeded []string `json:"reseeded,omitempty"`
 	// Leases lists, per role, the dynamic credentials revoked.
 	Leases []RoleLeases `json:"leases"`
+}
+
+// Revoked is the number of leases revoked, over every role.
+func (r RotateReport) Revoked() int {
+	n := 0
+	for _, l := range r.Leases {
+		n += l.Revoked
+	}
+	return n
 }
 
 // leasePrefix is the lease prefix of one role's credentials. The trailing
@@ -66,43 +76,6 @@ func (c *Client) revokeRole(ctx context.Context, n tenant.Names, role string, fo
 	return out, nil
 }
 
-// Rotate rotates the root credentials of the tenant's Postgres and Redis
-// connections and revokes every dynamic credential issued to the tenant, so
-// its workloads must fetch new ones (Nomad templates do so and restart or
-// signal their tasks). Connections that do not exist are skipped.
-func (c *Client) Rotate(ctx context.Context, n tenant.Names) (RotateReport, error) {
-	var rep RotateReport
-	for _, conn := range []string{n.DBConnection, n.RedisConnection} {
-		have, err := c.readConnection(ctx, conn)
-		if err != nil {
-			return rep, err
-		}
-		if have == nil {
-			continue
-		}
-		err = c.rotateRoot(ctx, conn)
-		if err != nil && conn == n.RedisConnection && isAuthFailure(err) {
-			if rerr := c.reseedRedisRoot(ctx, n); rerr != nil {
-				return rep, fmt.Errorf("%w (reseeding it from the bootstrap secret also failed: %w)", err, rerr)
-			}
-			rep.Reseeded = append(rep.Reseeded, conn)
-			err = c.rotateRoot(ctx, conn)
-		}
-		if err != nil {
-			return rep, err
-		}
-		rep.Rotated = append(rep.Rotated, conn)
-	}
-	for _, role := range credRoles(n) {
-		rl, err := c.revokeRole(ctx, n, role, false)
-		if err != nil {
-			return rep, err
-		}
-		rep.Leases = append(rep.Leases, rl)
-	}
-	return rep, nil
-}
-
 // isAuthFailure reports whether Vault's error says the database refused the
 // connection's root credentials.
 func isAuthFailure(err error) bool {
@@ -121,7 +94,7 @@ func isAuthFailure(err error) bool {
 // secret when it is missing. A restart within the save interval after a
 // rotation, or with the file lost (or not yet created, on a job older than
 // it), brings back the bootstrap admin password and the root Vault had
-// rotated to is gone. Rotate calls it, then rotates again.
+// rotated to is gone. RotateRoots calls it, then rotates again.
 func (c *Client) reseedRedisRoot(ctx context.Context, n tenant.Names) error {
 	b, ok, err := c.readBootstrap(ctx, n)
 	if err != nil {

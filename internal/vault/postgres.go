@@ -16,6 +16,11 @@ import (
 // PostgresPlugin is the database secrets engine plugin for Postgres.
 const PostgresPlugin = "postgresql-database-plugin"
 
+// postgresSSLMode is the libpq sslmode of connections to tenant databases,
+// from Vault and for the one-time database bootstrap: the tenant's Postgres
+// listens inside the cluster network.
+const postgresSSLMode = "disable"
+
 // postgresRevocation drops a dynamic user without ever failing on objects it
 // owns: they go to the owner role first. Vault runs these in the tenant
 // database, the only one a tenant user can own objects in.
@@ -48,7 +53,7 @@ func postgresRoles(n tenant.Names) []roleSpec {
 // postgresURL is the connection URL Vault uses, with Vault's templating for
 // the credentials.
 func (c *Client) postgresURL(n tenant.Names, addr string) string {
-	return fmt.Sprintf("postgresql://{{username}}:{{password}}@%s/%s?sslmode=%s", addr, n.Database, url.QueryEscape(c.sslMode))
+	return fmt.Sprintf("postgresql://{{username}}:{{password}}@%s/%s?sslmode=%s", addr, n.Database, url.QueryEscape(postgresSSLMode))
 }
 
 // asReadBack is how Vault answers a connection URL: redacted when it parses.
@@ -89,7 +94,7 @@ func (c *Client) EnsurePostgres(ctx context.Context, n tenant.Names, addr string
 		username: PostgresSuperuser,
 		marker:   markerPostgresRotated,
 		prepare: func(ctx context.Context, password string) error {
-			return EnsureDatabase(ctx, n, addr, c.sslMode, password)
+			return EnsureDatabase(ctx, n, addr, postgresSSLMode, password)
 		},
 		password: func(b bootstrap) string { return b.postgres },
 	}

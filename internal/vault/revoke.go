@@ -14,15 +14,6 @@ import (
 // tenant holds at one moment.
 type Leases map[string][]string
 
-// Count is the number of leases in the snapshot.
-func (l Leases) Count() int {
-	n := 0
-	for _, ids := range l {
-		n += len(ids)
-	}
-	return n
-}
-
 // RotateRoots rotates the root credentials of the tenant's Postgres and
 // Redis connections (reseeding Redis from the bootstrap secret when it lost
 // the rotated one), without touching dynamic credentials. With ListLeases and

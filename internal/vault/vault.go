@@ -76,8 +76,6 @@ type Client struct {
 	mounts Mounts
 	ttls   TTLs
 	log    *slog.Logger
-	// sslMode is the sslmode of connections to tenant databases.
-	sslMode string
 	// markerMu serialises writes of the bootstrap secret's metadata; copies
 	// made by With… share it.
 	markerMu *sync.Mutex
@@ -89,7 +87,7 @@ func New(api *vaultapi.Client, mounts Mounts, logger *slog.Logger) *Client {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{api: api, mounts: mounts.withDefaults(), ttls: DefaultTTLs(), log: logger, sslMode: "disable", markerMu: &sync.Mutex{}}
+	return &Client{api: api, mounts: mounts.withDefaults(), ttls: DefaultTTLs(), log: logger, markerMu: &sync.Mutex{}}
 }
 
 // WithTTLs returns a copy of c that issues credentials and tokens with ttls;
@@ -109,19 +107,6 @@ func (c *Client) WithTTLs(ttls TTLs) *Client {
 	cp.ttls = ttls
 	return &cp
 }
-
-// WithPostgresSSLMode returns a copy of c that connects to tenant databases
-// (from Vault and for the one-time database bootstrap) with the given libpq
-// sslmode, such as "require" or "verify-full". The default is "disable": the
-// tenant's Postgres listens inside the cluster network.
-func (c *Client) WithPostgresSSLMode(mode string) *Client {
-	cp := *c
-	cp.sslMode = mode
-	return &cp
-}
-
-// Mounts returns the mount paths c uses.
-func (c *Client) Mounts() Mounts { return c.mounts }
 
 // Log attribute names.
 const (

@@ -25,9 +25,9 @@ func TestProvisionIsIdempotent(t *testing.T) {
 		t.Errorf("second converge: got %d steps changed; want 0", n)
 	}
 	for _, fn := range []func() (bool, error){
-		func() (bool, error) { return e.client.EnsureIdentity(context.Background(), s.names) },
+		func() (bool, error) { return ensureIdentity(context.Background(), e.client, s.names) },
 		func() (bool, error) {
-			return e.client.EnsureCredentials(context.Background(), s.names, s.pgAddr(), s.redisAddr())
+			return ensureCredentials(context.Background(), e.client, s.names, s.pgAddr(), s.redisAddr())
 		},
 	} {
 		changed, err := fn()
@@ -323,7 +323,7 @@ func TestRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := e.client.Rotate(ctx, s.names)
+	rep, err := rotate(ctx, e.client, s.names)
 	e.check(err)
 	if len(rep.Rotated) != 2 {
 		t.Errorf("rotated: got %v; want both connections", rep.Rotated)
@@ -626,7 +626,7 @@ func TestRotateAfterRedisRestart(t *testing.T) {
 		}
 	}
 
-	rep, err := e.client.Rotate(ctx, s.names)
+	rep, err := rotate(ctx, e.client, s.names)
 	e.check(err)
 	if len(rep.Reseeded) != 1 || rep.Reseeded[0] != s.names.RedisConnection || len(rep.Rotated) != 2 {
 		t.Errorf("rotate report: got %+v; want the redis connection reseeded and both rotated", rep)
