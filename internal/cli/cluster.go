@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -99,12 +98,6 @@ func (a *app) clusterInit(c *ucli.Context) error {
 // vaultAdapter returns the Vault adapter for the global flags and the
 // project config's mounts and TTLs.
 func (a *app) vaultAdapter(cfg config.Config) (*vault.Client, error) {
-	return a.vaultAdapterVia(cfg, nil)
-}
-
-// vaultAdapterVia is vaultAdapter with its HTTP transport wrapped by wrap
-// (nil for none).
-func (a *app) vaultAdapterVia(cfg config.Config, wrap func(http.RoundTripper) http.RoundTripper) (*vault.Client, error) {
 	if a.opts.VaultToken == "" {
 		return nil, exit.UsageError("set VAULT_TOKEN or pass --vault-token", "no Vault token")
 	}
@@ -113,9 +106,6 @@ func (a *app) vaultAdapterVia(cfg config.Config, wrap func(http.RoundTripper) ht
 		return nil, exit.Wrap(fmt.Errorf("vault: client config: %w", vc.Error), exit.Usage, "check the VAULT_* environment variables")
 	}
 	vc.Address = a.opts.VaultAddr
-	if wrap != nil {
-		vc.HttpClient.Transport = wrap(vc.HttpClient.Transport)
-	}
 	api, err := vaultapi.NewClient(vc)
 	if err != nil {
 		return nil, exit.Wrap(fmt.Errorf("vault: client: %w", err), exit.Usage, "check --vault-addr (VAULT_ADDR)")

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 
 	ucli "github.com/urfave/cli/v2"
@@ -59,19 +58,13 @@ func (a *app) provisionEnv(c *ucli.Context, cfg config.Config, sink provision.Si
 	if err != nil {
 		return provision.Env{}, err
 	}
-	// The converged check runs the same Vault adapter over a transport that
-	// refuses writes.
-	vcCheck, err := a.vaultAdapterVia(cfg, func(base http.RoundTripper) http.RoundTripper {
-		return provision.ReadOnlyTransport{Base: base, AllowPOST: []string{"/sys/capabilities-self"}}
-	})
-	if err != nil {
-		return provision.Env{}, err
-	}
 	return provision.Env{
-		Nomad:      nc,
-		Vault:      vc,
-		VaultCheck: vcCheck,
-		Consul:     provision.WrapConsul(cc),
+		Nomad: nc,
+		Vault: vc,
+		// The converged check runs the same Vault adapter in its read-only
+		// mode.
+		VaultCheck: vc.ReadOnly(),
+		Consul:     cc,
 		Config:     cfg,
 		Jobspecs:   jobspecFS,
 		Migrations: migrationFS,

@@ -370,7 +370,7 @@ func (a *app) status(c *ucli.Context) error {
 	}
 	sort.Strings(svcs)
 	for _, k := range svcs {
-		fmt.Fprintf(w, "%s\t%d\t%d\n", k, len(st.Services[k]), consul.Passing(st.Services[k]))
+		fmt.Fprintf(w, "%s\t%d\t%d\n", k, len(st.Services[k]), len(consul.Passing(st.Services[k])))
 	}
 	return w.Flush()
 }

@@ -180,7 +180,7 @@ func TestServiceHealth(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ServiceHealth: %v", err)
 		}
-		if Passing(is) == 1 && is[0].Port == port {
+		if len(Passing(is)) == 1 && is[0].Port == port {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -16,6 +16,16 @@ type Instance struct {
 	Port    int      `json:"port"`
 	Tags    []string `json:"tags"`
 	Status  string   `json:"status"`
+	// Checks are the instance's checks, its node's included.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is one health check of an instance.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// Output is what the check last reported.
+	Output string `json:"output,omitempty"`
 }
 
 // ServiceHealth returns every instance of service with its check status.
@@ -30,21 +40,26 @@ func (c *Client) ServiceHealth(ctx context.Context, service string) ([]Instance,
 		if addr == "" {
 			addr = e.Node.Address
 		}
-		out = append(out, Instance{
+		in := Instance{
 			ID: e.Service.ID, Node: e.Node.Node, Address: addr, Port: e.Service.Port,
 			Tags: e.Service.Tags, Status: e.Checks.AggregatedStatus(),
-		})
+		}
+		for _, hc := range e.Checks {
+			in.Checks = append(in.Checks, Check{Name: hc.Name, Status: hc.Status, Output: hc.Output})
+		}
+		out = append(out, in)
 	}
 	return out, nil
 }
 
-// Passing counts the passing instances among is.
-func Passing(is []Instance) int {
-	n := 0
+// Passing returns the instances among is whose checks all pass. It is the
+// one definition of "passing" tenantctl uses.
+func Passing(is []Instance) []Instance {
+	var out []Instance
 	for _, i := range is {
 		if i.Status == consulapi.HealthPassing {
-			n++
+			out = append(out, i)
 		}
 	}
-	return n
+	return out
 }

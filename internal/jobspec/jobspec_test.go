@@ -189,8 +189,8 @@ func TestNewRendererMissingFile(t *testing.T) {
 	}
 	// A profile-independent <job>.nomad.hcl is used when there is no
 	// profile-specific file.
-	for _, c := range Components {
-		fsys[c+".nomad.hcl"] = &fstest.MapFile{Data: []byte(c)}
+	for _, c := range tenant.Components() {
+		fsys[c.Name+".nomad.hcl"] = &fstest.MapFile{Data: []byte(c.Name)}
 	}
 	r, err := NewRenderer(fsys, tenant.ProfileDocker)
 	if err != nil {

@@ -25,13 +25,10 @@ import (
 // meta as tenantctl.spec-version. Bump it when a jobspec changes meaning.
 const SpecVersion = "1"
 
-// Components are the tenant's jobs in the order `up` registers them: the data
-// services, the migration, then the workloads.
-var Components = []string{"postgres", "redis", "migrate", "app", "worker"}
-
 // Job is one rendered job of a tenant.
 type Job struct {
-	// Name is the component: postgres, redis, migrate, app or worker.
+	// Name is the component (tenant.Components): postgres, redis, migrate,
+	// app or worker.
 	Name string
 	// JobID is the Nomad job id (tenant.Names.Job…).
 	JobID string
@@ -57,12 +54,15 @@ type source struct {
 	data []byte
 }
 
-// NewRenderer reads the jobspecs of profile from fsys (jobspecs.FS or a
-// --jobspecs-dir override): <job>.<profile>.nomad.hcl, or <job>.nomad.hcl
-// when the job has a single file for every profile.
+// NewRenderer reads the jobspec of every tenant component (tenant.Components)
+// for profile from fsys (jobspecs.FS or a --jobspecs-dir override):
+// <component>.<profile>.nomad.hcl, or <component>.nomad.hcl when the job has a
+// single file for every profile.
 func NewRenderer(fsys fs.FS, profile tenant.Profile) (*Renderer, error) {
-	r := &Renderer{profile: profile, sources: make(map[string]source, len(Components))}
-	for _, c := range Components {
+	components := tenant.Components()
+	r := &Renderer{profile: profile, sources: make(map[string]source, len(components))}
+	for _, comp := range components {
+		c := comp.Name
 		var lastErr error
 		for _, name := range []string{c + "." + string(profile) + ".nomad.hcl", c + ".nomad.hcl"} {
 			data, err := fs.ReadFile(fsys, name)
@@ -88,7 +88,8 @@ func (r *Renderer) Render(cfg config.Config, spec tenant.Spec) ([]Job, error) {
 	return r.RenderValues(spec, ValuesFor(cfg, spec))
 }
 
-// RenderValues returns spec's jobs with vals (ValuesFor plus overrides).
+// RenderValues returns spec's jobs with vals (ValuesFor plus overrides), one
+// per component, in the order of tenant.Components.
 func (r *Renderer) RenderValues(spec tenant.Spec, vals Values) ([]Job, error) {
 	if spec.Profile != r.profile {
 		return nil, fmt.Errorf("jobspec: renderer is for profile %s, tenant %s wants %s", r.profile, spec.ID, spec.Profile)
@@ -97,16 +98,13 @@ func (r *Renderer) RenderValues(spec tenant.Spec, vals Values) ([]Job, error) {
 		return nil, err
 	}
 	names := tenant.NamesFor(spec.ID)
-	ids := map[string]string{
-		"postgres": names.JobPostgres, "redis": names.JobRedis, "migrate": names.JobMigrate,
-		"app": names.JobApp, "worker": names.JobWorker,
-	}
 	text := vals.File()
-	jobs := make([]Job, 0, len(Components))
-	for _, c := range Components {
-		src := r.sources[c]
+	components := tenant.Components()
+	jobs := make([]Job, 0, len(components))
+	for _, c := range components {
+		src := r.sources[c.Name]
 		jobs = append(jobs, Job{
-			Name: c, JobID: ids[c], File: c + ".nomad.hcl", SourceFile: src.file, Source: src.data, Vars: text,
+			Name: c.Name, JobID: names.Job(c), File: c.Name + ".nomad.hcl", SourceFile: src.file, Source: src.data, Vars: text,
 		})
 	}
 	return jobs, nil

@@ -95,6 +95,36 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	num := func(name string, i int) Value { return Value{Name: name, Kind: Number, Num: i, Settable: true} }
 	obj := func(name string, fields ...Value) Value { return Value{Name: name, Kind: Object, Fields: fields} }
 
+	components := tenant.Components()
+	var jobs, services, volumes []Value
+	for _, c := range components {
+		jobs = append(jobs, fixed(c.Name+"_job", n.Job(c)))
+		if c.Service {
+			services = append(services, fixed(c.Name+"_service", n.Service(c)))
+		}
+		if c.Volume {
+			volumes = append(volumes, fixed(c.Name+"_volume", n.Volume(c)))
+		}
+	}
+	names := []Value{
+		fixed("namespace", n.Namespace),
+		fixed("vault_role", n.JWTRole),
+		fixed("bootstrap_path", n.BootstrapPath),
+		fixed("database", n.Database),
+	}
+	names = append(append(append(names, jobs...), services...), volumes...)
+	names = append(names,
+		fixed("redis_admin_user", n.RedisAdminUser),
+		fixed("redis_aclsave_user", n.RedisACLSaveUser),
+		fixed("db_role_app", n.DBRoleApp),
+		fixed("db_role_worker", n.DBRoleWorker),
+		fixed("db_role_migrate", n.DBRoleMigrate),
+		fixed("db_owner_role", n.OwnerRole),
+		fixed("db_app_role", n.AppGroupRole),
+		fixed("redis_role_app", n.RedisRoleApp),
+		fixed("redis_role_worker", n.RedisRoleWorker),
+	)
+
 	vs := []Value{
 		fixed("tenant_id", spec.ID.String()),
 		fixed("tenant_name", spec.Name.String()),
@@ -102,32 +132,7 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 		{Name: "datacenters", Kind: List, Items: append([]string(nil), cfg.Datacenters...), Settable: true, check: config.CheckNomadName},
 		str("node_pool", cfg.NodePool, config.CheckNomadName),
 		fixed("spec_version", SpecVersion),
-		obj("names",
-			fixed("namespace", n.Namespace),
-			fixed("vault_role", n.JWTRole),
-			fixed("bootstrap_path", n.BootstrapPath),
-			fixed("database", n.Database),
-			fixed("postgres_job", n.JobPostgres),
-			fixed("redis_job", n.JobRedis),
-			fixed("migrate_job", n.JobMigrate),
-			fixed("app_job", n.JobApp),
-			fixed("worker_job", n.JobWorker),
-			fixed("postgres_service", n.ServicePostgres),
-			fixed("redis_service", n.ServiceRedis),
-			fixed("app_service", n.ServiceApp),
-			fixed("worker_service", n.ServiceWorker),
-			fixed("postgres_volume", n.VolumePostgres),
-			fixed("redis_volume", n.VolumeRedis),
-			fixed("redis_admin_user", n.RedisAdminUser),
-			fixed("redis_aclsave_user", n.RedisACLSaveUser),
-			fixed("db_role_app", n.DBRoleApp),
-			fixed("db_role_worker", n.DBRoleWorker),
-			fixed("db_role_migrate", n.DBRoleMigrate),
-			fixed("db_owner_role", n.OwnerRole),
-			fixed("db_app_role", n.AppGroupRole),
-			fixed("redis_role_app", n.RedisRoleApp),
-			fixed("redis_role_worker", n.RedisRoleWorker),
-		),
+		obj("names", names...),
 		obj("vault",
 			str("kv_mount", cfg.Vault.KVMount, config.CheckMount),
 			str("database_mount", cfg.Vault.DatabaseMount, config.CheckMount),

@@ -4,58 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
+	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/nomad"
 	"github.com/tenantctl/tenantctl/internal/routing"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+	"github.com/tenantctl/tenantctl/internal/vault"
 )
-
-// ErrWouldWrite is returned by a ReadOnlyTransport for any request that
-// could change state. The converged check runs the Vault Ensure methods over
-// such a transport: on a converged tenant they only read; on drift they try to
-// write, and the check learns that up has work to do.
-var ErrWouldWrite = errors.New("read-only check: a write would be needed")
-
-// ReadOnlyTransport passes GET, HEAD and LIST requests to Base and refuses
-// every other method with ErrWouldWrite, except for the POST paths listed in
-// AllowPOST (reads that Vault serves over POST, such as
-// sys/capabilities-self; Vault's Go client sends those as PUT, which is
-// allowed on the same paths).
-type ReadOnlyTransport struct {
-	Base      http.RoundTripper
-	AllowPOST []string
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t ReadOnlyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, "LIST":
-	default:
-		allowed := false
-		for _, p := range t.AllowPOST {
-			if (req.Method == http.MethodPost || req.Method == http.MethodPut) && strings.HasSuffix(req.URL.Path, p) {
-				allowed = true
-			}
-		}
-		if !allowed {
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ErrWouldWrite)
-		}
-	}
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return base.RoundTrip(req)
-}
-
-func wouldWrite(err error) bool {
-	return errors.Is(err, ErrWouldWrite) || (err != nil && strings.Contains(err.Error(), ErrWouldWrite.Error()))
-}
 
 // convergedCheck compares the tenant's actual state with d without writing
 // anything. It returns "" when nothing differs, otherwise the first
@@ -77,8 +33,7 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 	} else if h != nil {
 		return "another operator holds the lock: " + h.String(), nil
 	}
-	for _, c := range []string{"postgres", "redis", "migrate", "app", "worker"} {
-		j := d.jobs[c]
+	for _, j := range d.all() {
 		job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
 		if err != nil {
 			return "", fmt.Errorf("parse %s: %w", j.File, err)
@@ -91,18 +46,12 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 			return fmt.Sprintf("job %s has changes (%s)", j.JobID, planSummary(p)), nil
 		}
 	}
-	for _, svc := range []string{d.names.ServicePostgres, d.names.ServiceRedis, d.names.ServiceApp, d.names.ServiceWorker} {
+	for _, svc := range d.names.Services(tenant.Components()) {
 		is, err := e.Consul.ServiceHealth(ctx, svc)
 		if err != nil {
 			return "", err
 		}
-		passing := 0
-		for _, i := range is {
-			if i.Status == "passing" {
-				passing++
-			}
-		}
-		if passing == 0 {
+		if len(consul.Passing(is)) == 0 {
 			return fmt.Sprintf("service %s has no passing instance", svc), nil
 		}
 	}
@@ -117,7 +66,7 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 		}
 	}
 	if e.Config.RouterAddress != "" {
-		err := routing.Verify(ctx, e.Consul.Health(), routing.VerifySpec{
+		err := routing.Verify(ctx, e.Consul, routing.VerifySpec{
 			Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
 			Timeout: 3 * time.Second, Logger: e.log(),
 		})
@@ -128,7 +77,8 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 	return "", nil
 }
 
-// vaultConverged runs the Vault Ensure methods over the read-only client.
+// vaultConverged runs the Vault Ensure methods over the read-only client
+// (vault.Client.ReadOnly): a write they would need is a difference.
 func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 	pgAddr, err := e.serviceAddr(ctx, d.names.ServicePostgres, time.Second)
 	if err != nil {
@@ -151,7 +101,7 @@ func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 	for _, c := range checks {
 		changed, err := c.f()
 		switch {
-		case wouldWrite(err) || changed:
+		case errors.Is(err, vault.ErrWouldWrite) || changed:
 			return "vault " + c.what + " differs", nil
 		case err != nil:
 			return "", err

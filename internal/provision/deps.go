@@ -59,31 +59,25 @@ type Consul interface {
 	WriteRecord(ctx context.Context, prefix string, r consul.Record) (bool, error)
 	ListRecords(ctx context.Context) ([]consul.Record, error)
 	DeletePrefix(ctx context.Context, prefix string) (bool, error)
+	// ServiceHealth is also routing.HealthReader, what routing
+	// verification reads.
 	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
-	// Health is Consul's health API, for routing verification.
-	Health() routing.ServiceHealth
 }
 
 var (
-	_ Nomad  = (*nomad.Client)(nil)
-	_ Vault  = (*vault.Client)(nil)
-	_ Consul = (*consulAdapter)(nil)
+	_ Nomad                = (*nomad.Client)(nil)
+	_ Vault                = (*vault.Client)(nil)
+	_ Consul               = (*consul.Client)(nil)
+	_ routing.HealthReader = Consul(nil)
 )
-
-// consulAdapter gives *consul.Client the Health method routing needs.
-type consulAdapter struct{ *consul.Client }
-
-func (c consulAdapter) Health() routing.ServiceHealth { return c.API().Health() }
-
-// WrapConsul adapts a *consul.Client to the Consul interface.
-func WrapConsul(c *consul.Client) Consul { return &consulAdapter{c} }
 
 // Env is everything a provisioning command works with.
 type Env struct {
 	Nomad Nomad
 	Vault Vault
-	// VaultCheck is Vault over a ReadOnlyTransport, for the converged check;
-	// nil skips checking Vault there (the record and health still count).
+	// VaultCheck is the read-only Vault (vault.Client.ReadOnly) the
+	// converged check runs the Ensure… methods on; nil skips checking Vault
+	// there (the record and health still count).
 	VaultCheck Vault
 	Consul     Consul
 	Config     config.Config

@@ -73,24 +73,24 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 			if err != nil {
 				return Outcome{}, fmt.Errorf("list migrate runs: %w", err)
 			}
-			jobs := []string{n.JobApp, n.JobWorker}
+			jobs := n.Jobs(tenant.ComponentsAt(tenant.StageWorkload))
 			for _, c := range children {
 				if c.ParentID == n.JobMigrate {
 					jobs = append(jobs, c.ID)
 				}
 			}
-			return stop(ctx, append(jobs, n.JobMigrate)...)
+			return stop(ctx, append(jobs, n.Jobs(tenant.ComponentsAt(tenant.StageMigrate))...)...)
 		}},
 		{Name: StepVaultTeardown, Apply: func(ctx context.Context) (Outcome, error) {
 			changed, err := env.Vault.Teardown(ctx, n)
 			return Outcome{Changed: changed, Detail: "leases revoked; roles, connections, policy, jwt role and bootstrap secret deleted"}, err
 		}},
 		{Name: StepData, Apply: func(ctx context.Context) (Outcome, error) {
-			return stop(ctx, n.JobPostgres, n.JobRedis)
+			return stop(ctx, n.Jobs(tenant.ComponentsAt(tenant.StageData))...)
 		}},
 		{Name: StepVolumes, Apply: func(ctx context.Context) (Outcome, error) {
 			if !opt.PurgeData {
-				return Outcome{Detail: "kept " + n.VolumePostgres + " and " + n.VolumeRedis + " (use --purge-data to delete them)"}, nil
+				return Outcome{Detail: "kept " + strings.Join(n.Volumes(tenant.Components()), " and ") + " (use --purge-data to delete them)"}, nil
 			}
 			return env.purgeVolumes(ctx, n, opt.Profile)
 		}},
@@ -111,11 +111,14 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 
 func (e Env) purgeVolumes(ctx context.Context, n tenant.Names, profile tenant.Profile) (Outcome, error) {
 	if profile != tenant.ProfileDocker {
-		dir := e.Config.Exec.DataDir
-		return Outcome{Detail: fmt.Sprintf("exec profile: remove %s/%s and %s/%s on the client that ran them", dir, n.VolumePostgres, dir, n.VolumeRedis)}, nil
+		var dirs []string
+		for _, v := range n.Volumes(tenant.Components()) {
+			dirs = append(dirs, e.Config.Exec.DataDir+"/"+v)
+		}
+		return Outcome{Detail: fmt.Sprintf("exec profile: remove %s on the client that ran them", strings.Join(dirs, " and "))}, nil
 	}
 	var removed []string
-	for _, v := range []string{n.VolumePostgres, n.VolumeRedis} {
+	for _, v := range n.Volumes(tenant.Components()) {
 		changed, err := e.Nomad.DeleteHostVolume(ctx, n.Namespace, v)
 		if err != nil {
 			return Outcome{Changed: len(removed) > 0}, fmt.Errorf("delete volume %s: %w", v, err)

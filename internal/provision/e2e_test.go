@@ -50,7 +50,7 @@ func TestFullCycleTwoTenants(t *testing.T) {
 			}
 		}
 		for _, svc := range []string{n.ServicePostgres, n.ServiceRedis, n.ServiceApp, n.ServiceWorker} {
-			if consul.Passing(st.Services[svc]) == 0 {
+			if len(consul.Passing(st.Services[svc])) == 0 {
 				t.Errorf("status %s: service %s: got %d instances, none passing; want one passing", id, svc, len(st.Services[svc]))
 			}
 		}

@@ -175,12 +175,10 @@ func (h *harness) env() provision.Env {
 		t.Fatal(err)
 	}
 	return provision.Env{
-		Nomad: nc,
-		Vault: vault.New(h.vaultAPI(nil), vault.Mounts{}, nil),
-		VaultCheck: vault.New(h.vaultAPI(func(b http.RoundTripper) http.RoundTripper {
-			return provision.ReadOnlyTransport{Base: b, AllowPOST: []string{"/sys/capabilities-self"}}
-		}), vault.Mounts{}, nil),
-		Consul:     provision.WrapConsul(cc),
+		Nomad:      nc,
+		Vault:      vault.New(h.vaultAPI(nil), vault.Mounts{}, nil),
+		VaultCheck: vault.New(h.vaultAPI(nil), vault.Mounts{}, nil).ReadOnly(),
+		Consul:     cc,
 		Config:     h.cfg,
 		Jobspecs:   jobspecs.FS,
 		Migrations: h.migrations,

@@ -76,7 +76,7 @@ type dispatched struct {
 
 func (e Env) dispatchedFor(ctx context.Context, d desired) (dispatched, error) {
 	var out dispatched
-	job := d.jobs["migrate"].JobID
+	job := d.stage(tenant.StageMigrate)[0].JobID
 	children, err := e.Nomad.ListJobs(ctx, d.names.Namespace, job+"/dispatch-")
 	if err != nil {
 		return out, fmt.Errorf("list migrate runs: %w", err)
@@ -111,7 +111,7 @@ func (e Env) migrationsDone(ctx context.Context, d desired) (bool, error) {
 // for the run. A failed run is never retried blindly: the next up dispatches
 // a new run (a new idempotency token) only after the failure was reported.
 func (e Env) migrate(ctx context.Context, d desired, r runner) (Outcome, error) {
-	j := d.jobs["migrate"]
+	j := d.stage(tenant.StageMigrate)[0]
 	job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("parse %s: %w", j.File, err)

@@ -72,7 +72,8 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 			wctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			total := 0
-			for _, job := range []string{n.JobApp, n.JobWorker} {
+			workloads := tenant.ComponentsAt(tenant.StageWorkload)
+			for _, job := range n.Jobs(workloads) {
 				replaced, err := env.Nomad.ReplaceAllocations(wctx, n.Namespace, job)
 				total += replaced
 				if err != nil {
@@ -80,7 +81,7 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 				}
 			}
 			res.Replaced = total
-			for _, svc := range []string{n.ServiceApp, n.ServiceWorker} {
+			for _, svc := range n.Services(workloads) {
 				if _, err := env.serviceAddr(wctx, svc, timeout); err != nil {
 					return Outcome{Changed: total > 0}, err
 				}

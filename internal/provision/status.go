@@ -37,7 +37,7 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 		return st, notFound(id)
 	}
 	st.Record = rec
-	for _, job := range []string{n.JobPostgres, n.JobRedis, n.JobMigrate, n.JobApp, n.JobWorker} {
+	for _, job := range n.Jobs(tenant.Components()) {
 		js, err := env.Nomad.JobStatus(ctx, n.Namespace, job)
 		if err != nil {
 			return st, fmt.Errorf("status of %s: %w", job, err)
@@ -45,7 +45,7 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 		st.Jobs[job] = js
 		st.Links[job] = env.Nomad.JobURL(n.Namespace, job)
 	}
-	for _, svc := range []string{n.ServicePostgres, n.ServiceRedis, n.ServiceApp, n.ServiceWorker} {
+	for _, svc := range n.Services(tenant.Components()) {
 		is, err := env.Consul.ServiceHealth(ctx, svc)
 		if err != nil {
 			return st, err
@@ -83,8 +83,7 @@ func Plan(ctx context.Context, env Env, spec tenant.Spec) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	out := PlanResult{Tenant: spec.ID.String(), Jobs: map[string]nomad.PlanResult{}}
-	for _, c := range []string{"postgres", "redis", "migrate", "app", "worker"} {
-		j := d.jobs[c]
+	for _, j := range d.all() {
 		job, err := env.Nomad.Parse(ctx, j.Source, j.Vars)
 		if err != nil {
 			return out, fmt.Errorf("parse %s: %w", j.File, err)

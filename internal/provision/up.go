@@ -66,10 +66,28 @@ type UpResult struct {
 type desired struct {
 	spec    tenant.Spec
 	names   tenant.Names
-	jobs    map[string]jobspec.Job // by component
+	jobs    map[string]jobspec.Job // by component name
 	migVer  string
 	digest  string
 	timeout time.Duration
+}
+
+// stage returns the jobs of the components of stage s, in order.
+func (d desired) stage(s tenant.Stage) []jobspec.Job {
+	var out []jobspec.Job
+	for _, c := range tenant.ComponentsAt(s) {
+		out = append(out, d.jobs[c.Name])
+	}
+	return out
+}
+
+// all returns every job, in the order of tenant.Components.
+func (d desired) all() []jobspec.Job {
+	var out []jobspec.Job
+	for _, c := range tenant.Components() {
+		out = append(out, d.jobs[c.Name])
+	}
+	return out
 }
 
 func (e Env) desiredState(spec tenant.Spec, timeout time.Duration) (desired, error) {
@@ -82,9 +100,9 @@ func (e Env) desiredState(spec tenant.Spec, timeout time.Duration) (desired, err
 	for _, j := range rendered {
 		jobs[j.Name] = j
 	}
-	for _, want := range []string{"postgres", "redis", "migrate", "app", "worker"} {
-		if _, ok := jobs[want]; !ok {
-			return desired{}, fmt.Errorf("render jobspecs: no %s job in the jobspecs directory", want)
+	for _, c := range tenant.Components() {
+		if _, ok := jobs[c.Name]; !ok {
+			return desired{}, fmt.Errorf("render jobspecs: no %s job in the jobspecs directory", c.Name)
 		}
 	}
 	migVer, err := MigrationsVersion(e.Migrations)
@@ -149,12 +167,12 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 		{Name: StepVault, Apply: func(ctx context.Context) (Outcome, error) { return env.vaultIdentity(ctx, d) }},
 		{Name: StepVolumes, Apply: func(ctx context.Context) (Outcome, error) { return env.volumes(ctx, d) }},
 		{Name: StepDataServices, Apply: func(ctx context.Context) (Outcome, error) {
-			return env.applyAndWait(ctx, d, r, StepDataServices, true, "postgres", "redis")
+			return env.applyAndWait(ctx, d, r, StepDataServices, true, d.stage(tenant.StageData))
 		}},
 		{Name: StepSecretsEngines, Apply: func(ctx context.Context) (Outcome, error) { return env.secretsEngines(ctx, d) }},
 		{Name: StepMigrations, Apply: func(ctx context.Context) (Outcome, error) { return env.migrate(ctx, d, r) }},
 		{Name: StepApp, Apply: func(ctx context.Context) (Outcome, error) {
-			return env.applyAndWait(ctx, d, r, StepApp, !opt.Detach, "app", "worker")
+			return env.applyAndWait(ctx, d, r, StepApp, !opt.Detach, d.stage(tenant.StageWorkload))
 		}},
 	}
 	if !opt.Detach {
@@ -275,22 +293,21 @@ func (e Env) vaultIdentity(ctx context.Context, d desired) (Outcome, error) {
 	return out, nil
 }
 
-// applyAndWait registers the named jobs concurrently (each only when its plan
-// shows a change) and, when wait is set, waits for their deployments.
-func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string, wait bool, components ...string) (Outcome, error) {
+// applyAndWait registers jobs concurrently (each only when its plan shows a
+// change) and, when wait is set, waits for their deployments.
+func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string, wait bool, jobs []jobspec.Job) (Outcome, error) {
 	type result struct {
-		component string
-		changed   bool
-		err       error
+		jobID   string
+		changed bool
+		err     error
 	}
-	results := make([]result, len(components))
+	results := make([]result, len(jobs))
 	var wg sync.WaitGroup
-	for i, c := range components {
+	for i, j := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			j := d.jobs[c]
-			results[i] = result{component: c}
+			results[i] = result{jobID: j.JobID}
 			job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
 			if err != nil {
 				results[i].err = fmt.Errorf("parse %s: %w", j.File, err)
@@ -322,9 +339,9 @@ func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string,
 	for _, res := range results {
 		if res.changed {
 			out.Changed = true
-			changed = append(changed, d.jobs[res.component].JobID)
+			changed = append(changed, res.jobID)
 		} else {
-			same = append(same, d.jobs[res.component].JobID)
+			same = append(same, res.jobID)
 		}
 		if res.err != nil {
 			errs = append(errs, res.err)
@@ -352,10 +369,8 @@ func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Durat
 	for {
 		is, err := e.Consul.ServiceHealth(ctx, service)
 		if err == nil {
-			for _, i := range is {
-				if i.Status == "passing" {
-					return fmt.Sprintf("%s:%d", i.Address, i.Port), nil
-				}
+			if p := consul.Passing(is); len(p) > 0 {
+				return fmt.Sprintf("%s:%d", p[0].Address, p[0].Port), nil
 			}
 		}
 		select {
@@ -393,7 +408,7 @@ func (e Env) secretsEngines(ctx context.Context, d desired) (Outcome, error) {
 }
 
 func (e Env) verifyRoute(ctx context.Context, d desired) (Outcome, error) {
-	err := routing.Verify(ctx, e.Consul.Health(), routing.VerifySpec{
+	err := routing.Verify(ctx, e.Consul, routing.VerifySpec{
 		Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
 		Timeout: d.timeout, Logger: e.log(),
 	})
@@ -408,7 +423,7 @@ func (e Env) verifyRoute(ctx context.Context, d desired) (Outcome, error) {
 
 func links(n Nomad, d desired) map[string]string {
 	out := make(map[string]string, len(d.jobs))
-	for _, j := range d.jobs {
+	for _, j := range d.all() {
 		out[j.Name] = n.JobURL(d.names.Namespace, j.JobID)
 	}
 	return out
@@ -429,7 +444,7 @@ func (e Env) volumes(ctx context.Context, d desired) (Outcome, error) {
 		return Outcome{Detail: "exec profile: data in " + e.Config.Exec.DataDir + " on the client"}, nil
 	}
 	var created []string
-	for _, v := range []string{d.names.VolumePostgres, d.names.VolumeRedis} {
+	for _, v := range d.names.Volumes(tenant.Components()) {
 		changed, err := e.Nomad.EnsureHostVolume(ctx, d.names.Namespace, v, e.Config.NodePool)
 		if err != nil {
 			return Outcome{Changed: len(created) > 0}, err

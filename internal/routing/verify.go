@@ -21,6 +21,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 )
 
@@ -35,13 +36,13 @@ const (
 	maxBackoff   = 2 * time.Second
 )
 
-// ServiceHealth is the part of Consul's health API that Verify uses.
-// (*consulapi.Health), from client.Health(), implements it.
-type ServiceHealth interface {
-	Service(service, tag string, passingOnly bool, q *consulapi.QueryOptions) ([]*consulapi.ServiceEntry, *consulapi.QueryMeta, error)
+// HealthReader reads a service's instances with their health: the Consul
+// adapter's ServiceHealth. *consul.Client implements it.
+type HealthReader interface {
+	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
 }
 
-var _ ServiceHealth = (*consulapi.Health)(nil)
+var _ HealthReader = (*consul.Client)(nil)
 
 // VerifySpec says what Verify checks.
 type VerifySpec struct {
@@ -70,7 +71,7 @@ type VerifySpec struct {
 // then returns an *exit.Error that says which stage failed, what was seen
 // last and what to try. It returns the context's error, wrapped, when ctx is
 // cancelled.
-func Verify(ctx context.Context, health ServiceHealth, spec VerifySpec) error {
+func Verify(ctx context.Context, health HealthReader, spec VerifySpec) error {
 	if spec.Service == "" {
 		return errors.New("routing: verify: no service name")
 	}
@@ -110,16 +111,17 @@ func Verify(ctx context.Context, health ServiceHealth, spec VerifySpec) error {
 // verifier holds one verification's state: the stage reached and what the
 // last attempt saw, for the error at the deadline.
 type verifier struct {
-	health   ServiceHealth
+	health   HealthReader
 	spec     VerifySpec
 	log      *slog.Logger
 	probeURL *url.URL
 	client   *http.Client
 
-	consulErr error         // last error talking to Consul
-	passing   int           // passing instances last seen
-	probe     *probeOutcome // last router probe; nil before the first
-	start     time.Time     // for the elapsed time in errors
+	consulErr error             // last error talking to Consul
+	instances []consul.Instance // every instance last seen
+	passing   int               // passing instances last seen
+	probe     *probeOutcome     // last router probe; nil before the first
+	start     time.Time         // for the elapsed time in errors
 }
 
 // probeOutcome is what one request to the router saw.
@@ -147,7 +149,7 @@ func (v *verifier) run(ctx context.Context) error {
 
 // attempt checks Consul and then the router once; it reports success.
 func (v *verifier) attempt(ctx context.Context) bool {
-	entries, _, err := v.health.Service(v.spec.Service, "", true, (&consulapi.QueryOptions{}).WithContext(ctx))
+	instances, err := v.health.ServiceHealth(ctx, v.spec.Service)
 	if err != nil {
 		if ctx.Err() == nil {
 			v.consulErr = err
@@ -156,7 +158,8 @@ func (v *verifier) attempt(ctx context.Context) bool {
 		return false
 	}
 	v.consulErr = nil
-	v.passing = len(entries)
+	v.instances = instances
+	v.passing = len(consul.Passing(instances))
 	if v.passing == 0 {
 		v.log.Debug("routing: no passing instance yet", "service", v.spec.Service)
 		return false
@@ -239,26 +242,20 @@ func (v *verifier) failure(ctx context.Context) error {
 	}
 }
 
-// noPassingError explains a service with no passing instance: not registered
-// at all, or registered with failing checks (whose output it quotes).
+// noPassingError explains a service with no passing instance, from the
+// instances last seen: not registered at all, or registered with failing
+// checks (whose output it quotes).
 func (v *verifier) noPassingError(waited time.Duration) error {
 	svc := v.spec.Service
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	all, _, err := v.health.Service(svc, "", false, (&consulapi.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return exit.New(exit.Unreachable,
-			"check that Consul is reachable (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN) and run the command again",
-			"routing: consul: no passing instance of service %q after %s, and listing its instances failed: %w", svc, waited, err)
-	}
+	all := v.instances
 	if len(all) == 0 {
 		return exit.New(exit.Partial,
 			"check that the app job is running and registers its service (nomad job status; nomad alloc status), then run the command again",
 			"routing: service %q is not registered in Consul after %s", svc, waited)
 	}
 	var checks []string
-	for _, e := range all {
-		for _, c := range e.Checks {
+	for _, in := range all {
+		for _, c := range in.Checks {
 			if c.Status == consulapi.HealthPassing {
 				continue
 			}
@@ -266,7 +263,7 @@ func (v *verifier) noPassingError(waited time.Duration) error {
 			if len(out) > 200 {
 				out = out[:200] + "…"
 			}
-			checks = append(checks, fmt.Sprintf("%s on %s %s: %s", c.Name, e.Node.Node, c.Status, out))
+			checks = append(checks, fmt.Sprintf("%s on %s %s: %s", c.Name, in.Node, c.Status, out))
 		}
 	}
 	return exit.New(exit.Partial,

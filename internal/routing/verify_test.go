@@ -10,6 +10,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/testenv"
 )
@@ -18,18 +19,19 @@ import (
 // pass, then each way it fails, in parallel with short timeouts.
 func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 	ctx := context.Background()
+	health := consulAdapter(t, testenv.SharedConsul(t).HTTPAddr)
 	wayne := startBackend(t, "wayne", "wayne-1")
 	registerBackend(t, client, wayne, "wayne.example.test")
 	spec := VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: r.Addr, Timeout: routeTimeout}
-	if err := Verify(ctx, client.Health(), spec); err != nil {
+	if err := Verify(ctx, health, spec); err != nil {
 		t.Fatalf("Verify(wayne through the router): %v; want nil", err)
 	}
 	spec.RouterAddr = ""
-	if err := Verify(ctx, client.Health(), spec); err != nil {
+	if err := Verify(ctx, health, spec); err != nil {
 		t.Fatalf("Verify(wayne, Consul only): %v; want nil", err)
 	}
 	spec.RouterAddr = "http://" + r.Addr + "/"
-	if err := Verify(ctx, client.Health(), spec); err != nil {
+	if err := Verify(ctx, health, spec); err != nil {
 		t.Fatalf("Verify(wayne, router as a URL): %v; want nil", err)
 	}
 
@@ -42,30 +44,27 @@ func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 	register(t, client, registration{Service: "cyberdyne--app", Port: cyberdyne.Port()})
 	closedPort := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 
-	unreachableConsul, err := consulapi.NewClient(&consulapi.Config{Address: closedPort})
-	if err != nil {
-		t.Fatal(err)
-	}
+	unreachableConsul := consulAdapter(t, closedPort)
 
 	const short = 1500 * time.Millisecond
 	cases := []struct {
 		name   string
-		health ServiceHealth
+		health HealthReader
 		spec   VerifySpec
 		code   exit.Code
 		want   []string // substrings of the error
 	}{
-		{"not registered", client.Health(), VerifySpec{Service: "nobody--app", Timeout: short},
+		{"not registered", health, VerifySpec{Service: "nobody--app", Timeout: short},
 			exit.Partial, []string{`"nobody--app" is not registered`}},
-		{"check failing", client.Health(), VerifySpec{Service: "wonka--app", Host: "wonka.example.test", RouterAddr: r.Addr, Timeout: short},
+		{"check failing", health, VerifySpec{Service: "wonka--app", Host: "wonka.example.test", RouterAddr: r.Addr, Timeout: short},
 			exit.Partial, []string{`"wonka--app" has 1 instance(s) and none passing`, "critical"}},
-		{"router has no server for the host", client.Health(), VerifySpec{Service: "cyberdyne--app", Host: "cyberdyne.example.test", RouterAddr: r.Addr, Timeout: short},
+		{"router has no server for the host", health, VerifySpec{Service: "cyberdyne--app", Host: "cyberdyne.example.test", RouterAddr: r.Addr, Timeout: short},
 			exit.Partial, []string{"no server for the host", "404"}},
-		{"router unreachable", client.Health(), VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: closedPort, Timeout: short},
+		{"router unreachable", health, VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: closedPort, Timeout: short},
 			exit.Partial, []string{"unreachable", "connection refused"}},
-		{"consul unreachable", unreachableConsul.Health(), VerifySpec{Service: "wayne--app", Timeout: short},
+		{"consul unreachable", unreachableConsul, VerifySpec{Service: "wayne--app", Timeout: short},
 			exit.Unreachable, []string{"consul", "connection refused"}},
-		{"bad router address", client.Health(), VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: "ftp://x", Timeout: short},
+		{"bad router address", health, VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: "ftp://x", Timeout: short},
 			exit.Usage, []string{"router address"}},
 	}
 	for _, c := range cases {
@@ -93,11 +92,21 @@ func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(300*time.Millisecond, cancel)
-		err := Verify(ctx, client.Health(), VerifySpec{Service: "nobody--app", Timeout: time.Minute})
+		err := Verify(ctx, health, VerifySpec{Service: "nobody--app", Timeout: time.Minute})
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Verify after cancel: got %v; want context.Canceled", err)
 		}
 	})
+}
+
+// consulAdapter is the Consul adapter Verify reads health through.
+func consulAdapter(t *testing.T, addr string) *consul.Client {
+	t.Helper()
+	c, err := consul.New(consul.Config{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestVerifySpecErrors(t *testing.T) {

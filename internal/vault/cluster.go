@@ -53,6 +53,9 @@ func (c *Client) EnsureCluster(ctx context.Context, cfg ClusterConfig, dryRun bo
 		if dryRun {
 			return nil
 		}
+		if err := c.refuseWrite(ch.Action, ch.Object); err != nil {
+			return err
+		}
 		if err := do(); err != nil {
 			return err
 		}
@@ -236,7 +239,7 @@ func (c *Client) checkCapabilities(ctx context.Context, n tenant.Names) error {
 	for p := range req {
 		paths = append(paths, p)
 	}
-	s, err := c.write(ctx, "check token capabilities", "sys/capabilities-self", map[string]any{"paths": paths})
+	s, err := c.query(ctx, "check token capabilities", "sys/capabilities-self", map[string]any{"paths": paths})
 	if err != nil {
 		return exit.Wrap(err, exit.Unreachable, "check --vault-token (VAULT_TOKEN)")
 	}

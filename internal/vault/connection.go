@@ -68,6 +68,11 @@ func (c *Client) ensureConnection(ctx context.Context, n tenant.Names, spec conn
 	}
 	changed := false
 	if have == nil {
+		// Before the bootstrap password reaches prepare, which writes to the
+		// tenant's database.
+		if err := c.refuseWrite("create connection", path); err != nil {
+			return false, err
+		}
 		b, ok, err := c.readBootstrap(ctx, n)
 		if err != nil {
 			return false, err

@@ -79,6 +79,35 @@ type Client struct {
 	// markerMu serialises writes of the bootstrap secret's metadata; copies
 	// made by With… share it.
 	markerMu *sync.Mutex
+	// readOnly refuses every write with ErrWouldWrite (see ReadOnly).
+	readOnly bool
+}
+
+// ErrWouldWrite is wrapped by the error of every method of a read-only
+// Client (see ReadOnly) that would have to change Vault, or a tenant's
+// database, to do its work.
+var ErrWouldWrite = errors.New("read-only: a write would be needed")
+
+// ReadOnly returns a copy of c that only reads. Its Ensure… methods compare
+// as usual and, where they would write, return an error wrapping
+// ErrWouldWrite instead, before anything is sent: no Vault write, no database
+// bootstrap. On a converged tenant they succeed and report no change. The
+// converged check of `up` runs the very same Ensure… methods over it, so "what
+// should exist" has one implementation and two modes. Reads Vault serves over
+// POST (sys/capabilities-self) still work.
+func (c *Client) ReadOnly() *Client {
+	cp := *c
+	cp.readOnly = true
+	return &cp
+}
+
+// refuseWrite returns the ErrWouldWrite error of op on path when c is
+// read-only, else nil.
+func (c *Client) refuseWrite(op, path string) error {
+	if !c.readOnly {
+		return nil
+	}
+	return fmt.Errorf("vault: %s %s: %w", op, path, ErrWouldWrite)
 }
 
 // New returns a Client over api using the given mounts (empty fields take
@@ -219,8 +248,18 @@ func (c *Client) read(ctx context.Context, op, path string) (map[string]any, err
 	return s.Data, nil
 }
 
-// write writes data to path; secrets are redacted from any error.
+// write writes data to path; secrets are redacted from any error. A
+// read-only client refuses it.
 func (c *Client) write(ctx context.Context, op, path string, data map[string]any, secrets ...string) (*vaultapi.Secret, error) {
+	if err := c.refuseWrite(op, path); err != nil {
+		return nil, err
+	}
+	return c.query(ctx, op, path, data, secrets...)
+}
+
+// query sends data to path with a write request that only reads, such as
+// sys/capabilities-self; read-only clients send it too.
+func (c *Client) query(ctx context.Context, op, path string, data map[string]any, secrets ...string) (*vaultapi.Secret, error) {
 	s, err := c.api.Logical().WriteWithContext(ctx, path, data)
 	if err != nil {
 		return nil, apiErr(op, path, err, secrets...)
@@ -228,8 +267,11 @@ func (c *Client) write(ctx context.Context, op, path string, data map[string]any
 	return s, nil
 }
 
-// del deletes path.
+// del deletes path. A read-only client refuses it.
 func (c *Client) del(ctx context.Context, op, path string) error {
+	if err := c.refuseWrite(op, path); err != nil {
+		return err
+	}
 	_, err := c.api.Logical().DeleteWithContext(ctx, path)
 	if err != nil {
 		var re *vaultapi.ResponseError

@@ -639,3 +639,63 @@ func TestRotateAfterRedisRestart(t *testing.T) {
 		t.Errorf("new redis creds after reseed: %v", err)
 	}
 }
+
+// TestReadOnly runs the Ensure… methods on a read-only copy of the client:
+// on a new tenant every one that would write says so with ErrWouldWrite and
+// nothing reaches Vault; on a converged tenant they succeed with no change;
+// a missing connection is reported before the database bootstrap, which
+// would otherwise write to the tenant's Postgres.
+func TestReadOnly(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ro := e.client.ReadOnly()
+
+	fresh := mustNames(t, "ro-new")
+	before := e.writes.Load()
+	for what, fn := range map[string]func() (bool, error){
+		"bootstrap": func() (bool, error) { return ro.EnsureBootstrap(ctx, fresh) },
+		"policy":    func() (bool, error) { return ro.EnsurePolicy(ctx, fresh) },
+		"jwt role":  func() (bool, error) { return ro.EnsureJWTRole(ctx, fresh) },
+	} {
+		changed, err := fn()
+		if !errors.Is(err, vault.ErrWouldWrite) || changed {
+			t.Errorf("read-only %s of a new tenant: got changed=%v, %v; want ErrWouldWrite", what, changed, err)
+		}
+	}
+	if w := e.writes.Load() - before; w != 0 {
+		t.Errorf("read-only Ensure… on a new tenant: got %d Vault writes; want 0", w)
+	}
+	if err := ro.Preflight(ctx, fresh); err != nil {
+		t.Errorf("read-only preflight (sys/capabilities-self is a read sent as a write): %v", err)
+	}
+	if _, err := ro.Teardown(ctx, fresh); err != nil && !errors.Is(err, vault.ErrWouldWrite) {
+		t.Errorf("read-only teardown: got %v; want nil or ErrWouldWrite", err)
+	}
+
+	s := e.startTenant("ro-done")
+	before = e.writes.Load()
+	for what, fn := range map[string]func() (bool, error){
+		"bootstrap": func() (bool, error) { return ro.EnsureBootstrap(ctx, s.names) },
+		"policy":    func() (bool, error) { return ro.EnsurePolicy(ctx, s.names) },
+		"jwt role":  func() (bool, error) { return ro.EnsureJWTRole(ctx, s.names) },
+		"postgres":  func() (bool, error) { return ro.EnsurePostgres(ctx, s.names, s.pgAddr()) },
+		"redis":     func() (bool, error) { return ro.EnsureRedis(ctx, s.names, s.redisAddr()) },
+	} {
+		if changed, err := fn(); err != nil || changed {
+			t.Errorf("read-only %s of a converged tenant: got changed=%v, %v; want no change", what, changed, err)
+		}
+	}
+	if w := e.writes.Load() - before; w != 0 {
+		t.Errorf("read-only Ensure… on a converged tenant: got %d Vault writes; want 0", w)
+	}
+
+	// Without its connection, EnsurePostgres would bootstrap the database with
+	// the bootstrap password (refused by now: Vault rotated the root) before
+	// creating the connection; read-only, it stops before.
+	if _, err := e.root.Logical().Delete("database/config/" + s.names.DBConnection); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := ro.EnsurePostgres(ctx, s.names, s.pgAddr()); !errors.Is(err, vault.ErrWouldWrite) || changed {
+		t.Errorf("read-only postgres without its connection: got changed=%v, %v; want ErrWouldWrite before the database bootstrap", changed, err)
+	}
+}

@@ -1,0 +1,109 @@
+package tenant
+
+// Stage is when up converges a component, and what the other commands do
+// with it.
+type Stage int
+
+// The stages, in up's order.
+const (
+	// StageData components are the data services: registered together and
+	// waited on until healthy before Vault's secrets engines connect to them;
+	// down stops them after Vault's teardown; their data outlives the jobs.
+	StageData Stage = iota
+	// StageMigrate is the parameterized migration job: registered,
+	// dispatched for the current migration set and waited on.
+	StageMigrate
+	// StageWorkload components are the app and its worker: deployed after
+	// the migrations, stopped first by down, and their allocations replaced
+	// by rotate.
+	StageWorkload
+)
+
+// Component is one job of a tenant's stack. Its name names the jobspec
+// (<name>.<profile>.nomad.hcl) and, after the tenant id, its Nomad job,
+// Consul service and data volume (see Names).
+type Component struct {
+	Name  string
+	Stage Stage
+	// Service reports whether the job registers a Consul service; tenantctl
+	// waits for it to pass, and status shows its health.
+	Service bool
+	// Volume reports whether the job keeps data on a volume (docker: a Nomad
+	// dynamic host volume; exec: a directory on the client).
+	Volume bool
+}
+
+// Components returns a tenant's components in the order up registers them.
+// Every command derives its jobs, services and volumes from this list; see
+// "Adding a component" in docs/jobspecs.md.
+func Components() []Component {
+	return []Component{
+		{Name: "postgres", Stage: StageData, Service: true, Volume: true},
+		{Name: "redis", Stage: StageData, Service: true, Volume: true},
+		{Name: "migrate", Stage: StageMigrate},
+		{Name: "app", Stage: StageWorkload, Service: true},
+		{Name: "worker", Stage: StageWorkload, Service: true},
+	}
+}
+
+// ComponentsAt returns the components of stage, in order.
+func ComponentsAt(stage Stage) []Component {
+	var out []Component
+	for _, c := range Components() {
+		if c.Stage == stage {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Job returns the Nomad job id of component c.
+func (n Names) Job(c Component) string { return n.ID.String() + Separator + c.Name }
+
+// Service returns the Consul service of component c, "" when it has none.
+func (n Names) Service(c Component) string {
+	if !c.Service {
+		return ""
+	}
+	return n.ID.String() + Separator + c.Name
+}
+
+// Volume returns the data volume of component c, "" when it has none.
+func (n Names) Volume(c Component) string {
+	if !c.Volume {
+		return ""
+	}
+	return n.ID.String() + Separator + c.Name + "-data"
+}
+
+// Jobs returns the Nomad job ids of cs, in order.
+func (n Names) Jobs(cs []Component) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, n.Job(c))
+	}
+	return out
+}
+
+// Services returns the Consul services of those of cs that have one, in
+// order.
+func (n Names) Services(cs []Component) []string {
+	var out []string
+	for _, c := range cs {
+		if s := n.Service(c); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Volumes returns the data volumes of those of cs that have one, in order.
+func (n Names) Volumes(cs []Component) []string {
+	var out []string
+	for _, c := range cs {
+		if v := n.Volume(c); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
