@@ -56,6 +56,7 @@ func Run(ctx context.Context, args []string, s Streams) error {
 		err = exit.Wrap(err, exit.Interrupted, "run the same command again: every step is idempotent and it converges")
 	}
 	if err != nil {
+		err = withRemedy(err)
 		a.printError(err)
 	}
 	return err

@@ -150,11 +150,21 @@ func dbError(err error) error {
 	)
 	switch {
 	case errors.As(err, &cfgErr):
-		return exit.Wrap(err, exit.Usage, cfgErr.Hint())
+		hint := cfgErr.Remedy
+		if hint == "" {
+			hint = "check --database-url (postgres://user:password@host:port/database) and that --dir holds NNNNN_description.sql files"
+		}
+		return exit.Wrap(err, exit.Usage, hint)
+	case errors.As(err, &connErr) && connErr.Role != "":
+		return exit.Wrap(err, exit.Unreachable, fmt.Sprintf(
+			"make the migrating user a member of role %q (GRANT %s TO <user>), or leave --owner-role unset", connErr.Role, connErr.Role))
 	case errors.As(err, &connErr):
-		return exit.Wrap(err, exit.Unreachable, connErr.Hint())
+		return exit.Wrap(err, exit.Unreachable,
+			"check that PostgreSQL is running and that --database-url (or DATABASE_URL) has the right host, port, user and password")
 	case errors.As(err, &lockErr):
-		return exit.Wrap(err, exit.Locked, lockErr.Hint())
+		return exit.Wrap(err, exit.Locked,
+			"another `tenantctl db migrate` is running on this database: wait for it and run again, or raise --lock-timeout "+
+				"(a dead holder's lock goes away with its connection: SELECT pg_terminate_backend(<pid>))")
 	case errors.As(err, &hinter):
 		return exit.Wrap(err, exit.Failure, hinter.Hint())
 	}

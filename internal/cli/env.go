@@ -69,6 +69,7 @@ func (a *app) provisionEnv(c *ucli.Context, cfg config.Config, sink provision.Si
 		Jobspecs:   jobspecFS,
 		Migrations: migrationFS,
 		Sink:       sink,
+		Remedy:     withRemedy,
 		Logger:     a.log,
 	}, nil
 }

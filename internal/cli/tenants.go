@@ -395,11 +395,11 @@ func (a *app) list(c *ucli.Context) error {
 	}
 	recs, err := provision.List(c.Context, env)
 	if err != nil {
-		return exit.Wrap(err, exit.Unreachable, "check --consul-addr (CONSUL_HTTP_ADDR)")
+		return exit.Because(err, exit.Unreachable, consul.CauseUnreachable)
 	}
 	if wantJSON(c) {
 		if recs == nil {
-			recs = []consul.Record{}
+			recs = []tenant.Record{}
 		}
 		return json.NewEncoder(a.Stdout).Encode(recs)
 	}

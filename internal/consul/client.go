@@ -16,6 +16,19 @@ import (
 	"github.com/tenantctl/tenantctl/internal/exit"
 )
 
+// Causes of Consul errors whose remedy is the front end's to word (how the
+// user gives tenantctl Consul's address and token, or how long it waits for a
+// lock): see exit.Cause.
+const (
+	// CauseUnreachable: Consul did not answer at its address.
+	CauseUnreachable exit.Cause = "consul-unreachable"
+	// CauseForbidden: the token may not read the catalog and health.
+	CauseForbidden exit.Cause = "consul-forbidden"
+	// CauseLocked: another holder kept the tenant's lock for longer than
+	// the wait (the error names the holder).
+	CauseLocked exit.Cause = "consul-locked"
+)
+
 // Config says how to reach Consul.
 type Config struct {
 	Address string // host:port or a URL
@@ -56,12 +69,10 @@ func (c *Client) Preflight(ctx context.Context) error {
 	q := (&consulapi.QueryOptions{}).WithContext(ctx)
 	self, err := c.api.Agent().Self()
 	if err != nil {
-		return exit.Wrap(fmt.Errorf("consul: unreachable: %w", err), exit.Unreachable,
-			"check CONSUL_HTTP_ADDR / --consul-addr and that the Consul agent is running")
+		return exit.Because(fmt.Errorf("consul: unreachable: %w", err), exit.Unreachable, CauseUnreachable)
 	}
 	if _, _, err := c.api.Health().State(consulapi.HealthAny, q); err != nil {
-		return exit.Wrap(fmt.Errorf("consul: read health: %w", err), exit.Unreachable,
-			"check CONSUL_HTTP_TOKEN: tenantctl needs read access to the catalog and health")
+		return exit.Because(fmt.Errorf("consul: read health: %w", err), exit.Unreachable, CauseForbidden)
 	}
 	version, _ := self["Config"]["Version"].(string)
 	if err := compat.Check("consul", version); err != nil {

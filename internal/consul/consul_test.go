@@ -45,8 +45,8 @@ func TestPreflight(t *testing.T) {
 	}
 	bad, _ := New(Config{Address: "127.0.0.1:1"})
 	err := bad.Preflight(context.Background())
-	if exit.CodeOf(err) != exit.Unreachable || !strings.Contains(exit.HintOf(err), "CONSUL_HTTP_ADDR") {
-		t.Fatalf("Preflight of a closed port = %v (code %d); want Unreachable with a hint", err, exit.CodeOf(err))
+	if exit.CodeOf(err) != exit.Unreachable || exit.CauseOf(err) != CauseUnreachable {
+		t.Fatalf("Preflight of a closed port = %v (code %d, cause %q); want Unreachable with cause %s", err, exit.CodeOf(err), exit.CauseOf(err), CauseUnreachable)
 	}
 }
 
@@ -107,7 +107,7 @@ func TestRecordWritesOnlyOnChange(t *testing.T) {
 	c := newClient(t)
 	ctx := context.Background()
 	n := names(t, "rec-a")
-	r := Record{Tenant: "rec-a", Name: "Rec A", Host: "rec-a.example.test", Plan: "small", Profile: "exec",
+	r := tenant.Record{Tenant: "rec-a", Name: "Rec A", Host: "rec-a.example.test", Plan: "small", Profile: "exec",
 		SpecVersion: "v1", Status: "ready", LastApply: time.Now().UTC()}
 	if changed, err := c.WriteRecord(ctx, n.KVPrefix, r); err != nil || !changed {
 		t.Fatalf("first WriteRecord = %v, %v; want changed", changed, err)
@@ -132,7 +132,7 @@ func TestDeletePrefixSparesTenantsSharingAPrefix(t *testing.T) {
 	ctx := context.Background()
 	acme, corp := names(t, "del-acme"), names(t, "del-acme-corp")
 	for _, n := range []tenant.Names{acme, corp} {
-		if _, err := c.WriteRecord(ctx, n.KVPrefix, Record{Tenant: n.ID.String(), Status: "ready"}); err != nil {
+		if _, err := c.WriteRecord(ctx, n.KVPrefix, tenant.Record{Tenant: n.ID.String(), Status: "ready"}); err != nil {
 			t.Fatalf("WriteRecord: %v", err)
 		}
 	}

@@ -85,7 +85,7 @@ const attemptWait = 500 * time.Millisecond
 
 // Acquire takes the lock at key, waiting up to wait for another holder to
 // release it. When the wait ends it returns an exit.Locked error naming the
-// holder; when ctx ends, ctx's error. The lock is tied to a Consul session
+// holder, with cause CauseLocked; when ctx ends, ctx's error. The lock is tied to a Consul session
 // with a TTL that this process renews, so a killed tenantctl frees the tenant
 // within about twice the TTL.
 func (c *Client) Acquire(ctx context.Context, key string, holder Holder, wait time.Duration) (*Lock, error) {
@@ -146,9 +146,7 @@ func (c *Client) Acquire(ctx context.Context, key string, holder Holder, wait ti
 			if h, err := c.holder(ctx, key); err == nil && h != nil {
 				who = h.String()
 			}
-			return nil, exit.New(exit.Locked,
-				"wait for that command to finish, or raise --lock-timeout; a killed tenantctl frees the lock within 30s",
-				"tenant is locked by %s", who)
+			return nil, exit.Because(fmt.Errorf("tenant is locked by %s", who), exit.Locked, CauseLocked)
 		}
 	}
 }

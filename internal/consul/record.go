@@ -6,43 +6,21 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
-// RecordsPrefix is where every tenant's record lives in KV.
+// RecordsPrefix is where every tenant's record lives in KV: the parent of
+// every tenant.Names.KVPrefix.
 const RecordsPrefix = "tenantctl/tenants/"
-
-// Record is what tenantctl remembers of a tenant in Consul KV. It never holds
-// a secret.
-type Record struct {
-	Tenant      string    `json:"tenant"`
-	Name        string    `json:"name"`
-	Host        string    `json:"host"`
-	Plan        string    `json:"plan"`
-	Profile     string    `json:"profile"`
-	SpecVersion string    `json:"spec_version"`
-	Status      string    `json:"status"`
-	LastApply   time.Time `json:"last_apply"`
-	// LastStep is the step that ran last; on failure, the one that failed.
-	LastStep string `json:"last_step,omitempty"`
-	// Error is the last failure's message, when Status is "failed".
-	Error string `json:"error,omitempty"`
-}
-
-// sameState reports whether two records describe the same desired and
-// observed state, ignoring when they were written.
-func (r Record) sameState(o Record) bool {
-	r.LastApply, o.LastApply = time.Time{}, time.Time{}
-	return r == o
-}
 
 func recordKey(prefix string) string { return prefix + "record" }
 
-// ReadRecord returns the record under prefix (a tenant's KV prefix), or nil
+// ReadRecord returns the tenant record under prefix (a tenant's KV prefix), or nil
 // when there is none.
-func (c *Client) ReadRecord(ctx context.Context, prefix string) (*Record, error) {
+func (c *Client) ReadRecord(ctx context.Context, prefix string) (*tenant.Record, error) {
 	kv, _, err := c.api.KV().Get(recordKey(prefix), (&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("consul: read %s: %w", recordKey(prefix), err)
@@ -50,7 +28,7 @@ func (c *Client) ReadRecord(ctx context.Context, prefix string) (*Record, error)
 	if kv == nil {
 		return nil, nil
 	}
-	var r Record
+	var r tenant.Record
 	if err := json.Unmarshal(kv.Value, &r); err != nil {
 		return nil, fmt.Errorf("consul: decode %s: %w", recordKey(prefix), err)
 	}
@@ -59,12 +37,12 @@ func (c *Client) ReadRecord(ctx context.Context, prefix string) (*Record, error)
 
 // WriteRecord stores r under prefix unless the stored record already says
 // the same (apart from LastApply). It reports whether it wrote.
-func (c *Client) WriteRecord(ctx context.Context, prefix string, r Record) (bool, error) {
+func (c *Client) WriteRecord(ctx context.Context, prefix string, r tenant.Record) (bool, error) {
 	old, err := c.ReadRecord(ctx, prefix)
 	if err != nil {
 		return false, err
 	}
-	if old != nil && old.sameState(r) {
+	if old != nil && old.SameState(r) {
 		return false, nil
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -99,17 +77,17 @@ func (c *Client) DeletePrefix(ctx context.Context, prefix string) (bool, error) 
 }
 
 // ListRecords returns every tenant record, sorted by tenant id.
-func (c *Client) ListRecords(ctx context.Context) ([]Record, error) {
+func (c *Client) ListRecords(ctx context.Context) ([]tenant.Record, error) {
 	pairs, _, err := c.api.KV().List(RecordsPrefix, (&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("consul: list %s: %w", RecordsPrefix, err)
 	}
-	var out []Record
+	var out []tenant.Record
 	for _, kv := range pairs {
 		if !strings.HasSuffix(kv.Key, "/record") {
 			continue
 		}
-		var r Record
+		var r tenant.Record
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
 			return nil, fmt.Errorf("consul: decode %s: %w", kv.Key, err)
 		}

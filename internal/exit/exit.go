@@ -50,7 +50,42 @@ type Error struct {
 	Code Code
 	// Hint is the remedy printed after "Try:"; empty when there is none.
 	Hint string
-	Err  error
+	// Cause names the condition, for a front end that words the remedy
+	// itself (see Because); empty when there is none.
+	Cause Cause
+	Err   error
+}
+
+// Cause names a condition whose remedy depends on the front end: how the
+// user points tenantctl at Nomad, Consul or Vault, or gives it a token, is the
+// CLI's business (its flags and environment variables), not the adapters'.
+// Adapters mark such errors with a cause and no hint; the CLI words the
+// remedy.
+type Cause string
+
+// Because returns err with code and cause c and no remedy. It returns nil
+// when err is nil.
+func Because(err error, code Code, c Cause) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Cause: c, Err: err}
+}
+
+// CauseOf returns the cause of the outermost *Error in err's chain that has
+// one, or "".
+func CauseOf(err error) Cause {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Cause != "" {
+			return e.Cause
+		}
+		err = e.Err
+	}
+	return ""
 }
 
 func (e *Error) Error() string { return e.Err.Error() }

@@ -9,13 +9,16 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Errors a user can act on carry a remedy: Hint returns it.
+// Errors a user can act on carry a remedy: Hint returns it. The remedies of
+// ConfigError, ConnectError and LockError name the command line's flags, so
+// the CLI words them (internal/cli, dbError).
 
 // ConfigError is invalid input: a connection string that does not parse, or
 // migration files that are missing or badly named. Nothing was changed.
 type ConfigError struct {
 	Err error
-	// Remedy overrides the default hint when set.
+	// Remedy is what to do, when it is more than checking the command's
+	// database URL and migrations directory.
 	Remedy string
 }
 
@@ -24,14 +27,6 @@ func (e *ConfigError) Error() string { return "migrate: " + e.Err.Error() }
 
 // Unwrap returns the cause.
 func (e *ConfigError) Unwrap() error { return e.Err }
-
-// Hint returns the remedy.
-func (e *ConfigError) Hint() string {
-	if e.Remedy != "" {
-		return e.Remedy
-	}
-	return "check --database-url (postgres://user:password@host:port/database) and that --dir holds NNNNN_description.sql files"
-}
 
 // ConnectError is a database that cannot be reached or logged into, or an
 // owner role the user may not SET ROLE to. Target names the database without
@@ -52,14 +47,6 @@ func (e *ConnectError) Error() string {
 
 // Unwrap returns the cause.
 func (e *ConnectError) Unwrap() error { return e.Err }
-
-// Hint returns the remedy.
-func (e *ConnectError) Hint() string {
-	if e.Role != "" {
-		return fmt.Sprintf("make the migrating user a member of role %q (GRANT %s TO <user>), or leave --owner-role unset", e.Role, e.Role)
-	}
-	return "check that PostgreSQL is running and that --database-url (or DATABASE_URL) has the right host, port, user and password"
-}
 
 func connectError(cfg *pgx.ConnConfig, role string, err error) error {
 	target := fmt.Sprintf("postgres %s:%d/%s as %s", cfg.Host, cfg.Port, cfg.Database, cfg.User)
@@ -86,12 +73,6 @@ func (e *LockError) Error() string {
 
 // Unwrap returns the cause.
 func (e *LockError) Unwrap() error { return e.Err }
-
-// Hint returns the remedy.
-func (e *LockError) Hint() string {
-	return "another `tenantctl db migrate` is running on this database: wait for it and run again, or raise --lock-timeout " +
-		"(a dead holder's lock goes away with its connection: SELECT pg_terminate_backend(<pid>))"
-}
 
 // DriftError refuses to migrate a database whose applied migrations do not
 // match the files: an applied file was changed, the database has versions no

@@ -26,8 +26,14 @@ const (
 	attrIndex     = "index"
 )
 
-// remedyReach is the remedy for an unreachable or unusable Nomad.
-const remedyReach = "check NOMAD_ADDR / --nomad-addr and that the Nomad agent is running"
+// Causes of Nomad errors whose remedy is the front end's to word (how the
+// user gives tenantctl Nomad's address and token): see exit.Cause.
+const (
+	// CauseUnreachable: Nomad did not answer at its address.
+	CauseUnreachable exit.Cause = "nomad-unreachable"
+	// CauseForbidden: Nomad refused the token.
+	CauseForbidden exit.Cause = "nomad-forbidden"
+)
 
 // Config configures a Client. Nothing is read from the environment here: the
 // CLI resolves flags, environment and config file and passes the result.
@@ -60,7 +66,7 @@ type Client struct {
 // for that.
 func New(cfg Config) (*Client, error) {
 	if cfg.Address == "" {
-		return nil, exit.UsageError("set NOMAD_ADDR or --nomad-addr", "nomad: no address configured")
+		return nil, exit.UsageError("give Nomad's HTTP address, like http://127.0.0.1:4646", "nomad: no address configured")
 	}
 	u, err := url.Parse(cfg.Address)
 	if err != nil || u.Scheme == "" || u.Host == "" {
@@ -96,7 +102,7 @@ func (c *Client) JobURL(ns, jobID string) string {
 
 // Preflight checks that Nomad has a leader and that the agent's version is
 // supported. Its errors are *exit.Error with code exit.Unreachable and a
-// remedy.
+// remedy or a cause (CauseUnreachable, CauseForbidden).
 func (c *Client) Preflight(ctx context.Context) (version string, err error) {
 	var leader string
 	if _, err := c.api.Raw().Query("/v1/status/leader", &leader, c.q(ctx, "")); err != nil {
@@ -118,17 +124,17 @@ func (c *Client) Preflight(ctx context.Context) (version string, err error) {
 	return version, nil
 }
 
-// unreachable wraps err as an Unreachable exit error with the right remedy.
+// unreachable wraps err as an Unreachable exit error with its cause, or its
+// remedy when the remedy names no setting of the front end.
 func (c *Client) unreachable(format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
-	hint := remedyReach
 	switch code := statusCode(err); {
 	case code == http.StatusForbidden:
-		hint = "check NOMAD_TOKEN / --nomad-token: the token needs agent:read and the tenant namespaces' job capabilities"
+		return exit.Because(err, exit.Unreachable, CauseForbidden)
 	case code == http.StatusServiceUnavailable || code == http.StatusInternalServerError:
-		hint = "check that the Nomad servers have a leader (nomad server members), then retry"
+		return exit.Wrap(err, exit.Unreachable, "check that the Nomad servers have a leader (nomad server members), then retry")
 	}
-	return &exit.Error{Code: exit.Unreachable, Hint: hint, Err: err}
+	return exit.Because(err, exit.Unreachable, CauseUnreachable)
 }
 
 // agentVersion reads the version from /v1/agent/self: Config.Version.Version

@@ -27,13 +27,15 @@ func TestPreflight(t *testing.T) {
 		addr     string // overrides the double's address
 		wantCode exit.Code
 		wantHint string
+		// wantCause is the cause the front end words the remedy of.
+		wantCause exit.Cause
 	}{
 		{name: "supported", wantCode: exit.OK},
 		{name: "oldest supported", opts: []nomadtest.Option{nomadtest.WithVersion("1.10.0")}, wantCode: exit.OK},
 		{name: "too old", opts: []nomadtest.Option{nomadtest.WithVersion("1.9.7")}, wantCode: exit.Unreachable, wantHint: "upgrade Nomad"},
-		{name: "wrong token", opts: []nomadtest.Option{nomadtest.WithToken("right")}, token: "wrong", wantCode: exit.Unreachable, wantHint: "NOMAD_TOKEN"},
+		{name: "wrong token", opts: []nomadtest.Option{nomadtest.WithToken("right")}, token: "wrong", wantCode: exit.Unreachable, wantCause: CauseForbidden},
 		{name: "right token", opts: []nomadtest.Option{nomadtest.WithToken("right")}, token: "right", wantCode: exit.OK},
-		{name: "nothing listening", addr: closed, wantCode: exit.Unreachable, wantHint: "NOMAD_ADDR"},
+		{name: "nothing listening", addr: closed, wantCode: exit.Unreachable, wantCause: CauseUnreachable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := nomadtest.New(t, tc.opts...)
@@ -53,6 +55,9 @@ func TestPreflight(t *testing.T) {
 			}
 			if !strings.Contains(exit.HintOf(err), tc.wantHint) {
 				t.Errorf("got hint %q; want it to mention %q", exit.HintOf(err), tc.wantHint)
+			}
+			if got := exit.CauseOf(err); got != tc.wantCause {
+				t.Errorf("got cause %q; want %q", got, tc.wantCause)
 			}
 		})
 	}

@@ -23,7 +23,7 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 		return "", err
 	case rec == nil:
 		return "the tenant has no record yet", nil
-	case rec.Status != StatusReady:
+	case rec.Status != tenant.StatusReady:
 		return fmt.Sprintf("the last apply ended %s at step %s", rec.Status, rec.LastStep), nil
 	case rec.SpecVersion != d.digest:
 		return "the desired spec changed since the last apply", nil

@@ -55,9 +55,9 @@ type Consul interface {
 	Preflight(ctx context.Context) error
 	Acquire(ctx context.Context, key string, holder consul.Holder, wait time.Duration) (*consul.Lock, error)
 	Held(ctx context.Context, key string) (*consul.Holder, error)
-	ReadRecord(ctx context.Context, prefix string) (*consul.Record, error)
-	WriteRecord(ctx context.Context, prefix string, r consul.Record) (bool, error)
-	ListRecords(ctx context.Context) ([]consul.Record, error)
+	ReadRecord(ctx context.Context, prefix string) (*tenant.Record, error)
+	WriteRecord(ctx context.Context, prefix string, r tenant.Record) (bool, error)
+	ListRecords(ctx context.Context) ([]tenant.Record, error)
 	DeletePrefix(ctx context.Context, prefix string) (bool, error)
 	// ServiceHealth is also routing.HealthReader, what routing
 	// verification reads.
@@ -86,7 +86,11 @@ type Env struct {
 	Jobspecs   fs.FS
 	Migrations fs.FS
 	Sink       Sink
-	Logger     *slog.Logger
+	// Remedy, when set, gives an error the remedy its front end words
+	// (exit.Cause: the CLI names its flags); it returns err unchanged when it
+	// has none. The runner applies it to a failed step's error.
+	Remedy func(error) error
+	Logger *slog.Logger
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
 }
@@ -96,6 +100,11 @@ func (e Env) now() time.Time {
 		return e.Now()
 	}
 	return time.Now()
+}
+
+// runner returns the runner of command for tenant id.
+func (e Env) runner(command string, id tenant.ID) runner {
+	return runner{command: command, tenant: id.String(), sink: e.Sink, now: e.now, remedy: e.Remedy}
 }
 
 func (e Env) log() *slog.Logger {

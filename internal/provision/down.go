@@ -41,7 +41,7 @@ type DownOptions struct {
 // idempotent, so an interrupted down is finished by running it again.
 func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 	n := tenant.NamesFor(opt.ID)
-	r := runner{command: "down", tenant: opt.ID.String(), sink: env.Sink, now: env.now}
+	r := env.runner("down", opt.ID)
 	lk := &tenantLock{env: env, n: n}
 	defer lk.release(true) // the tenant is gone: the lock key goes too
 	stop := func(ctx context.Context, jobs ...string) (Outcome, error) {

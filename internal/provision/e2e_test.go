@@ -29,8 +29,8 @@ func TestFullCycleTwoTenants(t *testing.T) {
 		if res.NoChanges || !res.Changed() {
 			t.Fatalf("first up %s: got NoChanges=%v Changed=%v; want a change", id, res.NoChanges, res.Changed())
 		}
-		if res.Record.Status != provision.StatusReady {
-			t.Fatalf("up %s: got record status %q; want %q", id, res.Record.Status, provision.StatusReady)
+		if res.Record.Status != tenant.StatusReady {
+			t.Fatalf("up %s: got record status %q; want %q", id, res.Record.Status, tenant.StatusReady)
 		}
 		h.assertAppServes(id)
 	}
@@ -41,7 +41,7 @@ func TestFullCycleTwoTenants(t *testing.T) {
 			t.Fatalf("status %s: %v", id, err)
 		}
 		n := tenant.NamesFor(mustID(t, id))
-		if st.Record == nil || st.Record.Status != provision.StatusReady {
+		if st.Record == nil || st.Record.Status != tenant.StatusReady {
 			t.Errorf("status %s: got record %+v; want status ready", id, st.Record)
 		}
 		for _, job := range []string{n.JobPostgres, n.JobRedis, n.JobApp, n.JobWorker} {

@@ -157,8 +157,8 @@ func (h *harness) runFaultRow(r *faultRow) {
 		r.again = err.Error()
 		return
 	}
-	if res.Record.Status != provision.StatusReady {
-		r.again = "record status " + res.Record.Status
+	if res.Record.Status != tenant.StatusReady {
+		r.again = "record status " + string(res.Record.Status)
 		return
 	}
 	again, err := h.up(context.Background(), r.id)
@@ -309,7 +309,7 @@ func TestFailingMigrationStopsRollout(t *testing.T) {
 		}
 	}
 	rec, err := h.env().Consul.ReadRecord(context.Background(), n.KVPrefix)
-	if err != nil || rec == nil || rec.Status != provision.StatusFailed || rec.LastStep != provision.StepMigrations {
+	if err != nil || rec == nil || rec.Status != tenant.StatusFailed || rec.LastStep != provision.StepMigrations {
 		t.Errorf("record after the failed migration: got %+v (err %v); want status failed at step migrations", rec, err)
 	}
 	h.mustDown("badmig")

@@ -167,7 +167,7 @@ func Migrate(ctx context.Context, env Env, opt MigrateOptions) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r := runner{command: "migrate", tenant: d.spec.ID.String(), sink: env.Sink, now: env.now}
+	r := env.runner("migrate", d.spec.ID)
 	lk := &tenantLock{env: env, n: d.names}
 	defer lk.release(false)
 	return r.run(ctx, []Step{

@@ -44,7 +44,7 @@ type RotateResult struct {
 // healthy again.
 func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, error) {
 	n := tenant.NamesFor(opt.ID)
-	r := runner{command: "rotate", tenant: opt.ID.String(), sink: env.Sink, now: env.now}
+	r := env.runner("rotate", opt.ID)
 	timeout := opt.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute

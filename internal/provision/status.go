@@ -13,7 +13,7 @@ import (
 // TenantStatus is what status reports of one tenant.
 type TenantStatus struct {
 	Tenant   string                       `json:"tenant"`
-	Record   *consul.Record               `json:"record"`
+	Record   *tenant.Record               `json:"record"`
 	Jobs     map[string]nomad.JobStatus   `json:"jobs"`
 	Services map[string][]consul.Instance `json:"services"`
 	Links    map[string]string            `json:"links"`
@@ -31,7 +31,7 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 		Services: map[string][]consul.Instance{}, Links: map[string]string{}}
 	rec, err := env.Consul.ReadRecord(ctx, n.KVPrefix)
 	if err != nil {
-		return st, exit.Wrap(err, exit.Unreachable, "check CONSUL_HTTP_ADDR / --consul-addr")
+		return st, exit.Because(err, exit.Unreachable, consul.CauseUnreachable)
 	}
 	if rec == nil {
 		return st, notFound(id)
@@ -56,7 +56,7 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 }
 
 // List returns every tenant's record.
-func List(ctx context.Context, env Env) ([]consul.Record, error) {
+func List(ctx context.Context, env Env) ([]tenant.Record, error) {
 	return env.Consul.ListRecords(ctx)
 }
 

@@ -119,6 +119,7 @@ type runner struct {
 	tenant  string
 	sink    Sink
 	now     func() time.Time
+	remedy  func(error) error // Env.Remedy; nil for none
 }
 
 // run executes steps in order, stopping at the first failure. The error it
@@ -174,6 +175,9 @@ func (r runner) info(step, detail string) {
 }
 
 func (r runner) fail(step string, applied, changed []string, err error) error {
+	if r.remedy != nil {
+		err = r.remedy(err)
+	}
 	se := &StepError{Step: step, Applied: applied, Changed: changed, Err: err}
 	code := exit.CodeOf(err)
 	hint := exit.HintOf(err)

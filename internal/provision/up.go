@@ -31,12 +31,6 @@ const (
 	StepRecord         = "record"
 )
 
-// Tenant record statuses.
-const (
-	StatusReady  = "ready"
-	StatusFailed = "failed"
-)
-
 // UpOptions control up.
 type UpOptions struct {
 	Spec tenant.Spec
@@ -59,7 +53,7 @@ type UpResult struct {
 	NoChanges bool `json:"no_changes"`
 	// Links are the Nomad UI pages of the tenant's jobs.
 	Links  map[string]string `json:"links"`
-	Record consul.Record     `json:"record"`
+	Record tenant.Record     `json:"record"`
 }
 
 // desired is everything up converges to, computed before any step runs.
@@ -125,7 +119,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	if err != nil {
 		return UpResult{}, err
 	}
-	r := runner{command: "up", tenant: d.spec.ID.String(), sink: env.Sink, now: env.now}
+	r := env.runner("up", d.spec.ID)
 	res := UpResult{Links: links(env.Nomad, d)}
 
 	var converged bool
@@ -181,10 +175,10 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 		}})
 	}
 	steps = append(steps, Step{Name: StepRecord, Apply: func(ctx context.Context) (Outcome, error) {
-		rec := env.record(d, StatusReady, StepRecord, "")
+		rec := env.record(d, tenant.StatusReady, StepRecord, "")
 		changed, err := env.Consul.WriteRecord(ctx, d.names.KVPrefix, rec)
 		res.Record = rec
-		return Outcome{Changed: changed, Detail: "status " + StatusReady}, err
+		return Outcome{Changed: changed, Detail: "status " + string(tenant.StatusReady)}, err
 	}})
 
 	rep2, err := r.run(ctx, steps)
@@ -206,14 +200,14 @@ func (e Env) recordFailure(d desired, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rec := e.record(d, StatusFailed, step, firstLine(err.Error()))
+	rec := e.record(d, tenant.StatusFailed, step, firstLine(err.Error()))
 	if _, werr := e.Consul.WriteRecord(ctx, d.names.KVPrefix, rec); werr != nil {
 		e.log().Warn("record failure in consul", "tenant", d.spec.ID.String(), "error", werr)
 	}
 }
 
-func (e Env) record(d desired, status, step, msg string) consul.Record {
-	return consul.Record{
+func (e Env) record(d desired, status tenant.Status, step, msg string) tenant.Record {
+	return tenant.Record{
 		Tenant: d.spec.ID.String(), Name: d.spec.Name.String(), Host: d.spec.Host.String(),
 		Plan: string(d.spec.Plan), Profile: string(d.spec.Profile), SpecVersion: d.digest,
 		Status: status, LastApply: e.now().UTC(), LastStep: step, Error: msg,

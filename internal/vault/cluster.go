@@ -45,7 +45,7 @@ type Change struct {
 // is an error: tenantctl never replaces a mount.
 func (c *Client) EnsureCluster(ctx context.Context, cfg ClusterConfig, dryRun bool) ([]Change, error) {
 	if cfg.JWKSURL == "" {
-		return nil, exit.UsageError("pass --nomad-jwks-url or set --nomad-addr", "the Nomad JWKS URL is empty")
+		return nil, exit.UsageError("give the URL of Nomad's JWKS, <nomad address>/.well-known/jwks.json", "the Nomad JWKS URL is empty")
 	}
 	var changes []Change
 	apply := func(ch Change, do func() error) error {
@@ -164,8 +164,7 @@ func (c *Client) Preflight(ctx context.Context, names ...tenant.Names) error {
 	const code = exit.Unreachable
 	st, err := c.api.Sys().SealStatusWithContext(ctx)
 	if err != nil {
-		return exit.Wrap(apiErr("read seal status", "sys/seal-status", err), code,
-			"check --vault-addr (VAULT_ADDR) and that Vault is running")
+		return exit.Because(apiErr("read seal status", "sys/seal-status", err), code, CauseUnreachable)
 	}
 	if st.Sealed {
 		return exit.New(code, "unseal Vault", "vault: %s is sealed", c.api.Address())
@@ -179,7 +178,7 @@ func (c *Client) Preflight(ctx context.Context, names ...tenant.Names) error {
 		// The token may not list auth methods; the capability check below
 		// still covers the JWT role path.
 	case err != nil:
-		return exit.Wrap(apiErr("list auth methods", "sys/auth", err), code, "check --vault-token (VAULT_TOKEN)")
+		return exit.Because(apiErr("list auth methods", "sys/auth", err), code, CauseForbidden)
 	default:
 		if m, ok := auths[c.mounts.JWT+"/"]; !ok || m.Type != "jwt" {
 			return exit.New(code, "run `tenantctl cluster init`",
@@ -190,7 +189,7 @@ func (c *Client) Preflight(ctx context.Context, names ...tenant.Names) error {
 	switch {
 	case IsPermissionDenied(apiErr("", "", err)):
 	case err != nil:
-		return exit.Wrap(apiErr("list secrets engines", "sys/mounts", err), code, "check --vault-token (VAULT_TOKEN)")
+		return exit.Because(apiErr("list secrets engines", "sys/mounts", err), code, CauseForbidden)
 	default:
 		for _, want := range []struct{ path, typ string }{{c.mounts.KV, "kv"}, {c.mounts.Database, "database"}} {
 			if m, ok := mounts[want.path+"/"]; !ok || m.Type != want.typ {
@@ -241,7 +240,7 @@ func (c *Client) checkCapabilities(ctx context.Context, n tenant.Names) error {
 	}
 	s, err := c.query(ctx, "check token capabilities", "sys/capabilities-self", map[string]any{"paths": paths})
 	if err != nil {
-		return exit.Wrap(err, exit.Unreachable, "check --vault-token (VAULT_TOKEN)")
+		return exit.Because(err, exit.Unreachable, CauseForbidden)
 	}
 	var missing []string
 	for _, p := range paths {

@@ -23,6 +23,18 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/tenantctl/tenantctl/internal/exit"
+)
+
+// Causes of Vault errors whose remedy is the front end's to word (how the
+// user gives tenantctl Vault's address and token): see exit.Cause.
+const (
+	// CauseUnreachable: Vault did not answer at its address.
+	CauseUnreachable exit.Cause = "vault-unreachable"
+	// CauseForbidden: Vault refused the token, or the token may not list
+	// what preflight checks.
+	CauseForbidden exit.Cause = "vault-forbidden"
 )
 
 // Mounts are the paths of the mounts tenantctl uses, without slashes.
