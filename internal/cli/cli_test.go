@@ -17,14 +17,28 @@ type result struct {
 	err            error
 }
 
-// runCLI runs tenantctl with args and an environment given as a map.
-func runCLI(t *testing.T, env map[string]string, args ...string) result {
-	t.Helper()
+// runCLI runs tenantctl with args and an environment given as a map (nil
+// for none): the one way the tests run the CLI.
+func runCLI(tb testing.TB, env map[string]string, args ...string) result {
+	tb.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string { return env[k] }
 	err := Run(context.Background(), append([]string{"tenantctl"}, args...),
 		Streams{Stdout: &stdout, Stderr: &stderr, Getenv: getenv})
 	return result{code: exit.CodeOf(err), stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// parts returns the exit code, stdout and stderr.
+func (r result) parts() (exit.Code, string, string) { return r.code, r.stdout, r.stderr }
+
+// hiding fails the test when stdout or stderr shows secret (when it is not
+// empty), then returns the parts.
+func (r result) hiding(tb testing.TB, secret string) (exit.Code, string, string) {
+	tb.Helper()
+	if secret != "" && (strings.Contains(r.stdout, secret) || strings.Contains(r.stderr, secret)) {
+		tb.Errorf("tenantctl printed a secret:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+	return r.parts()
 }
 
 func TestHelpListsCommandsAndExitCodes(t *testing.T) {

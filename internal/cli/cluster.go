@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -74,9 +73,7 @@ func (a *app) clusterInit(c *ucli.Context) error {
 		if changes == nil {
 			changes = []vault.Change{}
 		}
-		enc := json.NewEncoder(a.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(clusterInitResult{DryRun: dry, Changes: changes})
+		return writeJSON(a.Stdout, clusterInitResult{DryRun: dry, Changes: changes})
 	}
 	if len(changes) == 0 {
 		fmt.Fprintln(a.Stdout, "Vault: no changes")

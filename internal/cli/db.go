@@ -2,12 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -117,14 +113,9 @@ func (a *app) openMigrator(c *ucli.Context, opts migrate.Options) (*migrate.Runn
 			"pass --database-url postgres://user:password@host:5432/database or set "+envDatabaseURL,
 			"no database URL")
 	}
-	var fsys fs.FS = migrations.FS
-	if dir := c.String("dir"); dir != "" {
-		info, err := os.Stat(dir)
-		if err != nil || !info.IsDir() {
-			return nil, exit.UsageError("pass a directory holding NNNNN_description.sql files, or omit --dir to use the embedded migrations",
-				"--dir %q is not a directory", dir)
-		}
-		fsys = os.DirFS(dir)
+	fsys, err := dirOrEmbedded(c, "dir", migrations.FS)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
@@ -185,7 +176,7 @@ func (a *app) printMigrate(c *ucli.Context, res *migrate.Result, ok bool) error 
 		if res.Applied == nil {
 			res.Applied = []migrate.Applied{}
 		}
-		return writeDBJSON(a.Stdout, res)
+		return writeJSON(a.Stdout, res)
 	}
 	verb := "applied"
 	if res.DryRun {
@@ -219,7 +210,7 @@ func (a *app) printStatus(c *ucli.Context, st *migrate.Status) error {
 		if st.Migrations == nil {
 			st.Migrations = []migrate.MigrationStatus{}
 		}
-		return writeDBJSON(a.Stdout, st)
+		return writeJSON(a.Stdout, st)
 	}
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tSTATE\tFILE\tAPPLIED AT")
@@ -240,10 +231,4 @@ func (a *app) printStatus(c *ucli.Context, st *migrate.Status) error {
 	fmt.Fprintf(a.Stdout, "version %d of %d: %d applied, %d pending, %d drifted\n",
 		st.CurrentVersion, st.TargetVersion, st.Applied, st.Pending, st.Drift)
 	return nil
-}
-
-func writeDBJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,19 +15,6 @@ import (
 	"github.com/tenantctl/tenantctl/internal/testenv"
 	"github.com/tenantctl/tenantctl/migrations"
 )
-
-// dbRun runs tenantctl with args and env and fails the test if any output
-// shows secret.
-func dbRun(t *testing.T, secret string, env map[string]string, args ...string) (code exit.Code, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	err := Run(context.Background(), append([]string{"tenantctl"}, args...),
-		Streams{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }})
-	if secret != "" && (strings.Contains(out.String(), secret) || strings.Contains(errOut.String(), secret)) {
-		t.Errorf("tenantctl %v printed the database password:\nstdout: %s\nstderr: %s", args, out.String(), errOut.String())
-	}
-	return exit.CodeOf(err), out.String(), errOut.String()
-}
 
 // migrationsDir copies the embedded migrations and extra files into a
 // temporary directory for --dir.
@@ -66,26 +52,26 @@ func wantOutput(t *testing.T, what, got string, wants ...string) {
 }
 
 func TestDBUsageErrors(t *testing.T) {
-	code, _, stderr := dbRun(t, "", nil, "db", "migrate")
+	code, _, stderr := runCLI(t, nil, "db", "migrate").parts()
 	if code != exit.Usage {
 		t.Errorf("no URL: exit %d; want %d", code, exit.Usage)
 	}
 	wantOutput(t, "stderr", stderr, "Error: no database URL", "Try: pass --database-url", "DATABASE_URL")
 
-	code, _, stderr = dbRun(t, "", nil, "db", "status", "--database-url", "postgres://x@127.0.0.1/db", "--dir", "/nonexistent")
+	code, _, stderr = runCLI(t, nil, "db", "status", "--database-url", "postgres://x@127.0.0.1/db", "--dir", "/nonexistent").parts()
 	if code != exit.Usage {
 		t.Errorf("bad --dir: exit %d; want %d", code, exit.Usage)
 	}
 	wantOutput(t, "stderr", stderr, "Error: --dir", "Try:")
 
-	code, _, stderr = dbRun(t, "", nil, "db", "migrate", "--database-url", "postgres://x@127.0.0.1/db", "--app-role", "Bad-Role")
+	code, _, stderr = runCLI(t, nil, "db", "migrate", "--database-url", "postgres://x@127.0.0.1/db", "--app-role", "Bad-Role").parts()
 	if code != exit.Usage {
 		t.Errorf("bad role: exit %d; want %d", code, exit.Usage)
 	}
 	wantOutput(t, "stderr", stderr, "invalid role name", "Try: pass the role names")
 
-	code, _, stderr = dbRun(t, "top-sekrit", map[string]string{"DATABASE_URL": "postgres://u:top-sekrit@127.0.0.1:1/db?connect_timeout=2"},
-		"db", "migrate")
+	code, _, stderr = runCLI(t, map[string]string{"DATABASE_URL": "postgres://u:top-sekrit@127.0.0.1:1/db?connect_timeout=2"},
+		"db", "migrate").hiding(t, "top-sekrit")
 	if code != exit.Unreachable {
 		t.Errorf("unreachable: exit %d; want %d", code, exit.Unreachable)
 	}
@@ -98,26 +84,26 @@ func TestDBMigrateAndStatus(t *testing.T) {
 	pw := p.Password
 	n := len(mustGlob(t))
 
-	code, stdout, stderr := dbRun(t, pw, map[string]string{"DATABASE_URL": url}, "db", "migrate", "--dry-run")
+	code, stdout, stderr := runCLI(t, map[string]string{"DATABASE_URL": url}, "db", "migrate", "--dry-run").hiding(t, pw)
 	if code != exit.OK {
 		t.Fatalf("dry run: exit %d; stderr %s", code, stderr)
 	}
 	wantOutput(t, "dry run", stdout, "would apply 00001_foundation.sql", "dry run: ")
 
-	code, stdout, stderr = dbRun(t, pw, nil, "db", "migrate", "--database-url", url)
+	code, stdout, stderr = runCLI(t, nil, "db", "migrate", "--database-url", url).hiding(t, pw)
 	if code != exit.OK {
 		t.Fatalf("migrate: exit %d; stderr %s", code, stderr)
 	}
 	wantOutput(t, "migrate", stdout, "applied 00001_foundation.sql (", "applied 00006_fuzzy_search.sql (",
 		"migrated the database from version 0 to 6")
 
-	code, stdout, _ = dbRun(t, pw, nil, "db", "migrate", "--database-url", url)
+	code, stdout, _ = runCLI(t, nil, "db", "migrate", "--database-url", url).hiding(t, pw)
 	if code != exit.OK {
 		t.Fatalf("second migrate: exit %d", code)
 	}
 	wantOutput(t, "second migrate", stdout, "nothing to apply: the database is at version 6, up to date")
 
-	code, stdout, _ = dbRun(t, pw, nil, "db", "migrate", "--database-url", url, "--json")
+	code, stdout, _ = runCLI(t, nil, "db", "migrate", "--database-url", url, "--json").hiding(t, pw)
 	var res migrate.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != exit.OK {
 		t.Fatalf("migrate --json: exit %d, %v; stdout %s", code, err, stdout)
@@ -126,7 +112,7 @@ func TestDBMigrateAndStatus(t *testing.T) {
 		t.Errorf("migrate --json: %d applied, version %d; want 0, 6", len(res.Applied), res.Version)
 	}
 
-	code, stdout, _ = dbRun(t, pw, nil, "db", "status", "--database-url", url)
+	code, stdout, _ = runCLI(t, nil, "db", "status", "--database-url", url).hiding(t, pw)
 	if code != exit.OK {
 		t.Fatalf("status: exit %d", code)
 	}
@@ -136,13 +122,13 @@ func TestDBMigrateAndStatus(t *testing.T) {
 	broken := migrationsDir(t, map[string]string{
 		"00007_broken.sql": "-- +goose Up\nCREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n",
 	})
-	code, stdout, stderr = dbRun(t, pw, nil, "db", "migrate", "--database-url", url, "--dir", broken)
+	code, stdout, stderr = runCLI(t, nil, "db", "migrate", "--database-url", url, "--dir", broken).hiding(t, pw)
 	if code != exit.Failure {
 		t.Errorf("broken migration: exit %d; want %d", code, exit.Failure)
 	}
 	wantOutput(t, "stderr", stderr, "Error: migrate: 00007_broken.sql failed and was rolled back",
 		`relation "no_such_table" does not exist`, "Try: fix 00007_broken.sql")
-	code, stdout, _ = dbRun(t, pw, nil, "db", "status", "--database-url", url, "--dir", broken, "--json")
+	code, stdout, _ = runCLI(t, nil, "db", "status", "--database-url", url, "--dir", broken, "--json").hiding(t, pw)
 	var st migrate.Status
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != exit.OK {
 		t.Fatalf("status --json: exit %d, %v", code, err)
@@ -157,13 +143,13 @@ func TestDBMigrateAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	edited := migrationsDir(t, map[string]string{"00003_row_level_security.sql": string(orig) + "\n-- an innocent comment\n"})
-	code, _, stderr = dbRun(t, pw, nil, "db", "migrate", "--database-url", url, "--dir", edited)
+	code, _, stderr = runCLI(t, nil, "db", "migrate", "--database-url", url, "--dir", edited).hiding(t, pw)
 	if code != exit.Failure {
 		t.Errorf("edited migration: exit %d; want %d", code, exit.Failure)
 	}
 	wantOutput(t, "stderr", stderr, "Error: migrate: refusing to run: 00003_row_level_security.sql was changed after it was applied",
 		"Try: restore 00003_row_level_security.sql", "new migration file")
-	code, stdout, _ = dbRun(t, pw, nil, "db", "status", "--database-url", url, "--dir", edited)
+	code, stdout, _ = runCLI(t, nil, "db", "status", "--database-url", url, "--dir", edited).hiding(t, pw)
 	if code != exit.OK {
 		t.Errorf("status with drift: exit %d; want 0", code)
 	}
@@ -189,7 +175,7 @@ func TestDBMigrateRolesFromEnv(t *testing.T) {
 	}
 	url := fmt.Sprintf("postgres://acme_migrate:migrate-sekrit@%s:%d/cli_roles?sslmode=disable", p.Host, p.Port)
 	env := map[string]string{"DATABASE_URL": url, "TENANTCTL_DB_OWNER_ROLE": "acme__owner", "TENANTCTL_DB_APP_ROLE": "acme__rw"}
-	code, _, stderr := dbRun(t, "migrate-sekrit", env, "db", "migrate")
+	code, _, stderr := runCLI(t, env, "db", "migrate").hiding(t, "migrate-sekrit")
 	if code != exit.OK {
 		t.Fatalf("migrate: exit %d; stderr %s", code, stderr)
 	}
@@ -204,7 +190,7 @@ func TestDBMigrateRolesFromEnv(t *testing.T) {
 	}
 
 	env["TENANTCTL_DB_OWNER_ROLE"] = "acme__nobody"
-	code, _, stderr = dbRun(t, "migrate-sekrit", env, "db", "migrate")
+	code, _, stderr = runCLI(t, env, "db", "migrate").hiding(t, "migrate-sekrit")
 	if code != exit.Unreachable {
 		t.Errorf("unknown owner role: exit %d; want %d", code, exit.Unreachable)
 	}

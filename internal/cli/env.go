@@ -19,18 +19,34 @@ import (
 // dirFlags let an operator override the embedded jobspecs and migrations.
 func dirFlags() []ucli.Flag {
 	return []ucli.Flag{
-		&ucli.StringFlag{Name: "jobspecs-dir", Usage: "read jobspecs from this directory instead of the built-in ones"},
+		jobspecsDirFlag(),
 		&ucli.StringFlag{Name: "migrations-dir", Usage: "read migrations from this directory instead of the built-in ones"},
 	}
 }
 
+func jobspecsDirFlag() ucli.Flag {
+	return &ucli.StringFlag{Name: "jobspecs-dir", Usage: "read jobspecs from this directory instead of the built-in ones"}
+}
+
+// dirContents says what the directory of a directory flag holds, for the
+// remedy of a bad one.
+func dirContents(flag string) string {
+	if flag == "jobspecs-dir" {
+		return "<job>.<profile>.nomad.hcl files"
+	}
+	return "NNNNN_description.sql files" // --migrations-dir; db's --dir
+}
+
+// dirOrEmbedded is the one "directory or embedded" rule: the files of the
+// directory the flag names, or the embedded ones when it is not given. A flag
+// that names no directory is a usage error.
 func dirOrEmbedded(c *ucli.Context, flag string, embedded fs.FS) (fs.FS, error) {
 	dir := c.String(flag)
 	if dir == "" {
 		return embedded, nil
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, exit.UsageError(fmt.Sprintf("pass an existing directory, e.g. --%s ./%s", flag, flag[:len(flag)-4]),
+		return nil, exit.UsageError(fmt.Sprintf("pass a directory holding %s, or leave out --%s to use the built-in ones", dirContents(flag), flag),
 			"--%s %q is not a directory", flag, dir)
 	}
 	return os.DirFS(dir), nil

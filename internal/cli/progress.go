@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -54,8 +53,7 @@ func (p *progress) Event(e provision.Event) {
 	defer p.mu.Unlock()
 	switch p.mode {
 	case progressJSON:
-		b, _ := json.Marshal(e)
-		fmt.Fprintf(p.w, "%s\n", b)
+		_ = writeJSON(p.w, e)
 	case progressLive:
 		p.live(e)
 	default:

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,16 +45,12 @@ func (a *app) renderCommand() *ucli.Command {
 			"without contacting any cluster. Each job then runs by hand exactly as `tenantctl up` submits it:\n\n" +
 			"   nomad job run -var-file=<tenant>.vars.hcl postgres.nomad.hcl\n\n" +
 			"Every input is validated before anything is written. See docs/jobspecs.md.",
-		Flags: []ucli.Flag{
+		Flags: append(specFlags(),
 			&ucli.StringFlag{Name: "out", Usage: "directory to write to (default rendered/<tenant>)"},
-			&ucli.StringFlag{Name: "profile", Usage: "runtime profile: docker or exec (default: the config's profile)"},
-			&ucli.StringFlag{Name: "name", Usage: "display name of the tenant (default: the tenant id)"},
-			&ucli.StringFlag{Name: "host", Usage: "public host (default <tenant>.<base_domain>)"},
-			&ucli.StringFlag{Name: "plan", Value: string(tenant.PlanSmall), Usage: "plan: small, medium or large"},
 			&ucli.StringSliceFlag{Name: "var", Usage: "override a variable, as path=value (e.g. resources.app_count=3); repeatable"},
-			&ucli.StringFlag{Name: "jobspecs-dir", Usage: "read jobspecs from this directory instead of the built-in ones"},
+			jobspecsDirFlag(),
 			&ucli.BoolFlag{Name: "json", Usage: "print a JSON manifest of what was written"},
-		},
+		),
 		Action: a.render,
 	}
 }
@@ -74,29 +68,22 @@ func (a *app) render(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	profile := c.String("profile")
-	if profile == "" {
-		profile = string(cfg.Profile)
-	}
-	spec, err := tenant.NewSpec(tenant.SpecInput{
-		ID: args[0], Name: c.String("name"), Host: c.String("host"), BaseDomain: cfg.BaseDomain,
-		Plan: c.String("plan"), Profile: profile,
-	})
+	id, err := tenant.ParseID(args[0])
 	if err != nil {
 		return invalidInput(err)
+	}
+	spec, err := desiredSpec(c, id, cfg)
+	if err != nil {
+		return err
 	}
 	if c.IsSet("name") && c.String("name") == "" {
 		return invalidInput(&tenant.InvalidError{What: "display name", Reason: "it is empty",
 			Example: fmt.Sprintf("%q, or leave out --name to use the tenant id", tenant.ExampleName)})
 	}
 
-	fsys := fs.FS(jobspecs.FS)
-	if dir := c.String("jobspecs-dir"); dir != "" {
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return exit.UsageError("pass a directory holding <job>.<profile>.nomad.hcl files, e.g. --jobspecs-dir ./jobspecs",
-				"--jobspecs-dir %q is not a directory", dir)
-		}
-		fsys = os.DirFS(dir)
+	fsys, err := dirOrEmbedded(c, "jobspecs-dir", jobspecs.FS)
+	if err != nil {
+		return err
 	}
 	r, err := jobspec.NewRenderer(fsys, spec.Profile)
 	if err != nil {
@@ -143,9 +130,7 @@ func (a *app) render(c *ucli.Context) error {
 		for _, j := range jobs {
 			m.Jobs = append(m.Jobs, renderManifestJob{Name: j.Name, JobID: j.JobID, File: filepath.Join(out, j.File), Source: j.SourceFile})
 		}
-		enc := json.NewEncoder(a.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(m)
+		return writeJSON(a.Stdout, m)
 	}
 	for _, f := range files {
 		fmt.Fprintln(a.Stdout, filepath.Join(out, f.name))

@@ -16,20 +16,11 @@ import (
 	"github.com/tenantctl/tenantctl/internal/exit"
 )
 
-// renderRun runs `tenantctl <args>` with no environment and returns the exit
-// code, stdout and stderr.
-func renderRun(t *testing.T, args ...string) (exit.Code, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	err := Run(context.Background(), append([]string{"tenantctl"}, args...), Streams{Stdout: &stdout, Stderr: &stderr})
-	return exit.CodeOf(err), stdout.String(), stderr.String()
-}
-
 func TestRenderWritesJobsAndVarFile(t *testing.T) {
 	for _, profile := range []string{"docker", "exec"} {
 		out := filepath.Join(t.TempDir(), "acme")
-		code, stdout, stderr := renderRun(t, "render", "acme", "--out", out, "--profile", profile,
-			"--name", `ACME "Corp" ${x}`, "--plan", "medium", "--var", "resources.app_count=4")
+		code, stdout, stderr := runCLI(t, nil, "render", "acme", "--out", out, "--profile", profile,
+			"--name", `ACME "Corp" ${x}`, "--plan", "medium", "--var", "resources.app_count=4").parts()
 		if code != exit.OK {
 			t.Fatalf("%s: exit %d; want 0 (stderr %q)", profile, code, stderr)
 		}
@@ -67,7 +58,7 @@ func TestRenderWritesJobsAndVarFile(t *testing.T) {
 
 func TestRenderJSONManifest(t *testing.T) {
 	out := t.TempDir()
-	code, stdout, stderr := renderRun(t, "render", "acme-corp", "--out", out, "--json")
+	code, stdout, stderr := runCLI(t, nil, "render", "acme-corp", "--out", out, "--json").parts()
 	if code != exit.OK {
 		t.Fatalf("exit %d; want 0 (stderr %q)", code, stderr)
 	}
@@ -129,7 +120,7 @@ func TestRenderBadInput(t *testing.T) {
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			code, stdout, stderr := renderRun(t, append(args, "--out", out)...)
+			code, stdout, stderr := runCLI(t, nil, append(args, "--out", out)...).parts()
 			if code != exit.Usage {
 				t.Fatalf("exit %d; want %d (stderr %q)", code, exit.Usage, stderr)
 			}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
@@ -30,9 +29,7 @@ func (a *app) versionCommand() *ucli.Command {
 				Supports:  compat.Requirements,
 			}
 			if wantJSON(c) {
-				enc := json.NewEncoder(a.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return writeJSON(a.Stdout, info)
 			}
 			fmt.Fprintf(a.Stdout, "tenantctl %s (%s, %s)\n", info.Version, info.GoVersion, info.Platform)
 			fmt.Fprintln(a.Stdout, "supports:")

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/provision"
+	ucli "github.com/urfave/cli/v2"
+)
+
+func (a *app) planCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "plan",
+		Usage:     "show what up would change in each of a tenant's jobs (exit 0: none, 3: changes)",
+		ArgsUsage: "<tenant>",
+		Flags:     append(append(specFlags(), dirFlags()...), jsonFlag()),
+		Action:    a.plan,
+	}
+}
+
+func (a *app) plan(c *ucli.Context) error {
+	t, err := a.prepare(c, true, nil)
+	if err != nil {
+		return err
+	}
+	id, spec, env := t.id, t.spec, t.env
+	if _, err := env.Nomad.Preflight(c.Context); err != nil {
+		return err
+	}
+	res, err := provision.Plan(c.Context, env, spec)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		if err := writeJSON(a.Stdout, res); err != nil {
+			return err
+		}
+	} else {
+		w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "JOB\tDIFF\tPLACE\tIN-PLACE\tDESTRUCTIVE\tSTOP")
+		ids := make([]string, 0, len(res.Jobs))
+		for k := range res.Jobs {
+			ids = append(ids, k)
+		}
+		sort.Strings(ids)
+		for _, k := range ids {
+			j := res.Jobs[k]
+			t := j.Totals()
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", k, j.DiffType, t.Place, t.InPlace, t.Destructive, t.Stop)
+		}
+		_ = w.Flush()
+	}
+	if res.Changed() {
+		return &exit.Error{Code: exit.Changes, Err: fmt.Errorf("tenant %s has changes to apply", id),
+			Hint: fmt.Sprintf("tenantctl up %s", id)}
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/provision"
+	"github.com/tenantctl/tenantctl/internal/tenant"
+	ucli "github.com/urfave/cli/v2"
+)
+
+func (a *app) statusCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "status",
+		Usage:     "show a tenant's record, jobs, allocations, deployments and service health (all tenants without an id)",
+		ArgsUsage: "[tenant]",
+		Flags:     []ucli.Flag{jsonFlag()},
+		Action: func(c *ucli.Context) error {
+			args, err := interspersedFlags(c)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return a.list(c)
+			}
+			return a.status(c)
+		},
+	}
+}
+
+func (a *app) status(c *ucli.Context) error {
+	t, err := a.prepare(c, false, nil)
+	if err != nil {
+		return err
+	}
+	id, env := t.id, t.env
+	st, err := provision.Status(c.Context, env, id)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return writeJSON(a.Stdout, st)
+	}
+	r := st.Record
+	fmt.Fprintf(a.Stdout, "tenant %s (%s)  host %s  plan %s  profile %s\n", r.Tenant, r.Name, r.Host, r.Plan, r.Profile)
+	fmt.Fprintf(a.Stdout, "status %s  last apply %s  spec %s\n", r.Status, r.LastApply.Format(time.RFC3339), r.SpecVersion)
+	if r.Error != "" {
+		fmt.Fprintf(a.Stdout, "last error at step %s: %s\n", r.LastStep, r.Error)
+	}
+	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nJOB\tSTATUS\tVERSION\tALLOCS\tDEPLOYMENT\tUI")
+	jobs := make([]string, 0, len(st.Jobs))
+	for k := range st.Jobs {
+		jobs = append(jobs, k)
+	}
+	sort.Strings(jobs)
+	for _, k := range jobs {
+		j := st.Jobs[k]
+		status := j.Status
+		if !j.Found {
+			status = "absent"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", k, status, j.Version, allocSummary(j.ByClientStatus), dash(j.Deployment), st.Links[k])
+	}
+	fmt.Fprintln(w, "\nSERVICE\tINSTANCES\tPASSING")
+	svcs := make([]string, 0, len(st.Services))
+	for k := range st.Services {
+		svcs = append(svcs, k)
+	}
+	sort.Strings(svcs)
+	for _, k := range svcs {
+		fmt.Fprintf(w, "%s\t%d\t%d\n", k, len(st.Services[k]), len(consul.Passing(st.Services[k])))
+	}
+	return w.Flush()
+}
+
+func (a *app) listCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:   "list",
+		Usage:  "list tenants with their status",
+		Flags:  []ucli.Flag{jsonFlag()},
+		Action: a.list,
+	}
+}
+
+func (a *app) list(c *ucli.Context) error {
+	cfg, err := loadConfig(a.opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	env, err := a.provisionEnv(c, cfg, nil)
+	if err != nil {
+		return err
+	}
+	recs, err := provision.List(c.Context, env)
+	if err != nil {
+		return exit.Because(err, exit.Unreachable, consul.CauseUnreachable)
+	}
+	if wantJSON(c) {
+		if recs == nil {
+			recs = []tenant.Record{}
+		}
+		return writeJSON(a.Stdout, recs)
+	}
+	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TENANT\tNAME\tHOST\tPLAN\tPROFILE\tSTATUS\tLAST APPLY")
+	for _, r := range recs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.Name, r.Host, r.Plan, r.Profile, r.Status, r.LastApply.Format(time.RFC3339))
+	}
+	return w.Flush()
+}
+
+// allocSummary is "2 running, 1 failed" for a job's allocation counts.
+func allocSummary(by map[string]int) string {
+	if len(by) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(by))
+	for k := range by {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d %s", by[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
