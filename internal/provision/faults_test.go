@@ -17,46 +17,46 @@ import (
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/nomadtest"
 	"github.com/tenantctl/tenantctl/internal/provision"
+	"github.com/tenantctl/tenantctl/internal/provisiontest"
 	"github.com/tenantctl/tenantctl/internal/tenant"
 	"github.com/tenantctl/tenantctl/migrations"
 )
 
-// upSteps are up's steps in order.
-var upSteps = []string{
-	provision.StepPreflight, provision.StepCheck, provision.StepLock, provision.StepNamespace, provision.StepVault,
-	provision.StepVolumes, provision.StepDataServices, provision.StepSecretsEngines, provision.StepMigrations,
-	provision.StepApp, provision.StepRouting, provision.StepRecord,
-}
-
 // faultFor arms, at the start of step, a fault that fails it for tenant n
 // only (every path names the tenant); nil when the step has no natural
 // fault (it is covered by the kill).
-func faultFor(h *harness, step string, n tenant.Names) func() {
+func faultFor(h *provisiontest.Harness, step string, n tenant.Names) func() {
 	write := func(s string) func(*http.Request) bool {
-		return func(r *http.Request) bool { return isWrite(r) && strings.Contains(r.URL.Path, s) }
+		return func(r *http.Request) bool { return provisiontest.IsWrite(r) && strings.Contains(r.URL.Path, s) }
 	}
 	switch step {
 	case provision.StepCheck:
-		return func() { h.consulProxy.fail(n.ID.String(), 1, pathContains(http.MethodGet, "/v1/kv/"+n.KVPrefix)) }
+		return func() {
+			h.ConsulProxy().Fail(n.ID.String(), 1, provisiontest.PathContains(http.MethodGet, "/v1/kv/"+n.KVPrefix))
+		}
 	case provision.StepLock:
-		return func() { h.consulProxy.fail(n.ID.String(), 1, pathContains(http.MethodPut, "/v1/kv/"+n.LockKey)) }
+		return func() {
+			h.ConsulProxy().Fail(n.ID.String(), 1, provisiontest.PathContains(http.MethodPut, "/v1/kv/"+n.LockKey))
+		}
 	case provision.StepNamespace:
 		// The namespace is written to PUT /v1/namespace (no name in the
 		// path); its read names the tenant.
-		return func() { h.nomad.Fault("GET /v1/namespace/"+n.Namespace, 1, nomadtest.FaultError) }
+		return func() { h.Double().Fault("GET /v1/namespace/"+n.Namespace, 1, nomadtest.FaultError) }
 	case provision.StepVault:
 		// Vault's client retries a 5xx twice: fail more often than that.
-		return func() { h.vaultProxy.fail(n.ID.String(), 10, write("/"+n.Policy)) }
+		return func() { h.VaultProxy().Fail(n.ID.String(), 10, write("/"+n.Policy)) }
 	case provision.StepDataServices:
-		return func() { h.nomad.Fault("PUT /v1/job/"+n.JobPostgres+"/plan", 1, nomadtest.FaultError) }
+		return func() { h.Double().Fault("PUT /v1/job/"+n.JobPostgres+"/plan", 1, nomadtest.FaultError) }
 	case provision.StepSecretsEngines:
-		return func() { h.vaultProxy.fail(n.ID.String(), 10, write("/config/"+n.DBConnection)) }
+		return func() { h.VaultProxy().Fail(n.ID.String(), 10, write("/config/"+n.DBConnection)) }
 	case provision.StepMigrations:
-		return func() { h.nomad.Fault("PUT /v1/job/"+n.JobMigrate+"/dispatch", 1, nomadtest.FaultError) }
+		return func() { h.Double().Fault("PUT /v1/job/"+n.JobMigrate+"/dispatch", 1, nomadtest.FaultError) }
 	case provision.StepApp:
-		return func() { h.nomad.Fault("PUT /v1/job/"+n.JobApp+"/plan", 1, nomadtest.FaultError) }
+		return func() { h.Double().Fault("PUT /v1/job/"+n.JobApp+"/plan", 1, nomadtest.FaultError) }
 	case provision.StepRecord:
-		return func() { h.consulProxy.fail(n.ID.String(), 1, pathContains(http.MethodPut, "/v1/kv/"+n.KVPrefix)) }
+		return func() {
+			h.ConsulProxy().Fail(n.ID.String(), 1, provisiontest.PathContains(http.MethodPut, "/v1/kv/"+n.KVPrefix))
+		}
 	}
 	return nil
 }
@@ -67,6 +67,26 @@ type faultRow struct {
 	again         string // the next up
 	down          string // down, and what was left
 	ok            bool
+	steps         []string // up's steps, in order
+}
+
+// upSteps runs one uninterrupted up of a new tenant and returns the names of
+// its steps in order: the matrix covers every step up has, whatever it has.
+// The tenant is removed again.
+func upSteps(t *testing.T, h *provisiontest.Harness) []string {
+	t.Helper()
+	h.AddTenant("probe")
+	res := h.MustUp("probe")
+	var steps []string
+	for _, s := range res.Steps {
+		steps = append(steps, s.Name)
+	}
+	h.MustDown("probe")
+	h.AssertGone("probe")
+	if len(steps) < 3 {
+		t.Fatalf("up's steps: got %v; want a full apply", steps)
+	}
+	return steps
 }
 
 // TestFaultMatrix interrupts up at every step, by cancelling its context
@@ -74,26 +94,27 @@ type faultRow struct {
 // an injected HTTP 500 from Nomad, Vault or Consul; then up again must
 // converge and down must leave nothing.
 func TestFaultMatrix(t *testing.T) {
-	h := newHarness(t)
+	h := provisiontest.New(t)
+	steps := upSteps(t, h)
 	var rows []*faultRow
-	for _, step := range upSteps {
+	for _, step := range steps {
 		short := strings.ReplaceAll(step, "secrets-engines", "secrets")
 		short = strings.ReplaceAll(short, "data-services", "data")
-		rows = append(rows, &faultRow{step: step, how: "kill", id: "k-" + short})
-		if faultFor(h, step, tenant.NamesFor(mustID(t, "x-"+short))) != nil {
-			rows = append(rows, &faultRow{step: step, how: "fault", id: "f-" + short})
+		rows = append(rows, &faultRow{step: step, how: "kill", id: "k-" + short, steps: steps})
+		if faultFor(h, step, provisiontest.Names(t, "x-"+short)) != nil {
+			rows = append(rows, &faultRow{step: step, how: "fault", id: "f-" + short, steps: steps})
 		}
 	}
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	for _, r := range rows {
-		h.hooksFor(r.id)
+		h.AddTenant(r.id)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			h.runFaultRow(r)
+			runFaultRow(t, h, r)
 		}()
 	}
 	wg.Wait()
@@ -108,13 +129,13 @@ func TestFaultMatrix(t *testing.T) {
 	t.Log(b.String())
 }
 
-func (h *harness) runFaultRow(r *faultRow) {
-	n := tenant.NamesFor(mustID(h.t, r.id))
+func runFaultRow(t *testing.T, h *provisiontest.Harness, r *faultRow) {
+	n := provisiontest.Names(t, r.id)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	arm := faultFor(h, r.step, n)
 	var once sync.Once
-	h.onEvent(r.id, func(e provision.Event) {
+	h.OnEvent(r.id, func(e provision.Event) {
 		if e.Command != "up" || e.Step != r.step || e.Phase != provision.PhaseStart {
 			return
 		}
@@ -126,10 +147,10 @@ func (h *harness) runFaultRow(r *faultRow) {
 			}
 		})
 	})
-	_, err := h.up(ctx, r.id)
-	h.onEvent(r.id, nil)
-	h.vaultProxy.clearFaults(r.id)
-	h.consulProxy.clearFaults(r.id)
+	_, err := h.Up(ctx, r.id)
+	h.OnEvent(r.id, nil)
+	h.VaultProxy().ClearFaults(r.id)
+	h.ConsulProxy().ClearFaults(r.id)
 	var se *provision.StepError
 	switch {
 	case err == nil:
@@ -137,7 +158,7 @@ func (h *harness) runFaultRow(r *faultRow) {
 		return
 	case errors.As(err, &se) && se.Step == r.step:
 		r.first = fmt.Sprintf("failed at %s, exit %d", se.Step, exit.CodeOf(err))
-	case errors.As(err, &se) && r.how == "kill" && stepIndex(se.Step) > stepIndex(r.step):
+	case errors.As(err, &se) && r.how == "kill" && stepIndex(r.steps, se.Step) > stepIndex(r.steps, r.step):
 		// A step that never looks at its context (volumes, a no-op in the
 		// exec profile) completes; the runner stops before the next one.
 		r.first = fmt.Sprintf("failed at the next step, %s, exit %d", se.Step, exit.CodeOf(err))
@@ -148,12 +169,12 @@ func (h *harness) runFaultRow(r *faultRow) {
 		r.first = "error: " + firstLine(err)
 		return
 	}
-	res, err := h.up(context.Background(), r.id)
+	res, err := h.Up(context.Background(), r.id)
 	if err != nil {
 		r.again = "error: " + firstLine(err)
 		return
 	}
-	if err := h.waitPassingErr(r.id); err != nil {
+	if err := h.WaitPassingErr(r.id); err != nil {
 		r.again = err.Error()
 		return
 	}
@@ -161,17 +182,17 @@ func (h *harness) runFaultRow(r *faultRow) {
 		r.again = "record status " + string(res.Record.Status)
 		return
 	}
-	again, err := h.up(context.Background(), r.id)
+	again, err := h.Up(context.Background(), r.id)
 	if err != nil || !again.NoChanges {
 		r.again = fmt.Sprintf("converged, but a third up: NoChanges=%v err=%v", again.NoChanges, err)
 		return
 	}
 	r.again = "converged (ready; next up: no changes)"
-	if _, err := h.down(context.Background(), r.id); err != nil {
+	if _, err := h.Down(context.Background(), r.id); err != nil {
 		r.down = "error: " + firstLine(err)
 		return
 	}
-	if left := h.leftovers(r.id); len(left) > 0 {
+	if left := h.Leftovers(r.id); len(left) > 0 {
 		r.down = "left " + strings.Join(left, ", ")
 		return
 	}
@@ -179,8 +200,8 @@ func (h *harness) runFaultRow(r *faultRow) {
 	r.ok = true
 }
 
-func stepIndex(step string) int {
-	for i, s := range upSteps {
+func stepIndex(steps []string, step string) int {
+	for i, s := range steps {
 		if s == step {
 			return i
 		}
@@ -201,12 +222,12 @@ func firstLine(err error) string {
 // nothing left to change. With a short lock timeout, the loser fails with
 // exit.Locked instead, having changed nothing.
 func TestConcurrentUpAppliesOnce(t *testing.T) {
-	h := newHarness(t)
+	h := provisiontest.New(t)
 	for _, tc := range []struct {
 		id          string
 		lockTimeout time.Duration
 	}{{"twice", 90 * time.Second}, {"twice-short", time.Second}} {
-		h.hooksFor(tc.id)
+		h.AddTenant(tc.id)
 		type result struct {
 			res provision.UpResult
 			err error
@@ -217,10 +238,10 @@ func TestConcurrentUpAppliesOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				opt := h.upOptions(tc.id)
+				opt := h.UpOptions(tc.id)
 				opt.LockTimeout = tc.lockTimeout
 				opt.Holder.Command = fmt.Sprintf("up %s #%d", tc.id, i)
-				results[i].res, results[i].err = provision.Up(context.Background(), h.env(), opt)
+				results[i].res, results[i].err = provision.Up(context.Background(), h.Env(), opt)
 			}()
 		}
 		wg.Wait()
@@ -247,9 +268,9 @@ func TestConcurrentUpAppliesOnce(t *testing.T) {
 			t.Errorf("%s: got %d no-op runs with a %s lock timeout; want 1 (waited, then found it converged)", tc.id, idle, tc.lockTimeout)
 		}
 		// Each job was registered once: version 0.
-		n := tenant.NamesFor(mustID(t, tc.id))
-		for _, job := range []string{n.JobPostgres, n.JobRedis, n.JobMigrate, n.JobApp, n.JobWorker} {
-			j, _, err := h.nomad.Client().Jobs().Info(job, &nomadapi.QueryOptions{Namespace: n.Namespace})
+		n := provisiontest.Names(t, tc.id)
+		for _, job := range n.Jobs(tenant.Components()) {
+			j, _, err := h.Nomad().Client().Jobs().Info(job, &nomadapi.QueryOptions{Namespace: n.Namespace})
 			if err != nil {
 				t.Fatalf("%s: read job %s: %v", tc.id, job, err)
 			}
@@ -257,16 +278,16 @@ func TestConcurrentUpAppliesOnce(t *testing.T) {
 				t.Errorf("%s: job %s at version %d; want 0 (registered once)", tc.id, job, *j.Version)
 			}
 		}
-		runs, _, err := h.nomad.Client().Jobs().List(&nomadapi.QueryOptions{Namespace: n.Namespace, Prefix: n.JobMigrate + "/dispatch-"})
+		runs, _, err := h.Nomad().Client().Jobs().List(&nomadapi.QueryOptions{Namespace: n.Namespace, Prefix: n.JobMigrate + "/dispatch-"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(runs) != 1 {
 			t.Errorf("%s: got %d migration runs; want 1", tc.id, len(runs))
 		}
-		h.waitPassing(tc.id)
-		h.mustDown(tc.id)
-		h.assertGone(tc.id)
+		h.WaitPassing(tc.id)
+		h.MustDown(tc.id)
+		h.AssertGone(tc.id)
 	}
 }
 
@@ -287,9 +308,9 @@ func TestFailingMigrationStopsRollout(t *testing.T) {
 		broken[f] = &fstest.MapFile{Data: b}
 	}
 	broken["00007_broken.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nALTER TABLE no_such_table ADD COLUMN x int;\n")}
-	h := newHarness(t, withMigrations(broken))
-	h.hooksFor("badmig")
-	_, err = h.up(context.Background(), "badmig")
+	h := provisiontest.New(t, provisiontest.WithMigrations(broken))
+	h.AddTenant("badmig")
+	_, err = h.Up(context.Background(), "badmig")
 	var se *provision.StepError
 	if !errors.As(err, &se) || se.Step != provision.StepMigrations {
 		t.Fatalf("up with a broken migration: got %v; want a failure at step %s", err, provision.StepMigrations)
@@ -302,31 +323,31 @@ func TestFailingMigrationStopsRollout(t *testing.T) {
 	if exit.CodeOf(err) != exit.Partial {
 		t.Errorf("up exit code: got %d; want %d (partial)", exit.CodeOf(err), exit.Partial)
 	}
-	n := tenant.NamesFor(mustID(t, "badmig"))
+	n := provisiontest.Names(t, "badmig")
 	for _, job := range []string{n.JobApp, n.JobWorker} {
-		if j, _, err := h.nomad.Client().Jobs().Info(job, &nomadapi.QueryOptions{Namespace: n.Namespace}); err == nil && j != nil {
+		if j, _, err := h.Nomad().Client().Jobs().Info(job, &nomadapi.QueryOptions{Namespace: n.Namespace}); err == nil && j != nil {
 			t.Errorf("job %s: registered after a failed migration; want it absent", job)
 		}
 	}
-	rec, err := h.env().Consul.ReadRecord(context.Background(), n.KVPrefix)
+	rec, err := h.Env().Consul.ReadRecord(context.Background(), n.KVPrefix)
 	if err != nil || rec == nil || rec.Status != tenant.StatusFailed || rec.LastStep != provision.StepMigrations {
 		t.Errorf("record after the failed migration: got %+v (err %v); want status failed at step migrations", rec, err)
 	}
-	h.mustDown("badmig")
-	h.assertGone("badmig")
+	h.MustDown("badmig")
+	h.AssertGone("badmig")
 }
 
 // TestNeverHealthyFailsByDeadline keeps the app's allocation running but
 // never healthy: up fails by its deadline with a digest of the task events.
 func TestNeverHealthyFailsByDeadline(t *testing.T) {
-	h := newHarness(t)
-	h.hooksFor("sick")
-	n := tenant.NamesFor(mustID(t, "sick"))
-	h.nomad.Script(n.Namespace, n.JobApp, "app", nomadtest.Outcome{NeverHealthy: true,
+	h := provisiontest.New(t)
+	h.AddTenant("sick")
+	n := provisiontest.Names(t, "sick")
+	h.Double().Script(n.Namespace, n.JobApp, "app", nomadtest.Outcome{NeverHealthy: true,
 		Events: []*nomadapi.TaskEvent{{Type: "Template", DisplayMessage: "Missing: vault.read(database/creds/sick--app)"}}})
-	opt := h.upOptions("sick")
+	opt := h.UpOptions("sick")
 	opt.Timeout = 12 * time.Second
-	_, err := provision.Up(context.Background(), h.env(), opt)
+	_, err := provision.Up(context.Background(), h.Env(), opt)
 	var se *provision.StepError
 	if !errors.As(err, &se) || se.Step != provision.StepApp {
 		t.Fatalf("up with an app never healthy: got %v; want a failure at step %s", err, provision.StepApp)
@@ -336,6 +357,6 @@ func TestNeverHealthyFailsByDeadline(t *testing.T) {
 			t.Errorf("up error: got %q; want it to contain %q", err.Error(), want)
 		}
 	}
-	h.mustDown("sick")
-	h.assertGone("sick")
+	h.MustDown("sick")
+	h.AssertGone("sick")
 }

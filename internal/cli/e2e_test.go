@@ -1,40 +1,19 @@
-package provision_test
+package cli
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/tenantctl/tenantctl/internal/cli"
 	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/provisiontest"
 )
 
-// tenantctl runs the CLI against the harness with the ecosystem's
-// environment variables and returns its exit code and output.
-func (h *harness) tenantctl(args ...string) (exit.Code, string, string) {
-	env := map[string]string{
-		"NOMAD_ADDR":       h.nomad.Addr(),
-		"CONSUL_HTTP_ADDR": h.consulProxy.URL(),
-		"VAULT_ADDR":       h.vaultProxy.URL(),
-		"VAULT_TOKEN":      h.vault.Token,
-	}
-	var stdout, stderr bytes.Buffer
-	err := cli.Run(context.Background(), append([]string{"tenantctl"}, args...), cli.Streams{
-		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] },
-	})
-	code := exit.OK
-	if err != nil {
-		code = exit.CodeOf(err)
-	}
-	return code, stdout.String(), stderr.String()
-}
-
-// TestCLIExitCodes drives `tenantctl up`, `plan` and `down` end to end and
-// checks their exit codes and what they say.
+// TestCLIExitCodes drives `tenantctl up`, `plan`, `status` and `down` end to
+// end against the provisioning harness (real Vault and Consul, the Nomad
+// double) and checks their exit codes and what they say.
 func TestCLIExitCodes(t *testing.T) {
-	h := newHarness(t)
-	h.hooksFor("cli")
+	h := provisiontest.New(t)
+	h.AddTenant("cli")
 	steps := []struct {
 		args       []string
 		code       exit.Code
@@ -44,7 +23,7 @@ func TestCLIExitCodes(t *testing.T) {
 	}{
 		{args: []string{"plan", "cli", "--profile", "exec"}, code: exit.Changes, stdout: "cli--app"},
 		{args: []string{"up", "cli", "--profile", "exec", "--timeout", "2m"}, code: exit.OK, stdout: "cli: up", stderr: "cli: record",
-			afterwards: func() { h.waitPassing("cli") }},
+			afterwards: func() { h.WaitPassing("cli") }},
 		{args: []string{"plan", "cli", "--profile", "exec"}, code: exit.OK, stdout: "cli--worker"},
 		{args: []string{"up", "cli", "--profile", "exec"}, code: exit.OK, stdout: "no changes"},
 		{args: []string{"status", "cli"}, code: exit.OK, stdout: "status ready"},
@@ -54,7 +33,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{args: []string{"down", "cli", "--yes"}, code: exit.OK, stdout: "nothing to remove"},
 	}
 	for _, s := range steps {
-		code, stdout, stderr := h.tenantctl(s.args...)
+		code, stdout, stderr := runCLI(t, h.CLIEnv(), s.args...).parts()
 		if code != s.code {
 			t.Fatalf("tenantctl %s: got exit %d; want %d\nstdout: %s\nstderr: %s", strings.Join(s.args, " "), code, s.code, stdout, stderr)
 		}
@@ -68,5 +47,5 @@ func TestCLIExitCodes(t *testing.T) {
 			s.afterwards()
 		}
 	}
-	h.assertGone("cli")
+	h.AssertGone("cli")
 }

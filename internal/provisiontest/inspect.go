@@ -1,0 +1,206 @@
+package provisiontest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantctl/tenantctl/internal/tenant"
+)
+
+// PassingAddr is what a template's `range service` yields: a passing
+// instance's address.
+func (h *Harness) PassingAddr(ctx context.Context, service string) (string, error) {
+	entries, _, err := h.consulAPI.Health().Service(service, "", true, (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	if len(entries) == 0 {
+		return "", fmt.Errorf("no passing instance of %s", service)
+	}
+	e := entries[0]
+	addr := e.Service.Address
+	if addr == "" {
+		addr = e.Node.Address
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(e.Service.Port)), nil
+}
+
+// Observe connects to database db of tenant id's Postgres as a superuser
+// that Vault's root rotation leaves alone; the connection closes with the
+// test.
+func (h *Harness) Observe(id, db string) *pgx.Conn {
+	h.t.Helper()
+	u, err := h.nomad.Postgres(h, id, db)
+	if err != nil {
+		h.t.Fatalf("observe %s: %v", id, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		h.t.Fatalf("observe %s: %v", id, err)
+	}
+	h.t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// AssertAppServes calls the tenant's app through its Consul service: its
+// readiness endpoint checks Postgres and Redis with the credentials Vault
+// issued to the task.
+func (h *Harness) AssertAppServes(id string) {
+	h.t.Helper()
+	n := Names(h.t, id)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		addr, err := h.PassingAddr(ctx, n.ServiceApp)
+		if err == nil {
+			err = HTTPReady("http://" + addr + "/api/ready")(ctx)
+		}
+		if err == nil {
+			return
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.t.Fatalf("app of %s: got %v; want /api/ready answering 200", id, last)
+}
+
+// DynamicPGUsers lists the login roles Vault created in the tenant's
+// Postgres.
+func (h *Harness) DynamicPGUsers(id string) map[string]bool {
+	h.t.Helper()
+	conn := h.Observe(id, "postgres")
+	rows, err := conn.Query(context.Background(), `SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			h.t.Fatal(err)
+		}
+		out[s] = true
+	}
+	return out
+}
+
+// Snapshot describes a tenant's objects in Nomad, Vault and Consul, for
+// comparing before and after another tenant's commands.
+func (h *Harness) Snapshot(id string) string {
+	h.t.Helper()
+	n := Names(h.t, id)
+	var b strings.Builder
+	jobs, _, err := h.nomad.Client().Jobs().List(&nomadapi.QueryOptions{Namespace: n.Namespace})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if j.ParameterizedJob || strings.Contains(j.ID, "/dispatch-") {
+			continue
+		}
+		fmt.Fprintf(&b, "job %s %s v%d; ", j.ID, j.Status, j.JobModifyIndex)
+	}
+	for _, p := range h.vaultPaths(n) {
+		sec, err := h.vaultRoot.Logical().Read(p)
+		fmt.Fprintf(&b, "vault %s present=%v err=%v; ", p, sec != nil, err)
+	}
+	kvs, _, err := h.consulAPI.KV().List(n.KVPrefix, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		fmt.Fprintf(&b, "kv %s@%d; ", kv.Key, kv.ModifyIndex)
+	}
+	for _, svc := range n.Services(tenant.Components()) {
+		es, _, err := h.consulAPI.Health().Service(svc, "", true, nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "svc %s passing=%d; ", svc, len(es))
+	}
+	return b.String()
+}
+
+// vaultPaths are the tenant's Vault objects.
+func (h *Harness) vaultPaths(n tenant.Names) []string {
+	db := h.cfg.Vault.DatabaseMount
+	return []string{
+		"sys/policy/" + n.Policy,
+		"auth/" + h.cfg.Vault.JWTAuthPath + "/role/" + n.JWTRole,
+		h.cfg.Vault.KVMount + "/metadata/" + n.BootstrapPath,
+		db + "/config/" + n.DBConnection,
+		db + "/config/" + n.RedisConnection,
+		db + "/roles/" + n.DBRoleApp,
+		db + "/roles/" + n.DBRoleWorker,
+		db + "/roles/" + n.DBRoleMigrate,
+		db + "/roles/" + n.RedisRoleApp,
+		db + "/roles/" + n.RedisRoleWorker,
+	}
+}
+
+// AssertGone checks that nothing of the tenant is left: no Nomad job or
+// namespace, no Vault object, no Consul KV entry or service instance.
+func (h *Harness) AssertGone(id string) {
+	h.t.Helper()
+	for _, p := range h.Leftovers(id) {
+		h.t.Errorf("%s after down: got %s; want nothing left", id, p)
+	}
+}
+
+// Leftovers lists what is left of a tenant in Nomad, Vault and Consul.
+func (h *Harness) Leftovers(id string) []string {
+	n := Names(h.t, id)
+	var out []string
+	jobs, _, err := h.nomad.Client().Jobs().List(&nomadapi.QueryOptions{Namespace: n.Namespace})
+	if err == nil && len(jobs) > 0 {
+		var ids []string
+		for _, j := range jobs {
+			ids = append(ids, j.ID)
+		}
+		out = append(out, fmt.Sprintf("nomad jobs %v", ids))
+	}
+	if ns, _, err := h.nomad.Client().Namespaces().Info(n.Namespace, nil); err == nil && ns != nil {
+		out = append(out, "namespace "+n.Namespace)
+	}
+	for _, p := range h.vaultPaths(n) {
+		sec, err := h.vaultRoot.Logical().Read(p)
+		if err != nil && !strings.Contains(err.Error(), "404") {
+			out = append(out, fmt.Sprintf("vault read %s: %v", p, err))
+		}
+		if sec != nil {
+			out = append(out, "vault object "+p)
+		}
+	}
+	kvs, _, err := h.consulAPI.KV().List(n.KVPrefix, nil)
+	if err != nil {
+		out = append(out, fmt.Sprintf("consul kv list: %v", err))
+	}
+	if len(kvs) > 0 {
+		out = append(out, fmt.Sprintf("%d consul kv entries under %s", len(kvs), n.KVPrefix))
+	}
+	if kv, _, _ := h.consulAPI.KV().Get(n.LockKey, nil); kv != nil {
+		out = append(out, "lock key "+n.LockKey)
+	}
+	for _, svc := range n.Services(tenant.Components()) {
+		es, _, err := h.consulAPI.Health().Service(svc, "", false, nil)
+		if err != nil {
+			out = append(out, fmt.Sprintf("consul health %s: %v", svc, err))
+		}
+		if len(es) > 0 {
+			out = append(out, fmt.Sprintf("%d instances of service %s", len(es), svc))
+		}
+	}
+	return out
+}

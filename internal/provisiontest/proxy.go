@@ -1,0 +1,130 @@
+package provisiontest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/go-cleanhttp"
+)
+
+// Proxy forwards to a server, counts the requests that may change state and
+// can answer chosen requests with HTTP 500.
+type Proxy struct {
+	srv    *httptest.Server
+	writes atomic.Int64
+	mu     sync.Mutex
+	faults []*proxyFault
+	log    []string
+	record bool
+}
+
+type proxyFault struct {
+	owner string
+	match func(*http.Request) bool
+	left  int // requests still to fail
+}
+
+func newProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = cleanhttp.DefaultPooledTransport()
+	rp.ErrorLog = nil
+	p := &Proxy{}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.inject(r) {
+			http.Error(w, `{"errors":["injected fault: internal error"]}`, http.StatusInternalServerError)
+			return
+		}
+		if IsWrite(r) {
+			p.writes.Add(1)
+			p.mu.Lock()
+			if p.record {
+				p.log = append(p.log, r.Method+" "+r.URL.Path)
+			}
+			p.mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// IsWrite reports whether r may change state: every method but GET, HEAD
+// and LIST, except Vault's sys/capabilities-self, which only reads although
+// the client sends it as PUT (preflight asks it what the token may do).
+func IsWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, "LIST":
+		return false
+	}
+	return !((r.Method == http.MethodPost || r.Method == http.MethodPut) && strings.HasSuffix(r.URL.Path, "/sys/capabilities-self"))
+}
+
+// URL is the proxy's address.
+func (p *Proxy) URL() string { return p.srv.URL }
+
+// Writes returns the state-changing requests forwarded so far.
+func (p *Proxy) Writes() int64 { return p.writes.Load() }
+
+// RecordWrites starts keeping the method and path of every write.
+func (p *Proxy) RecordWrites() {
+	p.mu.Lock()
+	p.record, p.log = true, nil
+	p.mu.Unlock()
+}
+
+// WriteLog returns the writes kept since RecordWrites.
+func (p *Proxy) WriteLog() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.log...)
+}
+
+// Fail answers the next n requests matching match with HTTP 500; owner
+// names the test case, for ClearFaults.
+func (p *Proxy) Fail(owner string, n int, match func(*http.Request) bool) {
+	p.mu.Lock()
+	p.faults = append(p.faults, &proxyFault{owner: owner, match: match, left: n})
+	p.mu.Unlock()
+}
+
+// ClearFaults disarms owner's faults that have not fired yet.
+func (p *Proxy) ClearFaults(owner string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.faults {
+		if f.owner == owner {
+			f.left = 0
+		}
+	}
+}
+
+func (p *Proxy) inject(r *http.Request) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.faults {
+		if f.left > 0 && f.match(r) {
+			f.left--
+			return true
+		}
+	}
+	return false
+}
+
+// PathContains matches requests with method (any when empty) whose path
+// contains s.
+func PathContains(method, s string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return (method == "" || r.Method == method) && strings.Contains(r.URL.Path, s)
+	}
+}
