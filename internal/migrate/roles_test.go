@@ -1,0 +1,76 @@
+package migrate_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tenantctl/tenantctl/internal/migrate"
+	"github.com/tenantctl/tenantctl/internal/testenv"
+	"github.com/tenantctl/tenantctl/migrations"
+)
+
+// TestPrepareDatabaseThenMigrate walks a tenant database through what up
+// does to it: PrepareDatabase (roles, database, privileges), a migration run
+// as the owner with the app role, and PrepareDatabase again (a Vault
+// connection created anew, after down without purging the data). The app
+// role's users can then read and write every table but the version table,
+// create nothing, and a wrong password never shows in the error.
+func TestPrepareDatabaseThenMigrate(t *testing.T) {
+	p := testenv.SharedPostgres(t)
+	ctx := context.Background()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	id := "prep_" + hex.EncodeToString(b)
+	db := migrate.Database{Addr: fmt.Sprintf("%s:%d", p.Host, p.Port), SSLMode: "disable",
+		Name: id + "__app", OwnerRole: id + "__owner", AppRole: id + "__rw"}
+	for i := range 2 {
+		if err := migrate.PrepareDatabase(ctx, db, p.User, p.Password); err != nil {
+			t.Fatalf("prepare #%d: %v", i+1, err)
+		}
+	}
+	super := p.Conn(t, "postgres")
+	migrator, appUser := id+"_migrate", id+"_app"
+	for _, q := range []string{
+		"CREATE ROLE " + migrator + " LOGIN PASSWORD 'migrate-pw' IN ROLE " + db.OwnerRole,
+		"CREATE ROLE " + appUser + " LOGIN PASSWORD 'app-pw' IN ROLE " + db.AppRole,
+	} {
+		if _, err := super.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	r := mustOpen(t, roleURL(p, migrator, "migrate-pw", db.Name), migrations.FS,
+		migrate.Options{OwnerRole: db.OwnerRole, AppRole: db.AppRole})
+	mustMigrate(t, r)
+	if err := migrate.PrepareDatabase(ctx, db, p.User, p.Password); err != nil {
+		t.Fatalf("prepare after migrating: %v", err)
+	}
+
+	app := p.Conn(t, db.Name) // as the superuser, to look
+	var tables, readable int
+	if err := app.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE has_table_privilege($1, format('%I.%I', schemaname, tablename), 'SELECT, INSERT, UPDATE, DELETE'))
+		FROM pg_tables WHERE schemaname = 'public' AND tablename <> $2`, appUser, migrate.VersionTable).Scan(&tables, &readable); err != nil {
+		t.Fatal(err)
+	}
+	if tables == 0 || readable != tables {
+		t.Errorf("app user: DML on %d of %d tables; want all", readable, tables)
+	}
+	var version, create bool
+	if err := app.QueryRow(ctx, `SELECT has_table_privilege($1, 'public.'||$2, 'SELECT'), has_schema_privilege($1, 'public', 'CREATE')`,
+		appUser, migrate.VersionTable).Scan(&version, &create); err != nil {
+		t.Fatal(err)
+	}
+	if version || create {
+		t.Errorf("app user: reads the version table %v, creates in public %v; want neither", version, create)
+	}
+
+	err := migrate.PrepareDatabase(ctx, db, p.User, "wrong-password-1234")
+	if err == nil || strings.Contains(err.Error(), "wrong-password-1234") {
+		t.Errorf("prepare with a wrong password: got %v; want an error without the password", err)
+	}
+}
