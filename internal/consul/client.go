@@ -60,9 +60,6 @@ func New(cfg Config) (*Client, error) {
 	return &Client{api: api, log: log}, nil
 }
 
-// API returns the underlying official client.
-func (c *Client) API() *consulapi.Client { return c.api }
-
 // Preflight checks that Consul answers, has a leader and is a supported
 // version.
 func (c *Client) Preflight(ctx context.Context) error {

@@ -80,7 +80,7 @@ func TestLockExcludesASecondHolderAndNamesTheFirst(t *testing.T) {
 	if err := second.Destroy(); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
-	if kv, _, _ := c.API().KV().Get(key, nil); kv != nil {
+	if kv, _, _ := c.api.KV().Get(key, nil); kv != nil {
 		t.Fatalf("lock key still present after Destroy: %+v", kv)
 	}
 }
@@ -166,14 +166,14 @@ func TestServiceHealth(t *testing.T) {
 	defer backend.Close()
 	port, _ := strconv.Atoi(backend.URL[strings.LastIndex(backend.URL, ":")+1:])
 	svc := names(t, "health-a").ServiceApp
-	err := c.API().Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
+	err := c.api.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
 		ID: svc + "-1", Name: svc, Address: "127.0.0.1", Port: port,
 		Check: &consulapi.AgentServiceCheck{HTTP: backend.URL, Interval: "100ms", Timeout: "1s"},
 	})
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	defer c.API().Agent().ServiceDeregister(svc + "-1")
+	defer c.api.Agent().ServiceDeregister(svc + "-1")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		is, err := c.ServiceHealth(context.Background(), svc)

@@ -280,7 +280,7 @@ func (d *double) migrateTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 		if err != nil {
 			return nil, err
 		}
-		addr, err := h.PassingAddr(ctx, n.ServicePostgres)
+		addr, err := h.passingAddr(ctx, n.ServicePostgres)
 		if err != nil {
 			return nil, err
 		}
@@ -318,11 +318,11 @@ func (d *double) appTask(h *Harness, n tenant.Names, cmd, dbRole, redisRole, rea
 		if err != nil {
 			return nil, err
 		}
-		pgAddr, err := h.PassingAddr(ctx, n.ServicePostgres)
+		pgAddr, err := h.passingAddr(ctx, n.ServicePostgres)
 		if err != nil {
 			return nil, err
 		}
-		redisAddr, err := h.PassingAddr(ctx, n.ServiceRedis)
+		redisAddr, err := h.passingAddr(ctx, n.ServiceRedis)
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +360,7 @@ func (d *double) appTask(h *Harness, n tenant.Names, cmd, dbRole, redisRole, rea
 		}()
 		// Stop signals the process and returns, as Nomad's kill does not hold
 		// up other allocations; the app drains on its own.
-		return &nomadtest.TaskRun{Stop: cancel, Ready: HTTPReady("http://" + addr + readyPath)}, nil
+		return &nomadtest.TaskRun{Stop: cancel, Ready: httpReady("http://" + addr + readyPath)}, nil
 	}
 }
 
@@ -375,8 +375,8 @@ func dialReady(addr string) func(context.Context) error {
 	}
 }
 
-// HTTPReady returns a check that GET u answers 200.
-func HTTPReady(u string) func(context.Context) error {
+// httpReady returns a check that GET u answers 200.
+func httpReady(u string) func(context.Context) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	return func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -134,9 +134,6 @@ func New(t testing.TB, opts ...Option) *Harness {
 	return h
 }
 
-// Servers returns the real servers the harness runs against.
-func (h *Harness) Servers() Servers { return h.servers }
-
 // Nomad returns the harness's Nomad side.
 func (h *Harness) Nomad() Nomad { return h.nomad }
 
@@ -158,12 +155,6 @@ func (h *Harness) VaultProxy() *Proxy { return h.vaultProxy }
 
 // ConsulProxy is the proxy in front of Consul that tenantctl talks through.
 func (h *Harness) ConsulProxy() *Proxy { return h.consulProxy }
-
-// Config is the project config of the harness's env.
-func (h *Harness) Config() config.Config { return h.cfg }
-
-// Migrations are the migrations the env and the migrate tasks use.
-func (h *Harness) Migrations() fs.FS { return h.migrations }
 
 // Env builds what the CLI builds: adapters over Nomad and the proxies, the
 // read-only Vault for the converged check, the embedded jobspecs.
@@ -314,7 +305,7 @@ func (h *Harness) WaitPassingErr(id string) error {
 	defer cancel()
 	for _, svc := range n.Services(tenant.Components()) {
 		for {
-			if _, err := h.PassingAddr(ctx, svc); err == nil {
+			if _, err := h.passingAddr(ctx, svc); err == nil {
 				break
 			}
 			select {

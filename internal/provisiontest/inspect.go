@@ -15,9 +15,9 @@ import (
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
-// PassingAddr is what a template's `range service` yields: a passing
+// passingAddr is what a template's `range service` yields: a passing
 // instance's address.
-func (h *Harness) PassingAddr(ctx context.Context, service string) (string, error) {
+func (h *Harness) passingAddr(ctx context.Context, service string) (string, error) {
 	entries, _, err := h.consulAPI.Health().Service(service, "", true, (&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return "", err
@@ -62,9 +62,9 @@ func (h *Harness) AssertAppServes(id string) {
 	defer cancel()
 	var last error
 	for ctx.Err() == nil {
-		addr, err := h.PassingAddr(ctx, n.ServiceApp)
+		addr, err := h.passingAddr(ctx, n.ServiceApp)
 		if err == nil {
-			err = HTTPReady("http://" + addr + "/api/ready")(ctx)
+			err = httpReady("http://" + addr + "/api/ready")(ctx)
 		}
 		if err == nil {
 			return
