@@ -4,29 +4,24 @@ import (
 	"bufio"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/tenantctl/tenantctl/internal/consul"
+	ucli "github.com/urfave/cli/v2"
+
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/tenant"
-	ucli "github.com/urfave/cli/v2"
 )
 
 func (a *app) downCommand() *ucli.Command {
-	return &ucli.Command{
-		Name:      "down",
-		Usage:     "remove a tenant: jobs, Vault objects, Consul record, namespace (data only with --purge-data)",
-		ArgsUsage: "<tenant>",
-		Description: "Removes the tenant in the reverse order of up. Asks for confirmation on a terminal; elsewhere it\n" +
+	return tenantCommand("down", "remove a tenant: jobs, Vault objects, Consul record, namespace (data only with --purge-data)",
+		"Removes the tenant in the reverse order of up. Asks for confirmation on a terminal; elsewhere it\n"+
 			"refuses without --yes. The data volumes stay unless --purge-data is given.",
-		Flags: append(lockFlags(),
+		append(lockFlags(),
 			&ucli.BoolFlag{Name: "purge-data", Usage: "also delete the tenant's Postgres and Redis data volumes"},
 			&ucli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
 			&ucli.StringFlag{Name: "profile", Usage: "the tenant's profile, for --purge-data (default: from its record, else the config's)"},
 			jsonFlag()),
-		Action: a.down,
-	}
+		a.down)
 }
 
 func (a *app) down(c *ucli.Context) error {
@@ -57,7 +52,7 @@ func (a *app) down(c *ucli.Context) error {
 	}
 	rep, err := provision.Down(c.Context, env, provision.DownOptions{
 		ID: id, Profile: profile, PurgeData: c.Bool("purge-data"), LockTimeout: c.Duration("lock-timeout"),
-		Holder: consul.CurrentHolder("down "+id.String(), time.Now()),
+		Holder: holder(c, id),
 	})
 	if wantJSON(c) {
 		return a.jsonResult(rep, err)

@@ -2,22 +2,19 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"text/tabwriter"
+
+	ucli "github.com/urfave/cli/v2"
 
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/provision"
-	ucli "github.com/urfave/cli/v2"
 )
 
 func (a *app) planCommand() *ucli.Command {
-	return &ucli.Command{
-		Name:      "plan",
-		Usage:     "show what up would change in each of a tenant's jobs (exit 0: none, 3: changes)",
-		ArgsUsage: "<tenant>",
-		Flags:     append(append(specFlags(), dirFlags()...), jsonFlag()),
-		Action:    a.plan,
-	}
+	return tenantCommand("plan", "show what up would change in each of a tenant's jobs (exit 0: none, 3: changes)", "",
+		append(append(specFlags(), dirFlags()...), jsonFlag()), a.plan)
 }
 
 func (a *app) plan(c *ucli.Context) error {
@@ -40,12 +37,7 @@ func (a *app) plan(c *ucli.Context) error {
 	} else {
 		w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "JOB\tDIFF\tPLACE\tIN-PLACE\tDESTRUCTIVE\tSTOP")
-		ids := make([]string, 0, len(res.Jobs))
-		for k := range res.Jobs {
-			ids = append(ids, k)
-		}
-		sort.Strings(ids)
-		for _, k := range ids {
+		for _, k := range slices.Sorted(maps.Keys(res.Jobs)) {
 			j := res.Jobs[k]
 			t := j.Totals()
 			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", k, j.DiffType, t.Place, t.InPlace, t.Destructive, t.Stop)

@@ -2,16 +2,18 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	ucli "github.com/urfave/cli/v2"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/tenant"
-	ucli "github.com/urfave/cli/v2"
 )
 
 func (a *app) statusCommand() *ucli.Command {
@@ -54,12 +56,7 @@ func (a *app) status(c *ucli.Context) error {
 	}
 	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "\nJOB\tSTATUS\tVERSION\tALLOCS\tDEPLOYMENT\tUI")
-	jobs := make([]string, 0, len(st.Jobs))
-	for k := range st.Jobs {
-		jobs = append(jobs, k)
-	}
-	sort.Strings(jobs)
-	for _, k := range jobs {
+	for _, k := range slices.Sorted(maps.Keys(st.Jobs)) {
 		j := st.Jobs[k]
 		status := j.Status
 		if !j.Found {
@@ -68,12 +65,7 @@ func (a *app) status(c *ucli.Context) error {
 		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", k, status, j.Version, allocSummary(j.ByClientStatus), dash(j.Deployment), st.Links[k])
 	}
 	fmt.Fprintln(w, "\nSERVICE\tINSTANCES\tPASSING")
-	svcs := make([]string, 0, len(st.Services))
-	for k := range st.Services {
-		svcs = append(svcs, k)
-	}
-	sort.Strings(svcs)
-	for _, k := range svcs {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		fmt.Fprintf(w, "%s\t%d\t%d\n", k, len(st.Services[k]), len(consul.Passing(st.Services[k])))
 	}
 	return w.Flush()
@@ -120,13 +112,8 @@ func allocSummary(by map[string]int) string {
 	if len(by) == 0 {
 		return "-"
 	}
-	keys := make([]string, 0, len(by))
-	for k := range by {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(by)) {
 		parts = append(parts, fmt.Sprintf("%d %s", by[k], k))
 	}
 	return strings.Join(parts, ", ")

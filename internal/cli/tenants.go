@@ -5,11 +5,13 @@ import (
 	"io"
 	"time"
 
+	ucli "github.com/urfave/cli/v2"
+
 	"github.com/tenantctl/tenantctl/internal/config"
+	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/tenant"
-	ucli "github.com/urfave/cli/v2"
 )
 
 // specFlags describe a tenant's desired state (up and plan).
@@ -114,4 +116,21 @@ func (a *app) finish(c *ucli.Context, id tenant.ID, rep provision.Report, err er
 	}
 	fmt.Fprintf(a.Stdout, "%s: %s (%s)\n", id, verb, round(rep.Duration))
 	return nil
+}
+
+// tenantCommand is a command that acts on one tenant:
+// `tenantctl <name> <tenant> [flags]`.
+func tenantCommand(name, usage, description string, flags []ucli.Flag, action ucli.ActionFunc) *ucli.Command {
+	return &ucli.Command{Name: name, Usage: usage, ArgsUsage: "<tenant>", Description: description, Flags: flags, Action: action}
+}
+
+// timeoutFlag is --timeout, ten minutes unless given; usage says what it bounds.
+func timeoutFlag(usage string) ucli.Flag {
+	return &ucli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: usage}
+}
+
+// holder names this process, running c's command on tenant id, in the
+// tenant's lock.
+func holder(c *ucli.Context, id tenant.ID) consul.Holder {
+	return consul.CurrentHolder(c.Command.Name+" "+id.String(), time.Now())
 }

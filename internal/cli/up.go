@@ -2,30 +2,26 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"text/tabwriter"
-	"time"
 
-	"github.com/tenantctl/tenantctl/internal/consul"
+	ucli "github.com/urfave/cli/v2"
+
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/tenant"
-	ucli "github.com/urfave/cli/v2"
 )
 
 func (a *app) upCommand() *ucli.Command {
-	return &ucli.Command{
-		Name:      "up",
-		Usage:     "create or converge a tenant: namespace, Vault, data services, migrations, app, routing",
-		ArgsUsage: "<tenant>",
-		Description: "Converges the tenant in order and returns when it is healthy and routable. Re-running it on a\n" +
-			"converged tenant writes nothing and says \"no changes\"; after a failure or an interrupt it picks up\n" +
+	return tenantCommand("up", "create or converge a tenant: namespace, Vault, data services, migrations, app, routing",
+		"Converges the tenant in order and returns when it is healthy and routable. Re-running it on a\n"+
+			"converged tenant writes nothing and says \"no changes\"; after a failure or an interrupt it picks up\n"+
 			"where it stopped. With --json it prints one JSON event per line, then the result.",
-		Flags: append(append(append(specFlags(), lockFlags()...), dirFlags()...),
-			&ucli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "deadline of each wait (deployments, migrations, routing)"},
+		append(append(append(specFlags(), lockFlags()...), dirFlags()...),
+			timeoutFlag("deadline of each wait (deployments, migrations, routing)"),
 			&ucli.BoolFlag{Name: "detach", Usage: "return once the app and worker are registered, without waiting for them"},
 			jsonFlag()),
-		Action: a.up,
-	}
+		a.up)
 }
 
 func (a *app) up(c *ucli.Context) error {
@@ -36,7 +32,7 @@ func (a *app) up(c *ucli.Context) error {
 	id, spec, env := t.id, t.spec, t.env
 	res, err := provision.Up(c.Context, env, provision.UpOptions{
 		Spec: spec, Timeout: c.Duration("timeout"), LockTimeout: c.Duration("lock-timeout"),
-		Detach: c.Bool("detach"), Holder: consul.CurrentHolder("up "+id.String(), time.Now()),
+		Detach: c.Bool("detach"), Holder: holder(c, id),
 	})
 	if wantJSON(c) {
 		return a.jsonResult(res, err)
@@ -57,12 +53,7 @@ func (a *app) printSummary(spec tenant.Spec, links map[string]string) {
 	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "  host\t%s\n", spec.Host)
 	fmt.Fprintf(w, "  namespace\t%s\n", spec.Names().Namespace)
-	names := make([]string, 0, len(links))
-	for k := range links {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(links)) {
 		fmt.Fprintf(w, "  %s\t%s\n", k, links[k])
 	}
 	_ = w.Flush()

@@ -72,22 +72,6 @@ func Because(err error, code Code, c Cause) error {
 	return &Error{Code: code, Cause: c, Err: err}
 }
 
-// CauseOf returns the cause of the outermost *Error in err's chain that has
-// one, or "".
-func CauseOf(err error) Cause {
-	for err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			return ""
-		}
-		if e.Cause != "" {
-			return e.Cause
-		}
-		err = e.Err
-	}
-	return ""
-}
-
 func (e *Error) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
@@ -126,15 +110,28 @@ func CodeOf(err error) Code {
 
 // HintOf returns the remedy of the outermost *Error in err's chain that has one.
 func HintOf(err error) string {
+	return outermost(err, func(e *Error) string { return e.Hint })
+}
+
+// CauseOf returns the cause of the outermost *Error in err's chain that has
+// one, or "".
+func CauseOf(err error) Cause {
+	return outermost(err, func(e *Error) Cause { return e.Cause })
+}
+
+// outermost returns the first non-zero field(e) of the *Errors in err's
+// chain, outermost first.
+func outermost[T comparable](err error, field func(*Error) T) T {
+	var zero T
 	for err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
-			return ""
+			return zero
 		}
-		if e.Hint != "" {
-			return e.Hint
+		if v := field(e); v != zero {
+			return v
 		}
 		err = e.Err
 	}
-	return ""
+	return zero
 }

@@ -50,12 +50,18 @@ func withFiles(t testing.TB, extra map[string]string) fs.FS {
 // reruns on the shared cluster do not collide) and returns its URL and name.
 func createDB(t testing.TB, p *testenv.Postgres, prefix string) (url, name string) {
 	t.Helper()
+	name = uniqueName(t, prefix)
+	return p.CreateDatabase(t, name), name
+}
+
+// uniqueName is prefix and 8 random hex digits.
+func uniqueName(t testing.TB, prefix string) string {
+	t.Helper()
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
-	name = prefix + "_" + hex.EncodeToString(b)
-	return p.CreateDatabase(t, name), name
+	return prefix + "_" + hex.EncodeToString(b)
 }
 
 func mustOpen(t testing.TB, url string, fsys fs.FS, opts migrate.Options) *migrate.Runner {

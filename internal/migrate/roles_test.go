@@ -2,8 +2,6 @@ package migrate_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,15 +18,11 @@ import (
 // role's users can then read and write every table but the version table,
 // create nothing, and a wrong password never shows in the error.
 func TestPrepareDatabaseThenMigrate(t *testing.T) {
+	id := uniqueName(t, "prep")
 	p := testenv.SharedPostgres(t)
-	ctx := context.Background()
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	id := "prep_" + hex.EncodeToString(b)
 	db := migrate.Database{Addr: fmt.Sprintf("%s:%d", p.Host, p.Port), SSLMode: "disable",
 		Name: id + "__app", OwnerRole: id + "__owner", AppRole: id + "__rw"}
+	ctx := context.Background()
 	for i := range 2 {
 		if err := migrate.PrepareDatabase(ctx, db, p.User, p.Password); err != nil {
 			t.Fatalf("prepare #%d: %v", i+1, err)

@@ -16,12 +16,10 @@ import (
 // on acme and acme-corp, whose names share a prefix, and checks that
 // removing acme leaves acme-corp healthy and whole.
 func TestFullCycleTwoTenants(t *testing.T) {
-	h := provisiontest.New(t)
-	ctx := context.Background()
 	ids := []string{"acme", "acme-corp"}
-	for _, id := range ids {
-		h.AddTenant(id)
-	}
+	h := provisiontest.New(t)
+	h.AddTenant(ids...)
+	ctx := context.Background()
 	for _, id := range ids {
 		res := h.MustUp(id)
 		if res.NoChanges || !res.Changed() {

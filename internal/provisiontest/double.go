@@ -137,7 +137,13 @@ func (d *double) taskVault(ctx context.Context, h *Harness, n tenant.Names, jwt 
 	return c, nil
 }
 
-func bootstrapSecret(ctx context.Context, h *Harness, c *vaultapi.Client, n tenant.Names, key string) (string, error) {
+// bootstrapPassword reads key of the tenant's bootstrap secret as the
+// allocation's init task, whose template reads it.
+func (d *double) bootstrapPassword(ctx context.Context, h *Harness, n tenant.Names, ts nomadtest.TaskStart, key string) (string, error) {
+	c, err := d.taskVault(ctx, h, n, d.identity(ts, "init"))
+	if err != nil {
+		return "", err
+	}
 	sec, err := c.KVv2(h.cfg.Vault.KVMount).Get(ctx, n.BootstrapPath)
 	if err != nil {
 		return "", fmt.Errorf("read bootstrap secret: %w", err)
@@ -189,11 +195,7 @@ func (d *double) postgresTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 		d.mu.Unlock()
 		if !ready {
 			// The init task's template: the bootstrap superuser password.
-			vc, err := d.taskVault(ctx, h, n, d.identity(ts, "init"))
-			if err != nil {
-				return nil, err
-			}
-			pw, err := bootstrapSecret(ctx, h, vc, n, vault.PostgresPasswordKey)
+			pw, err := d.bootstrapPassword(ctx, h, n, ts, vault.PostgresPasswordKey)
 			if err != nil {
 				return nil, err
 			}
@@ -241,11 +243,7 @@ func (d *double) redisTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 		d.mu.Unlock()
 		shared := d.servers.Redis
 		if !ready {
-			vc, err := d.taskVault(ctx, h, n, d.identity(ts, "init"))
-			if err != nil {
-				return nil, err
-			}
-			pw, err := bootstrapSecret(ctx, h, vc, n, vault.RedisPasswordKey)
+			pw, err := d.bootstrapPassword(ctx, h, n, ts, vault.RedisPasswordKey)
 			if err != nil {
 				return nil, err
 			}

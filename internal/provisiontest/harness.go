@@ -208,9 +208,13 @@ func (h *Harness) OnEvent(id string, f func(provision.Event)) {
 	h.mu.Unlock()
 }
 
-// AddTenant readies the Nomad side to run tenant id's jobs (the double: its
-// task hooks). Call it before the tenant's first up.
-func (h *Harness) AddTenant(id string) { h.nomad.AddTenant(h, id) }
+// AddTenant readies the Nomad side to run the jobs of tenants ids (the
+// double: their task hooks). Call it before a tenant's first up.
+func (h *Harness) AddTenant(ids ...string) {
+	for _, id := range ids {
+		h.nomad.AddTenant(h, id)
+	}
+}
 
 func (h *Harness) vaultAPI() *vaultapi.Client {
 	cfg := vaultapi.DefaultConfig()

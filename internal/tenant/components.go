@@ -87,22 +87,17 @@ func (n Names) Jobs(cs []Component) []string {
 
 // Services returns the Consul services of those of cs that have one, in
 // order.
-func (n Names) Services(cs []Component) []string {
-	var out []string
-	for _, c := range cs {
-		if s := n.Service(c); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (n Names) Services(cs []Component) []string { return nonEmpty(cs, n.Service) }
 
 // Volumes returns the data volumes of those of cs that have one, in order.
-func (n Names) Volumes(cs []Component) []string {
+func (n Names) Volumes(cs []Component) []string { return nonEmpty(cs, n.Volume) }
+
+// nonEmpty returns name(c) of every c in cs that has one, in order.
+func nonEmpty(cs []Component, name func(Component) string) []string {
 	var out []string
 	for _, c := range cs {
-		if v := n.Volume(c); v != "" {
-			out = append(out, v)
+		if s := name(c); s != "" {
+			out = append(out, s)
 		}
 	}
 	return out
