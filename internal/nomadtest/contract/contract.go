@@ -13,7 +13,8 @@ import (
 
 // Run runs every contract case against target.
 func Run(t *testing.T, target Target) {
-	t.Run("ParseErrorFormat", func(t *testing.T) { testParseErrorFormat(t, target) })
+	t.Run("ParseErrors", func(t *testing.T) { testParseErrors(t, target) })
+	t.Run("ParseGolden", func(t *testing.T) { testParseGolden(t, target) })
 	t.Run("ParseVariables", func(t *testing.T) { testParseVariables(t, target) })
 	t.Run("NamespaceLifecycle", func(t *testing.T) { testNamespaceLifecycle(t, target) })
 	t.Run("RegisterSubmission", func(t *testing.T) { testRegisterSubmission(t, target) })
@@ -30,19 +31,6 @@ func Run(t *testing.T, target Target) {
 	t.Run("Jobspecs", func(t *testing.T) { testJobspecs(t, target) })
 	t.Run("FunctionTable", func(t *testing.T) { testFunctionTable(t, target) })
 	t.Run("UnknownFunctionInValidation", func(t *testing.T) { testUnknownFunctionInValidation(t, target) })
-}
-
-func testParseErrorFormat(t *testing.T, tg Target) {
-	_, err := tg.Client.Jobs().ParseHCLOpts(&api.JobsParseRequest{JobHCL: badHCL, Canonicalize: true})
-	if err == nil {
-		t.Fatal("got no error; want a parse error")
-	}
-	if code := statusCode(err); code != 400 {
-		t.Errorf("got status %d; want 400 (%v)", code, err)
-	}
-	if !strings.Contains(err.Error(), "Failed to parse job: input.hcl:5,") {
-		t.Errorf("got %q; want it to contain %q", err, "Failed to parse job: input.hcl:5,")
-	}
 }
 
 func testParseVariables(t *testing.T, tg Target) {

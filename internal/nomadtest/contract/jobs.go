@@ -102,15 +102,3 @@ job %q {
 }
 `, id, ns)
 }
-
-// badHCL is a jobspec with a single-line block holding two arguments, which
-// Nomad's HCL2 parser rejects.
-const badHCL = `job "bad" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      resources { cpu = 50 memory = 64 }
-    }
-  }
-}
-`

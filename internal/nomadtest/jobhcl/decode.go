@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/nomad/api"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
 )
 
 // The decoder is driven by the `hcl:"..."` struct tags that the nomad/api types already carry: each tagged
@@ -121,26 +123,52 @@ func (d *decoder) decodeBlock(block *hcl.Block, rv reflect.Value) hcl.Diagnostic
 			fv.Set(p)
 		}
 	}
+	switch p := rv.Addr().Interface().(type) {
+	case *api.Constraint:
+		return d.decodeConstraint(block.Body, p)
+	case *api.Affinity:
+		return d.decodeAffinity(block.Body, p)
+	case *api.TaskGroup:
+		return d.decodeGroup(block.Body, p)
+	case *api.Task:
+		return d.decodeTask(block.Body, p)
+	}
 	return d.decodeBody(block.Body, rv)
 }
 
+// mapArgument reads `name = { … }`, the argument form Nomad accepts besides the block form for the meta of a
+// job, group or task and a task's env. It returns the map (nil when the body has no such argument) and the
+// body without it.
+func (d *decoder) mapArgument(body hcl.Body, name string) (map[string]string, hcl.Body, hcl.Diagnostics) {
+	c, rest, diags := body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	attr := c.Attributes[name]
+	if diags.HasErrors() || attr == nil {
+		return nil, body, nil
+	}
+	bc, _, _ := rest.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: name}}})
+	if len(bc.Blocks) > 0 {
+		return nil, rest, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Duplicate %s block", name),
+			Detail:   fmt.Sprintf("%s may not be defined more than once. Another definition is defined at %s.", name, attr.Range.String()),
+			Subject:  bc.Blocks[0].DefRange.Ptr(),
+		}}
+	}
+	m := map[string]string{}
+	diags = append(diags, gohcl.DecodeExpression(attr.Expr, d.ctx, &m)...)
+	return m, rest, diags
+}
+
 // decodeBody decodes a body into the struct rv (addressable) by the struct's hcl tags. Arguments and blocks
-// that the struct does not declare are errors, as in Nomad.
+// that the struct does not declare are errors.
 func (d *decoder) decodeBody(body hcl.Body, rv reflect.Value) hcl.Diagnostics {
 	specs := fieldSpecs(rv.Type())
-	syn := d.syntaxBody(body)
 	schema := &hcl.BodySchema{}
-	attrForm := map[string]bool{}
 	for _, s := range specs {
 		switch s.kind {
 		case kindAttr:
 			schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: s.name, Required: s.required})
 		case kindBlock:
-			if isPlainMap(s.typ) && syn != nil && syn.Attributes[s.name] != nil {
-				attrForm[s.name] = true
-				schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: s.name})
-				continue
-			}
 			schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: s.name, LabelNames: labelNames(structOf(s.typ))})
 		}
 	}
@@ -148,19 +176,12 @@ func (d *decoder) decodeBody(body hcl.Body, rv reflect.Value) hcl.Diagnostics {
 	byType := content.Blocks.ByType()
 	for _, s := range specs {
 		fv := rv.FieldByIndex(s.index)
-		switch {
-		case s.kind == kindAttr || attrForm[s.name]:
-			attr := content.Attributes[s.name]
-			if attr == nil {
-				continue
+		switch s.kind {
+		case kindAttr:
+			if attr := content.Attributes[s.name]; attr != nil {
+				diags = append(diags, d.decodeExpr(attr.Expr, fv)...)
 			}
-			val, vd := d.eval(attr.Expr)
-			diags = append(diags, vd...)
-			if vd.HasErrors() {
-				continue
-			}
-			diags = append(diags, d.assign(val, fv, attr.Expr.Range())...)
-		case s.kind == kindBlock:
+		case kindBlock:
 			diags = append(diags, d.decodeBlocks(s, byType[s.name], fv)...)
 		}
 	}
@@ -177,7 +198,13 @@ func (d *decoder) decodeBlocks(s fieldSpec, blocks []*hcl.Block, fv reflect.Valu
 	switch {
 	case t.Kind() == reflect.Pointer || t.Kind() == reflect.Struct:
 		if len(blocks) > 1 {
-			diags = append(diags, duplicateBlock(s.name, blocks[0], blocks[1]))
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate %s block", s.name),
+				Detail: fmt.Sprintf("Only one %s block is allowed. Another was defined at %s.",
+					s.name, blocks[0].DefRange.String()),
+				Subject: blocks[1].DefRange.Ptr(),
+			})
 		}
 		if t.Kind() == reflect.Pointer {
 			p := reflect.New(t.Elem())
@@ -199,43 +226,42 @@ func (d *decoder) decodeBlocks(s fieldSpec, blocks []*hcl.Block, fv reflect.Valu
 		}
 	case isPlainMap(t):
 		if len(blocks) > 1 {
-			diags = append(diags, duplicateBlock(s.name, blocks[0], blocks[1]))
-		}
-		if t.Elem().Kind() == reflect.Interface {
-			m, md := d.freeform(blocks[0].Body)
-			diags = append(diags, md...)
-			fv.Set(reflect.ValueOf(m))
-			return diags
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate %s block", s.name),
+				Detail: fmt.Sprintf("Only one %s block is allowed. Another was defined at %s.",
+					s.name, blocks[0].DefRange.String()),
+				Subject: blocks[1].DefRange.Ptr(),
+			})
 		}
 		attrs, ad := blocks[0].Body.JustAttributes()
 		diags = append(diags, ad...)
+		if t.Elem().Kind() == reflect.Interface {
+			// Free-form maps (a task's config) are evaluated after the whole job decoded, as in Nomad.
+			m := map[string]any{}
+			fv.Set(reflect.ValueOf(m))
+			for _, a := range sortedAttrs(attrs) {
+				d.deferred = append(d.deferred, deferredArg{m: m, name: a.Name, expr: a.Expr})
+			}
+			return diags
+		}
 		m := reflect.MakeMapWithSize(t, len(attrs))
 		for _, a := range sortedAttrs(attrs) {
-			val, vd := d.eval(a.Expr)
-			diags = append(diags, vd...)
-			if vd.HasErrors() {
-				continue
-			}
-			ev := reflect.New(t.Elem()).Elem()
-			diags = append(diags, d.assign(val, ev, a.Expr.Range())...)
-			m.SetMapIndex(reflect.ValueOf(a.Name), ev)
+			ev := reflect.New(t.Elem())
+			diags = append(diags, d.decodeExpr(a.Expr, ev.Elem())...)
+			m.SetMapIndex(reflect.ValueOf(a.Name), ev.Elem())
 		}
 		fv.Set(m)
 	case t.Kind() == reflect.Map:
+		// Labelled blocks by label: a later block of the same label replaces an earlier one.
 		if fv.IsNil() {
 			fv.Set(reflect.MakeMap(t))
 		}
-		seen := map[string]*hcl.Block{}
 		for _, b := range blocks {
 			key := ""
 			if len(b.Labels) > 0 {
 				key = b.Labels[0]
 			}
-			if prev := seen[key]; prev != nil {
-				diags = append(diags, duplicateBlock(fmt.Sprintf("%s %q", s.name, key), prev, b))
-				continue
-			}
-			seen[key] = b
 			p := reflect.New(structOf(t.Elem()))
 			diags = append(diags, d.decodeBlock(b, p.Elem())...)
 			if t.Elem().Kind() == reflect.Pointer {
@@ -248,17 +274,6 @@ func (d *decoder) decodeBlocks(s fieldSpec, blocks []*hcl.Block, fv reflect.Valu
 	return diags
 }
 
-// duplicateBlock reports a second block of a type that may appear only once.
-func duplicateBlock(name string, first, second *hcl.Block) *hcl.Diagnostic {
-	return &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  fmt.Sprintf("Duplicate %s block", name),
-		Detail: fmt.Sprintf("Only one %s block is allowed here. Another was defined at %s.",
-			name, first.DefRange.String()),
-		Subject: second.DefRange.Ptr(),
-	}
-}
-
 // sortedAttrs returns a body's attributes in source order.
 func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	out := make([]*hcl.Attribute, 0, len(attrs))
@@ -269,181 +284,64 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	return out
 }
 
-// unsuitable is the diagnostic for a value that does not fit the field it is assigned to.
-func unsuitable(rng hcl.Range, format string, args ...any) hcl.Diagnostics {
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Unsuitable value type",
-		Detail:   "Unsuitable value: " + fmt.Sprintf(format, args...),
-		Subject:  rng.Ptr(),
-	}}
-}
-
-// assign stores val into fv, converting it to the field's Go type. A null value leaves the field unset.
-func (d *decoder) assign(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Diagnostics {
-	if val.IsNull() {
-		return nil
-	}
-	if !val.IsWhollyKnown() {
-		return unsuitable(rng, "the value is not known")
-	}
-	val, _ = val.Unmark()
+// decodeExpr evaluates expr into the field fv as Nomad's decoder does: the value is converted to the
+// field's type (errors are "Unsuitable value type" at the start of the expression), durations are strings
+// such as "30s" or numbers of nanoseconds.
+func (d *decoder) decodeExpr(expr hcl.Expression, fv reflect.Value) hcl.Diagnostics {
 	t := fv.Type()
-	switch {
-	case t.Kind() == reflect.Pointer:
-		p := reflect.New(t.Elem())
-		if diags := d.assign(val, p.Elem(), rng); diags.HasErrors() {
-			return diags
-		}
-		fv.Set(p)
-		return nil
-	case isDuration(t):
-		return assignDuration(val, fv, rng)
-	case t.Kind() == reflect.String:
-		s, err := convert.Convert(val, cty.String)
-		if err != nil {
-			return unsuitable(rng, "%s", err)
-		}
-		fv.SetString(s.AsString())
-	case t.Kind() == reflect.Bool:
-		b, err := convert.Convert(val, cty.Bool)
-		if err != nil {
-			return unsuitable(rng, "%s", err)
-		}
-		fv.SetBool(b.True())
-	case isInt(t.Kind()) || isUint(t.Kind()):
-		return assignInteger(val, fv, rng)
-	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
-		n, err := convert.Convert(val, cty.Number)
-		if err != nil {
-			return unsuitable(rng, "%s", err)
-		}
-		f, _ := n.AsBigFloat().Float64()
-		fv.SetFloat(f)
-	case t.Kind() == reflect.Slice:
-		ty := val.Type()
-		if !ty.IsListType() && !ty.IsTupleType() && !ty.IsSetType() {
-			return unsuitable(rng, "%s required", collectionName("list", t.Elem()))
-		}
-		out := reflect.MakeSlice(t, 0, val.LengthInt())
-		for it := val.ElementIterator(); it.Next(); {
-			_, ev := it.Element()
-			elem := reflect.New(t.Elem()).Elem()
-			if diags := d.assign(ev, elem, rng); diags.HasErrors() {
-				return diags
-			}
-			out = reflect.Append(out, elem)
-		}
-		fv.Set(out)
-	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
-		ty := val.Type()
-		if !ty.IsMapType() && !ty.IsObjectType() {
-			return unsuitable(rng, "%s required", collectionName("map", t.Elem()))
-		}
-		out := reflect.MakeMapWithSize(t, val.LengthInt())
-		for it := val.ElementIterator(); it.Next(); {
-			k, ev := it.Element()
-			elem := reflect.New(t.Elem()).Elem()
-			if diags := d.assign(ev, elem, rng); diags.HasErrors() {
-				return diags
-			}
-			out.SetMapIndex(reflect.ValueOf(k.AsString()).Convert(t.Key()), elem)
-		}
-		fv.Set(out)
-	case t.Kind() == reflect.Interface:
-		if g := goValue(val); g != nil {
+	if isDuration(t) || (t.Kind() == reflect.Pointer && isDuration(t.Elem())) {
+		return d.decodeDuration(expr, fv)
+	}
+	if _, err := gocty.ImpliedType(fv.Addr().Interface()); err != nil {
+		val, diags := expr.Value(d.ctx)
+		if g := goValue(val); g != nil && !diags.HasErrors() && t.Kind() == reflect.Interface {
 			fv.Set(reflect.ValueOf(g))
 		}
-	case t.Kind() == reflect.Struct:
-		// A struct in argument position (rare in jobspecs): decode an object's attributes by the tags.
-		if !val.Type().IsObjectType() && !val.Type().IsMapType() {
-			return unsuitable(rng, "an object is required")
-		}
-		for _, s := range fieldSpecs(t) {
-			if s.kind != kindAttr || !val.Type().IsObjectType() || !val.Type().HasAttribute(s.name) {
-				continue
-			}
-			if diags := d.assign(val.GetAttr(s.name), fv.FieldByIndex(s.index), rng); diags.HasErrors() {
-				return diags
-			}
-		}
-	default:
-		return unsuitable(rng, "a value of Go type %s cannot be decoded", t)
+		return diags
 	}
-	return nil
+	return gohcl.DecodeExpression(expr, d.ctx, fv.Addr().Interface())
 }
 
-// collectionName names a list or map of Go element type elem the way cty names types: "list of string".
-func collectionName(kind string, elem reflect.Type) string {
-	for elem.Kind() == reflect.Pointer {
-		elem = elem.Elem()
-	}
-	switch {
-	case isDuration(elem) || elem.Kind() == reflect.String:
-		return kind + " of string"
-	case elem.Kind() == reflect.Bool:
-		return kind + " of bool"
-	case isInt(elem.Kind()) || isUint(elem.Kind()) || elem.Kind() == reflect.Float64 || elem.Kind() == reflect.Float32:
-		return kind + " of number"
-	case elem.Kind() == reflect.Slice:
-		return kind + " of " + collectionName("list", elem.Elem())
-	}
-	return kind
-}
-
-func isInt(k reflect.Kind) bool {
-	return k == reflect.Int || k == reflect.Int8 || k == reflect.Int16 || k == reflect.Int32 || k == reflect.Int64
-}
-
-func isUint(k reflect.Kind) bool {
-	return k == reflect.Uint || k == reflect.Uint8 || k == reflect.Uint16 || k == reflect.Uint32 || k == reflect.Uint64
-}
-
-// assignInteger stores a whole number into an integer field, checking its range.
-func assignInteger(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Diagnostics {
-	n, err := convert.Convert(val, cty.Number)
-	if err != nil {
-		return unsuitable(rng, "%s", err)
-	}
-	bf := n.AsBigFloat()
-	if !bf.IsInt() {
-		return unsuitable(rng, "a whole number is required")
-	}
-	if isInt(fv.Kind()) {
-		i, acc := bf.Int64()
-		if acc != 0 || fv.OverflowInt(i) {
-			return unsuitable(rng, "the number %s is out of range", bf.Text('f', -1))
-		}
-		fv.SetInt(i)
-		return nil
-	}
-	u, acc := bf.Uint64()
-	if acc != 0 || bf.Sign() < 0 || fv.OverflowUint(u) {
-		return unsuitable(rng, "the number %s is out of range", bf.Text('f', -1))
-	}
-	fv.SetUint(u)
-	return nil
-}
-
-// assignDuration stores a duration given as a Go duration string ("30s", "1h30m"). A number is taken as
-// nanoseconds, as the JSON API does.
-func assignDuration(val cty.Value, fv reflect.Value, rng hcl.Range) hcl.Diagnostics {
-	if val.Type() == cty.Number {
-		return assignInteger(val, fv, rng)
-	}
-	s, err := convert.Convert(val, cty.String)
-	if err != nil {
-		return unsuitable(rng, "%s", err)
-	}
-	dur, err := time.ParseDuration(s.AsString())
-	if err != nil {
-		return hcl.Diagnostics{{
+// decodeDuration decodes a duration field.
+func (d *decoder) decodeDuration(expr hcl.Expression, fv reflect.Value) hcl.Diagnostics {
+	val, diags := expr.Value(d.ctx)
+	fail := func(summary, detail string) hcl.Diagnostics {
+		return append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "Unsuitable duration value",
-			Detail:   fmt.Sprintf("Unsuitable duration: %s", err),
-			Subject:  rng.Ptr(),
-		}}
+			Summary:  summary,
+			Detail:   detail,
+			Subject:  expr.StartRange().Ptr(),
+			Context:  expr.Range().Ptr(),
+		})
 	}
-	fv.SetInt(int64(dur))
-	return nil
+	if val.IsNull() {
+		return fail("Unsuitable value", "Unsuitable duration value: nil")
+	}
+	if val.Type() == cty.String {
+		if !val.IsKnown() {
+			return fail("Unsuitable value type", "Unsuitable value: value must be known")
+		}
+		dur, err := time.ParseDuration(val.AsString())
+		if err != nil {
+			return fail("Unsuitable value type", "Unsuitable duration value: "+err.Error())
+		}
+		val = cty.NumberIntVal(int64(dur))
+	}
+	if val.Type() != cty.Number {
+		// Nomad formats the type with %s, which cty types do not implement.
+		return fail("Unsuitable value type", fmt.Sprintf("Unsuitable value: expected a string but found %s", typeDump(val.Type())))
+	}
+	if err := gocty.FromCtyValue(val, fv.Addr().Interface()); err != nil {
+		return fail("Unsuitable value type", "Unsuitable value: "+err.Error())
+	}
+	return diags
+}
+
+// typeDump is how Nomad's error text shows a cty type it formats with %s: the primitive kind as a number.
+func typeDump(t cty.Type) string {
+	kinds := map[cty.Type]int{cty.Bool: 'B', cty.Number: 'N', cty.String: 'S'}
+	if k, ok := kinds[t]; ok {
+		return fmt.Sprintf("{{{} %%!s(cty.primitiveTypeKind=%d)}}", k)
+	}
+	return fmt.Sprintf("%s", t.FriendlyName())
 }

@@ -1,148 +1,149 @@
 package jobhcl
 
 import (
+	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // decoder holds what decoding a job needs: the evaluation context (`var`, `local`, the runtime references
-// and the functions) and an index of the syntax tree.
+// and the functions) and the arguments of free-form maps, evaluated last.
 type decoder struct {
-	ctx    *hcl.EvalContext
-	bodies map[int]*hclsyntax.Body // every body of the jobspec, by the byte offset where it starts
+	ctx      *hcl.EvalContext
+	deferred []deferredArg
 }
 
-// indexBodies records body and all bodies nested in it.
-func (d *decoder) indexBodies(body *hclsyntax.Body) {
-	if d.bodies == nil {
-		d.bodies = map[int]*hclsyntax.Body{}
-	}
-	d.bodies[body.SrcRange.Start.Byte] = body
-	for _, b := range body.Blocks {
-		d.indexBodies(b.Body)
-	}
+// deferredArg is one argument of a free-form map (a task's config), evaluated after the job decoded.
+type deferredArg struct {
+	m    map[string]any
+	name string
+	expr hcl.Expression
 }
 
-// syntaxBody returns the syntax tree of a body. Bodies are wrapped for dynamic block expansion, so the
-// source body is found by its position.
-func (d *decoder) syntaxBody(body hcl.Body) *hclsyntax.Body {
-	if syn, ok := body.(*hclsyntax.Body); ok {
-		return syn
-	}
-	return d.bodies[body.MissingItemRange().Start.Byte]
-}
-
-// eval evaluates an expression in the jobspec's context (runtime references were already replaced; see
-// runtime.go).
-func (d *decoder) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
-	return expr.Value(d.ctx)
-}
-
-// freeform decodes a body whose contents are not fixed by a schema (a task driver's config, a scaling
-// policy) into a map, as Nomad does: arguments become plain Go values, and each nested block becomes a map
-// appended to a list under the block's type (with one level of nesting per label). The schema is taken from
-// the body's own source, so that `dynamic` blocks inside it are expanded too.
-func (d *decoder) freeform(body hcl.Body) (map[string]any, hcl.Diagnostics) {
-	out := map[string]any{}
-	syn := d.syntaxBody(body)
-	if syn == nil {
-		attrs, diags := body.JustAttributes()
-		for name, a := range attrs {
-			v, vd := d.eval(a.Expr)
-			diags = append(diags, vd...)
-			out[name] = goValue(v)
-		}
-		return out, diags
-	}
-	schema := &hcl.BodySchema{}
-	for name := range syn.Attributes {
-		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
-	}
-	seen := map[string]bool{}
-	for _, b := range syn.Blocks {
-		typ, labels := b.Type, len(b.Labels)
-		if typ == "dynamic" && len(b.Labels) == 1 {
-			typ, labels = b.Labels[0], 0
-			if _, ok := b.Body.Attributes["labels"]; ok {
-				labels = 1
-			}
-		}
-		if seen[typ] || (typ == "dynamic" && body != syn) {
-			continue
-		}
-		seen[typ] = true
-		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: typ, LabelNames: make([]string, labels)})
-	}
-	content, diags := body.Content(schema)
-	for name, a := range content.Attributes {
-		if seen[name] {
+// evalFreeform evaluates the free-form arguments into their maps. A null argument is left out of its map.
+func (d *decoder) evalFreeform() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, a := range d.deferred {
+		val, vd := a.expr.Value(d.ctx)
+		diags = append(diags, vd...)
+		g, err := plainValue(val)
+		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Unsupported block type",
-				Detail:   "An argument named \"" + name + "\" is already set here, so a block of that type is not expected.",
-				Subject:  a.NameRange.Ptr(),
+				Summary:  "unsuitable value type",
+				Detail:   fmt.Sprintf("Unsuitable value: %s", err),
+				Subject:  a.expr.StartRange().Ptr(),
+				Context:  a.expr.Range().Ptr(),
 			})
+		}
+		if g == nil {
+			delete(a.m, a.name)
 			continue
 		}
-		v, vd := d.eval(a.Expr)
-		diags = append(diags, vd...)
-		if vd.HasErrors() {
-			continue
-		}
-		out[name] = goValue(v)
+		a.m[a.name] = g
 	}
-	for _, b := range content.Blocks {
-		m, md := d.freeform(b.Body)
-		diags = append(diags, md...)
-		var v any = m
-		for i := len(b.Labels) - 1; i >= 0; i-- {
-			v = map[string]any{b.Labels[i]: []map[string]any{v.(map[string]any)}}
-		}
-		list, _ := out[b.Type].([]map[string]any)
-		out[b.Type] = append(list, v.(map[string]any))
-	}
-	return out, diags
+	return diags
 }
 
-// goValue converts a cty value to the plain Go value Nomad keeps in free-form maps: strings, bools, int or
-// float64 numbers, []any lists and map[string]any maps. Null is nil.
-func goValue(v cty.Value) any {
-	if v.IsNull() || !v.IsKnown() {
-		return nil
+// plainValue converts a cty value to the plain Go value Nomad keeps in free-form maps: strings, bools,
+// numbers as int (or int64, or float64), lists as []any except lists of objects, which are
+// []map[string]any, and maps and objects as map[string]any. Null is nil.
+func plainValue(v cty.Value) (any, error) {
+	if v.IsNull() {
+		return nil, nil
+	}
+	if !v.IsKnown() {
+		return nil, fmt.Errorf("value is not known")
 	}
 	v, _ = v.Unmark()
 	ty := v.Type()
 	switch {
 	case ty == cty.String:
-		return v.AsString()
+		return v.AsString(), nil
 	case ty == cty.Bool:
-		return v.True()
+		return v.True(), nil
 	case ty == cty.Number:
-		bf := v.AsBigFloat()
-		if bf.IsInt() {
-			if i, acc := bf.Int64(); acc == big.Exact {
-				return int(i)
-			}
+		switch {
+		case v.RawEquals(cty.PositiveInfinity):
+			return math.Inf(1), nil
+		case v.RawEquals(cty.NegativeInfinity):
+			return math.Inf(-1), nil
 		}
-		f, _ := bf.Float64()
-		return f
-	case ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
-		out := make([]any, 0, v.LengthInt())
+		return smallestNumber(v.AsBigFloat()), nil
+	case listOfObjects(ty):
+		out := []map[string]any{}
 		for it := v.ElementIterator(); it.Next(); {
 			_, ev := it.Element()
-			out = append(out, goValue(ev))
+			g, err := plainValue(ev)
+			if err != nil {
+				return nil, err
+			}
+			m, _ := g.(map[string]any)
+			out = append(out, m)
 		}
-		return out
+		return out, nil
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		out := []any{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			g, err := plainValue(ev)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+		}
+		return out, nil
 	case ty.IsMapType() || ty.IsObjectType():
-		out := make(map[string]any, v.LengthInt())
+		out := map[string]any{}
 		for it := v.ElementIterator(); it.Next(); {
 			k, ev := it.Element()
-			out[k.AsString()] = goValue(ev)
+			g, err := plainValue(ev)
+			if err != nil {
+				return nil, err
+			}
+			out[k.AsString()] = g
 		}
-		return out
+		return out, nil
 	}
-	return nil
+	return nil, fmt.Errorf("cannot serialize %s", ty.FriendlyName())
+}
+
+// listOfObjects reports whether a type is a non-empty list, set or tuple whose elements are all maps or
+// objects.
+func listOfObjects(t cty.Type) bool {
+	switch {
+	case t.IsCollectionType() && !t.IsMapType():
+		et := t.ElementType()
+		return et.IsMapType() || et.IsObjectType()
+	case t.IsTupleType():
+		ets := t.TupleElementTypes()
+		for _, et := range ets {
+			if !et.IsMapType() && !et.IsObjectType() {
+				return false
+			}
+		}
+		return len(ets) > 0
+	}
+	return false
+}
+
+// smallestNumber is a whole number as int, else a float64.
+func smallestNumber(b *big.Float) any {
+	if i, acc := b.Int64(); acc == big.Exact {
+		if int64(int(i)) == i {
+			return int(i)
+		}
+		return i
+	}
+	f, _ := b.Float64()
+	return f
+}
+
+// goValue converts a cty value to a plain Go value (see plainValue), nil when it cannot.
+func goValue(v cty.Value) any {
+	g, _ := plainValue(v)
+	return g
 }

@@ -61,7 +61,7 @@ func TestParseServiceJob(t *testing.T) {
 		{"Datacenters", func(j *api.Job) any { return j.Datacenters }, []string{"dc1"}},
 		{"Meta", func(j *api.Job) any { return j.Meta }, map[string]string{"tenant": "acme", "version": "3"}},
 		{"Constraint", func(j *api.Job) any { return *j.Constraints[0] },
-			api.Constraint{LTarget: "${attr.kernel.name}", RTarget: "linux"}},
+			api.Constraint{LTarget: "${attr.kernel.name}", RTarget: "linux", Operand: "="}},
 		{"Update.Stagger", func(j *api.Job) any { return *j.Update.Stagger }, 30 * time.Second},
 		{"Update.ProgressDeadline", func(j *api.Job) any { return *j.Update.ProgressDeadline }, 5 * time.Minute},
 		{"Update.AutoRevert", func(j *api.Job) any { return *j.Update.AutoRevert }, true},
@@ -268,9 +268,8 @@ func TestParseConfigAndMaps(t *testing.T) {
 			"port":       6379,
 			"ratio":      0.5,
 			"privileged": false,
-			"command":    nil,
 			"args":       []any{"--port", 6379},
-			"sysctl":     map[string]any{"net.core.somaxconn": "16384"},
+			"sysctl":     []map[string]any{{"net.core.somaxconn": "16384"}},
 			"logging": []map[string]any{{
 				"type":   "journald",
 				"config": []map[string]any{{"tag": "redis"}},
@@ -519,7 +518,12 @@ job "dyn" {
 		{"config", func(j *api.Job) any { return task.Config }, map[string]any{
 			"command": "/usr/sbin/nginx",
 			"args":    []any{"-c", "${NOMAD_TASK_DIR}/nginx.conf"},
-			"mount":   []map[string]any{{"source": "a-${NOMAD_ALLOC_INDEX}"}, {"source": "b-${NOMAD_ALLOC_INDEX}"}},
+			// A dynamic block inside a free-form body is not expanded: it is one more nested block.
+			"dynamic": []map[string]any{{"mount": []map[string]any{{
+				"content":  []map[string]any{{"source": "${m.value}-${NOMAD_ALLOC_INDEX}"}},
+				"for_each": []any{"a", "b"},
+				"iterator": "${m}",
+			}}}},
 		}},
 		{"templates", func(j *api.Job) any {
 			var out []string
@@ -548,7 +552,7 @@ job "dyn" {
 }
 `
 	_, err := Parse([]byte(bad), "", nil, false)
-	want := "input.hcl:4,7-23: Duplicate config block; Only one config block is allowed here. Another was defined at input.hcl:4,7-23."
+	want := "input.hcl:4,7-23: Duplicate config block; Only one config block is allowed. Another was defined at input.hcl:4,7-23."
 	if err == nil || err.Error() != want {
 		t.Errorf("two expanded config blocks: got error %v; want %q", err, want)
 	}

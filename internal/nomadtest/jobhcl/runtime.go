@@ -1,10 +1,12 @@
 package jobhcl
 
 import (
+	"reflect"
 	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/nomad/api"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -27,13 +29,28 @@ type runtimeRewriter struct {
 	vars   map[string]cty.Value
 	scopes []map[string]struct{}
 	skip   map[*hclsyntax.ScopeTraversalExpr]bool
+	bodies []bodyKind
 }
 
-// rewriteRuntimeRefs replaces the runtime references under node and returns the variables they now refer
-// to, which the evaluation context must hold.
-func rewriteRuntimeRefs(src []byte, nodes ...hclsyntax.Node) map[string]cty.Value {
+// bodyKind says how the parser reads a body: by the schema of an api struct, as the body of a `dynamic`
+// block that is expanded, or free-form (no schema: nested blocks are plain values and a `dynamic` block in
+// it is not expanded, so its iterator binds nothing).
+type bodyKind struct {
+	schema  reflect.Type // the struct, or nil when free-form
+	dynamic *bodyKind    // for an expanded dynamic block: how its content is read
+	binds   bool         // the block bound an iterator name (a scope was pushed)
+}
+
+// rewriteRuntimeRefs replaces the runtime references in the locals bodies and the job bodies and returns
+// the variables they now refer to, which the evaluation context must hold.
+func rewriteRuntimeRefs(src []byte, locals, jobs []hclsyntax.Node) map[string]cty.Value {
 	r := &runtimeRewriter{src: src, vars: map[string]cty.Value{}, skip: map[*hclsyntax.ScopeTraversalExpr]bool{}}
-	for _, n := range nodes {
+	for _, n := range locals {
+		r.bodies = []bodyKind{{}}
+		hclsyntax.Walk(n, r)
+	}
+	for _, n := range jobs {
+		r.bodies = []bodyKind{{schema: reflect.TypeFor[api.Job]()}}
 		hclsyntax.Walk(n, r)
 	}
 	return r.vars
@@ -45,9 +62,11 @@ func (r *runtimeRewriter) Enter(node hclsyntax.Node) hcl.Diagnostics {
 	case hclsyntax.ChildScope:
 		r.scopes = append(r.scopes, n.LocalNames)
 	case *hclsyntax.Block:
-		if name, ok := r.iterator(n); ok {
-			r.scopes = append(r.scopes, map[string]struct{}{name: {}})
+		kind := r.blockKind(n)
+		if kind.binds {
+			r.scopes = append(r.scopes, map[string]struct{}{r.iterator(n): {}})
 		}
+		r.bodies = append(r.bodies, kind)
 	case *hclsyntax.FunctionCallExpr:
 		// convert's second argument is a type expression (string,
 		// list(number), …), read as syntax, never evaluated.
@@ -67,23 +86,71 @@ func (r *runtimeRewriter) Enter(node hclsyntax.Node) hcl.Diagnostics {
 
 // Exit implements hclsyntax.Walker.
 func (r *runtimeRewriter) Exit(node hclsyntax.Node) hcl.Diagnostics {
-	switch n := node.(type) {
+	switch node.(type) {
 	case hclsyntax.ChildScope:
 		r.scopes = r.scopes[:len(r.scopes)-1]
 	case *hclsyntax.Block:
-		if _, ok := r.iterator(n); ok {
+		if r.bodies[len(r.bodies)-1].binds {
 			r.scopes = r.scopes[:len(r.scopes)-1]
 		}
+		r.bodies = r.bodies[:len(r.bodies)-1]
 	}
 	return nil
 }
 
-// iterator returns the iterator name a `dynamic` block binds: its `iterator` argument or else its label.
-// The `iterator` argument itself names a symbol and is left alone.
-func (r *runtimeRewriter) iterator(b *hclsyntax.Block) (string, bool) {
-	if b.Type != "dynamic" || len(b.Labels) != 1 {
-		return "", false
+// blockKind says how the body of block b is read, given how its parent body is.
+func (r *runtimeRewriter) blockKind(b *hclsyntax.Block) bodyKind {
+	parent := r.bodies[len(r.bodies)-1]
+	switch {
+	case parent.dynamic != nil:
+		if b.Type == "content" {
+			return *parent.dynamic
+		}
+		return bodyKind{}
+	case parent.schema == nil:
+		return bodyKind{}
+	case b.Type == "dynamic" && len(b.Labels) == 1:
+		if t, free, ok := blockField(parent.schema, b.Labels[0]); ok {
+			content := bodyKind{schema: t}
+			if free {
+				content = bodyKind{}
+			}
+			return bodyKind{dynamic: &content, binds: true}
+		}
+		return bodyKind{}
 	}
+	if t, free, ok := blockField(parent.schema, b.Type); ok && !free {
+		return bodyKind{schema: t}
+	}
+	return bodyKind{}
+}
+
+// extraBlocks are the block types Nomad's parser reads besides those of the api structs' tags.
+var extraBlocks = map[reflect.Type]map[string]reflect.Type{
+	reflect.TypeFor[api.Job]():       {"vault": reflect.TypeFor[api.Vault](), "secret": reflect.TypeFor[api.Secret](), "task": reflect.TypeFor[api.Task]()},
+	reflect.TypeFor[api.TaskGroup](): {"vault": reflect.TypeFor[api.Vault](), "secret": reflect.TypeFor[api.Secret]()},
+	reflect.TypeFor[api.Task]():      {"scaling": reflect.TypeFor[api.ScalingPolicy]()},
+}
+
+// blockField returns the struct a block type of parent decodes into, or free when it is a plain map.
+func blockField(parent reflect.Type, name string) (t reflect.Type, free, ok bool) {
+	if t := extraBlocks[parent][name]; t != nil {
+		return t, false, true
+	}
+	for _, s := range fieldSpecs(parent) {
+		if s.kind == kindBlock && s.name == name {
+			if isPlainMap(s.typ) {
+				return nil, true, true
+			}
+			return structOf(s.typ), false, true
+		}
+	}
+	return nil, false, false
+}
+
+// iterator returns the iterator name an expanded `dynamic` block binds: its `iterator` argument or else
+// its label. The `iterator` argument itself names a symbol and is left alone.
+func (r *runtimeRewriter) iterator(b *hclsyntax.Block) string {
 	name := b.Labels[0]
 	if a := b.Body.Attributes["iterator"]; a != nil {
 		if t, ok := a.Expr.(*hclsyntax.ScopeTraversalExpr); ok {
@@ -91,7 +158,7 @@ func (r *runtimeRewriter) iterator(b *hclsyntax.Block) (string, bool) {
 			name = t.Traversal.RootName()
 		}
 	}
-	return name, true
+	return name
 }
 
 func (r *runtimeRewriter) rewrite(n *hclsyntax.ScopeTraversalExpr) {
@@ -105,11 +172,43 @@ func (r *runtimeRewriter) rewrite(n *hclsyntax.ScopeTraversalExpr) {
 		}
 	}
 	rng := n.Traversal.SourceRange()
-	text := ""
-	if rng.Start.Byte >= 0 && rng.End.Byte <= len(r.src) && rng.Start.Byte <= rng.End.Byte {
-		text = string(r.src[rng.Start.Byte:rng.End.Byte])
-	}
 	name := "__nomad_runtime_" + strconv.Itoa(len(r.vars))
-	r.vars[name] = cty.StringVal("${" + text + "}")
+	r.vars[name] = cty.StringVal(runtimeText(r.src, rng.Start.Byte, rng.End.Byte))
 	n.Traversal = hcl.Traversal{hcl.TraverseRoot{Name: name, SrcRange: rng}}
+}
+
+// runtimeText is the text Nomad keeps for a runtime reference at src[start:end]. Inside an interpolation
+// the whole "${ … }" is kept as written, spaces included (spaces only: a tab or anything else ends the
+// search); a bare reference (`attr.x` as an argument) is wrapped in "${" and "}".
+func runtimeText(src []byte, start, end int) string {
+	if start < 0 || end > len(src) || start > end {
+		return ""
+	}
+	text := string(src[start:end])
+	open := -1
+	for i := start - 1; i >= 1; i-- {
+		if src[i] == '{' && src[i-1] == '$' {
+			open = i - 1
+			break
+		}
+		if src[i] != ' ' {
+			break
+		}
+	}
+	if open < 0 {
+		return "${" + text + "}"
+	}
+	text = string(src[open:start]) + text
+	// Nomad looks for the closing brace from the second byte after the reference on, adds the bytes up to
+	// each closing brace it meets, and closes the text at the first byte that is neither a space nor a
+	// brace.
+	for i := end + 1; i < len(src); i++ {
+		if src[i] == '}' {
+			text += string(src[end:i])
+		} else if src[i] != ' ' {
+			text += "}"
+			break
+		}
+	}
+	return text
 }

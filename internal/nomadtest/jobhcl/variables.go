@@ -2,449 +2,444 @@ package jobhcl
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
-// varFileName is the file name var-file diagnostics carry.
-const varFileName = "variables.hcl"
+// Variables, as Nomad 2.0.5's parse endpoint handles them (each rule below was seen on a real agent; see the
+// contract cases ParseErrors and ParseGolden):
+//
+//   - a `variable` block takes `type`, `default` and `description` (no `nullable`, no `sensitive`) and any
+//     number of `validation` blocks; `type` is an exact type (`optional(...)` is an error); `default` and
+//     `description` are constants (no variables, no function calls);
+//   - without a `type`, a variable with a default takes the default's type, and var-file values are converted
+//     to it; without either, a value is taken as it is;
+//   - the var file is parsed as "input.hcl" too; its values are constants; a value for a variable the jobspec
+//     does not declare is only a warning (the endpoint parses without -hcl2-strict), which the error text
+//     still lists when some other error fails the parse;
+//   - the value used is the last one set (default, then var file, then -var); only that value is validated,
+//     in a context that holds just the variable itself and the functions; a failed rule is reported at the
+//     value (`Invalid value for <default|varfile|cmd> variable`).
 
-// variable is one `variable "name" { ... }` declaration.
+// variable is one declared input variable.
 type variable struct {
 	name        string
-	typ         cty.Type
-	defaults    *typeexpr.Defaults
-	def         cty.Value // the default; cty.NilVal when none is declared
-	nullable    bool
-	validations []validation
+	typ         cty.Type // cty.NilType when neither declared nor implied by a default
+	values      []assignment
+	validations []*validation
 	declRange   hcl.Range
+}
+
+// assignment is a value given to a variable, with where it came from.
+type assignment struct {
+	from string // "default", "varfile" or "cmd"
+	val  cty.Value
+	expr hcl.Expression // nil only for synthesized values
 }
 
 // validation is one `validation { condition, error_message }` rule of a variable.
 type validation struct {
-	condition hcl.Expression
+	condition hcl.Expression // nil when the block lacks one
 	message   string
 	declRange hcl.Range
 }
 
 // variableSchema is the body of a variable block.
-func variableSchema() *hcl.BodySchema {
-	return &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{
-			{Name: "type"},
-			{Name: "default"},
-			{Name: "description"},
-			{Name: "sensitive"},
-			{Name: "nullable"},
-		},
-		Blocks: []hcl.BlockHeaderSchema{{Type: "validation"}},
-	}
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "description"}, {Name: "default"}, {Name: "type"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "validation"}},
 }
 
 // validationSchema is the body of a variable's validation block.
-func validationSchema() *hcl.BodySchema {
-	return &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{
-			{Name: "condition", Required: true},
-			{Name: "error_message", Required: true},
-		},
-	}
+var validationSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "condition", Required: true}, {Name: "error_message", Required: true}},
 }
 
-// decodeVariable reads a variable block.
-func decodeVariable(block *hcl.Block, ctx *hcl.EvalContext) (*variable, hcl.Diagnostics) {
-	v := &variable{name: block.Labels[0], typ: cty.DynamicPseudoType, nullable: true, declRange: block.DefRange}
-	diags := checkIdentifier("variable", v.name, block.LabelRanges[0])
-	content, cd := block.Body.Content(variableSchema())
-	diags = append(diags, cd...)
-	if a := content.Attributes["type"]; a != nil {
-		ty, defaults, td := typeexpr.TypeConstraintWithDefaults(a.Expr)
-		diags = append(diags, td...)
-		if !td.HasErrors() {
-			v.typ, v.defaults = ty, defaults
-		}
+// inputs holds the declared variables in declaration order.
+type inputs struct {
+	list   []*variable
+	byName map[string]*variable
+}
+
+func (in *inputs) add(v *variable) {
+	if in.byName == nil {
+		in.byName = map[string]*variable{}
 	}
-	for _, name := range []string{"description", "sensitive", "nullable"} {
-		a := content.Attributes[name]
-		if a == nil {
-			continue
+	in.list = append(in.list, v)
+	in.byName[v.name] = v
+}
+
+// declareBlock reads a `variable "name" { ... }` block.
+func (in *inputs) declareBlock(block *hcl.Block) hcl.Diagnostics {
+	name := block.Labels[0]
+	if in.byName[name] != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate variable",
+			Detail:   "Duplicate " + name + " variable definition found.",
+			Context:  block.DefRange.Ptr(),
+		}}
+	}
+	content, diags := block.Body.Content(variableSchema)
+	if !hclsyntax.ValidIdentifier(name) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid variable name",
+			Detail:   "A name must start with a letter or underscore and may contain only letters, digits, underscores, and dashes.",
+			Subject:  block.LabelRanges[0].Ptr(),
+		})
+	}
+	v := &variable{name: name, declRange: block.DefRange}
+	if a := content.Attributes["description"]; a != nil {
+		var desc string
+		diags = append(diags, gohcl.DecodeExpression(a.Expr, nil, &desc)...)
+	}
+	if a := content.Attributes["type"]; a != nil {
+		ty, td := typeexpr.Type(a.Expr)
+		diags = append(diags, td...)
+		if td.HasErrors() {
+			return diags
 		}
-		val, vd := a.Expr.Value(nil)
-		diags = append(diags, vd...)
-		want := cty.Bool
-		if name == "description" {
-			want = cty.String
-		}
-		cv, err := convert.Convert(val, want)
-		if err != nil || cv.IsNull() {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Unsuitable value type",
-				Detail:   fmt.Sprintf("Unsuitable value: %s required", want.FriendlyName()),
-				Subject:  a.Expr.Range().Ptr(),
-			})
-			continue
-		}
-		if name == "nullable" {
-			v.nullable = cv.True()
-		}
+		v.typ = ty
 	}
 	if a := content.Attributes["default"]; a != nil {
-		val, vd := a.Expr.Value(ctx)
+		val, vd := a.Expr.Value(nil)
 		diags = append(diags, vd...)
-		if !vd.HasErrors() {
-			if v.defaults != nil {
-				val = v.defaults.Apply(val)
-			}
+		if vd.HasErrors() {
+			return diags
+		}
+		if v.typ != cty.NilType {
 			cv, err := convert.Convert(val, v.typ)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid default value for variable",
-					Detail:   fmt.Sprintf("This default value is not compatible with the variable's type constraint: %s.", errText(err)),
+					Detail:   fmt.Sprintf("This default value is not compatible with the variable's type constraint: %s.", err),
 					Subject:  a.Expr.Range().Ptr(),
 				})
-			} else {
-				v.def = cv
+				cv = cty.DynamicVal
 			}
+			val = cv
+		}
+		v.values = append(v.values, assignment{from: "default", val: val, expr: a.Expr})
+		if v.typ == cty.NilType {
+			v.typ = val.Type()
 		}
 	}
 	for _, vb := range content.Blocks {
-		vc, vd := vb.Body.Content(validationSchema())
-		diags = append(diags, vd...)
-		if vd.HasErrors() {
-			continue
+		rule, rd := decodeValidation(name, vb)
+		diags = append(diags, rd...)
+		v.validations = append(v.validations, rule)
+	}
+	in.add(v)
+	return diags
+}
+
+// declareAttr reads one `name = default` line of a `variables { ... }` block.
+func (in *inputs) declareAttr(attr *hcl.Attribute) hcl.Diagnostics {
+	if in.byName[attr.Name] != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate variable",
+			Detail:   "Duplicate " + attr.Name + " variable definition found.",
+			Subject:  attr.NameRange.Ptr(),
+		}}
+	}
+	val, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	in.add(&variable{
+		name:      attr.Name,
+		typ:       val.Type(),
+		values:    []assignment{{from: "default", val: val, expr: attr.Expr}},
+		declRange: attr.Range,
+	})
+	return diags
+}
+
+// decodeValidation reads a validation block of variable name.
+func decodeValidation(name string, block *hcl.Block) (*validation, hcl.Diagnostics) {
+	rule := &validation{declRange: block.DefRange}
+	content, diags := block.Body.Content(validationSchema)
+	if a := content.Attributes["condition"]; a != nil {
+		rule.condition = a.Expr
+		good := 0
+		for _, tr := range a.Expr.Variables() {
+			if refersTo(tr, name) {
+				good++
+				continue
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid reference in variable validation",
+				Detail:   fmt.Sprintf("The condition for variable %q can only refer to the variable itself, using var.%s.", name, name),
+				Subject:  tr.SourceRange().Ptr(),
+			})
 		}
-		msg, md := vc.Attributes["error_message"].Expr.Value(nil)
+		if good == 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable validation condition",
+				Detail:   fmt.Sprintf("The condition for variable %q must refer to var.%s in order to test incoming values.", name, name),
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+	}
+	if a := content.Attributes["error_message"]; a != nil {
+		md := gohcl.DecodeExpression(a.Expr, nil, &rule.message)
 		diags = append(diags, md...)
-		if md.HasErrors() {
-			continue
-		}
-		if msg.Type() != cty.String || msg.IsNull() || strings.TrimSpace(msg.AsString()) == "" {
+		if !md.HasErrors() && strings.TrimSpace(rule.message) == "" {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid validation error message",
-				Detail:   "The error_message of a validation rule must be a non-empty string.",
-				Subject:  vc.Attributes["error_message"].Expr.Range().Ptr(),
+				Detail:   "An empty or blank string is not a valid nor useful error message.",
+				Subject:  a.Expr.Range().Ptr(),
 			})
-			continue
 		}
-		v.validations = append(v.validations, validation{
-			condition: vc.Attributes["condition"].Expr,
-			message:   msg.AsString(),
-			declRange: vb.DefRange,
+	}
+	return rule, diags
+}
+
+// refersTo reports whether a traversal is var.<name>.
+func refersTo(tr hcl.Traversal, name string) bool {
+	if tr.RootName() != "var" || len(tr) < 2 {
+		return false
+	}
+	step, ok := tr[1].(hcl.TraverseAttr)
+	return ok && step.Name == name
+}
+
+// assignVarFile records the values of a parsed var file.
+func (in *inputs) assignVarFile(f *hcl.File) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	probe, _, _ := f.Body.PartialContent(&hcl.BodySchema{
+		Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}},
+	})
+	for _, b := range probe.Blocks {
+		name := b.Labels[0]
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Variable declaration in a .var file",
+			Detail: fmt.Sprintf("A .var file is used to assign values to variables that have already been declared in job files, "+
+				"not to declare new variables. To declare variable %q, place this block in one of your job files\n\n"+
+				"To set a value for this variable in %s, use the definition syntax instead:\n    %s = <value>",
+				name, b.TypeRange.Filename, name),
+			Subject: b.TypeRange.Ptr(),
 		})
 	}
-	return v, diags
-}
-
-// checkIdentifier reports a block label that is not a valid HCL identifier.
-func checkIdentifier(kind, name string, rng hcl.Range) hcl.Diagnostics {
-	if hclsyntax.ValidIdentifier(name) {
-		return nil
-	}
-	return hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  fmt.Sprintf("Invalid %s name", kind),
-		Detail:   "A name must start with a letter or underscore and may contain only letters, digits, underscores, and dashes.",
-		Subject:  rng.Ptr(),
-	}}
-}
-
-// errText renders a cty conversion error (which may carry a path) as text.
-func errText(err error) string {
-	if pe, ok := err.(cty.PathError); ok && len(pe.Path) > 0 {
-		return fmt.Sprintf("%s: %s", pathString(pe.Path), pe.Error())
-	}
-	return err.Error()
-}
-
-func pathString(p cty.Path) string {
-	var sb strings.Builder
-	for _, step := range p {
-		switch s := step.(type) {
-		case cty.GetAttrStep:
-			sb.WriteString("." + s.Name)
-		case cty.IndexStep:
-			if s.Key.Type() == cty.String {
-				fmt.Fprintf(&sb, "[%q]", s.Key.AsString())
-			} else if s.Key.Type() == cty.Number {
-				fmt.Fprintf(&sb, "[%s]", s.Key.AsBigFloat().Text('f', -1))
-			}
-		}
-	}
-	return strings.TrimPrefix(sb.String(), ".")
-}
-
-// assignment is a value given to a variable from outside the jobspec.
-type assignment struct {
-	val      cty.Value
-	rng      *hcl.Range // nil for -var values
-	fromArgs bool
-}
-
-// parseVarFile reads the var file text: `name = value` arguments evaluated without variables.
-func parseVarFile(text string, ctx *hcl.EvalContext) (map[string]assignment, hcl.Diagnostics) {
-	out := map[string]assignment{}
-	if strings.TrimSpace(text) == "" {
-		return out, nil
-	}
-	f, diags := hclsyntax.ParseConfig([]byte(text), varFileName, hcl.InitialPos)
 	if diags.HasErrors() {
-		return nil, diags
+		return diags
 	}
 	attrs, ad := f.Body.JustAttributes()
 	diags = append(diags, ad...)
 	for _, a := range sortedAttrs(attrs) {
-		val, vd := a.Expr.Value(ctx)
-		diags = append(diags, vd...)
-		if vd.HasErrors() {
-			continue
-		}
-		rng := a.Expr.Range()
-		out[a.Name] = assignment{val: val, rng: &rng}
-	}
-	return out, diags
-}
-
-// argValue reads a -var value: the raw string for a string (or unconstrained) variable, otherwise an HCL
-// expression.
-func argValue(name, raw string, v *variable, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
-	if v == nil || v.typ == cty.String || v.typ == cty.DynamicPseudoType {
-		return cty.StringVal(raw), nil
-	}
-	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+name+">", hcl.InitialPos)
-	if diags.HasErrors() {
-		return cty.NilVal, diags
-	}
-	return expr.Value(ctx)
-}
-
-// resolveVariables computes every declared variable's value: the var file overrides the default and -var
-// values override both. Undeclared assignments, unset variables, type mismatches and failed validations are
-// errors.
-func resolveVariables(vars []*variable, file map[string]assignment, args map[string]string, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	byName := map[string]*variable{}
-	for _, v := range vars {
-		byName[v.name] = v
-	}
-	for _, name := range sortedKeys(file) {
-		if byName[name] == nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Undefined variable",
-				Detail:   fmt.Sprintf("A %q variable was set but was not found in known variables. To declare variable %q, place this block in your job files", name, name),
-				Subject:  file[name].rng,
-			})
-		}
-	}
-	failed := map[string]bool{}
-	argNames := make([]string, 0, len(args))
-	for name := range args {
-		argNames = append(argNames, name)
-	}
-	sort.Strings(argNames)
-	for _, name := range argNames {
-		v := byName[name]
+		v := in.byName[a.Name]
 		if v == nil {
 			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Undefined -var variable",
-				Detail:   fmt.Sprintf("A %q variable was passed in the command line but was not found in known variables. To declare variable %q, place this block in your job file", name, name),
+				Severity: hcl.DiagWarning,
+				Summary:  "Undefined variable",
+				Detail: fmt.Sprintf("A %q variable was set but was not found in known variables. To declare variable %q, "+
+					"place this block in your job files", a.Name, a.Name),
+				Context: a.Range.Ptr(),
 			})
 			continue
 		}
-		val, vd := argValue(name, args[name], v, ctx)
+		val, vd := a.Expr.Value(nil)
 		diags = append(diags, vd...)
-		if vd.HasErrors() {
-			// Already reported: keep the variable out of the checks below.
-			failed[name] = true
-			continue
-		}
-		file[name] = assignment{val: val}
-	}
-
-	values := map[string]cty.Value{}
-	for _, v := range vars {
-		if failed[v.name] {
-			continue
-		}
-		val := v.def
-		a, set := file[v.name]
-		if set {
-			val = a.val
-			if v.defaults != nil {
-				val = v.defaults.Apply(val)
-			}
+		if v.typ != cty.NilType {
 			cv, err := convert.Convert(val, v.typ)
 			if err != nil {
-				subject := a.rng
-				if subject == nil {
-					subject = v.declRange.Ptr()
-				}
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid value for variable",
-					Detail: fmt.Sprintf("The value for var.%s is not compatible with the variable's type constraint %s: %s.",
-						v.name, typeexpr.TypeString(v.typ), errText(err)),
-					Subject: subject,
+					Detail:   fmt.Sprintf("The value for %s is not compatible with the variable's type constraint: %s.", a.Name, err),
+					Subject:  a.Expr.Range().Ptr(),
 				})
-				continue
+				cv = cty.DynamicVal
 			}
 			val = cv
 		}
-		if val == cty.NilVal {
+		v.values = append(v.values, assignment{from: "varfile", val: val, expr: a.Expr})
+	}
+	return diags
+}
+
+// assignArgs records -var values (name=value pairs of the command line). A value for a string or number
+// variable (or one without a type) is taken literally; any other is an HCL expression.
+func (in *inputs) assignArgs(args map[string]string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range slices.Sorted(maps.Keys(args)) {
+		v := in.byName[name]
+		if v == nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Undefined -var variable",
+				Detail: fmt.Sprintf("A %q variable was passed in the command line but was not found in known variables. "+
+					"To declare variable %q, place this block in your job file", name, name),
+			})
+			continue
+		}
+		var expr hclsyntax.Expression
+		switch v.typ {
+		case cty.String, cty.Number, cty.NilType:
+			expr = &hclsyntax.LiteralValueExpr{Val: cty.StringVal(args[name])}
+		default:
+			e, ed := hclsyntax.ParseExpression([]byte(args[name]), fmt.Sprintf("<value for var.%s from arguments>", name), hcl.InitialPos)
+			diags = append(diags, ed...)
+			if ed.HasErrors() {
+				continue
+			}
+			expr = e
+		}
+		val, vd := expr.Value(nil)
+		diags = append(diags, vd...)
+		if v.typ != cty.NilType {
+			cv, err := convert.Convert(val, v.typ)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid argument value for -var variable",
+					Detail:   fmt.Sprintf("The received arg value for %s is not compatible with the variable's type constraint: %s.", name, err),
+					Subject:  expr.Range().Ptr(),
+				})
+				cv = cty.DynamicVal
+			}
+			val = cv
+		}
+		v.values = append(v.values, assignment{from: "cmd", val: val, expr: expr})
+	}
+	return diags
+}
+
+// values returns every variable's value (the last one set) as the `var` object, with the diagnostics of
+// unset variables and failed validations.
+func (in *inputs) values(funcs map[string]function.Function) (cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	out := make(map[string]cty.Value, len(in.list))
+	for _, v := range in.list {
+		if len(v.values) == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Unset variable %q", v.name),
-				Detail:   "A used variable must be set or have a default value; give it a default, or set it in the var file.",
-				Subject:  v.declRange.Ptr(),
+				Detail: "A used variable must be set or have a default value; see " +
+					"https://developer.hashicorp.com/nomad/docs/reference/hcl2/variables  for details.",
+				Context: v.declRange.Ptr(),
 			})
+			out[v.name] = cty.UnknownVal(v.typ)
 			continue
 		}
-		if val.IsNull() && !v.nullable {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid value for variable",
-				Detail:   fmt.Sprintf("The variable %q is not nullable, so it cannot be set to null.", v.name),
-				Subject:  v.declRange.Ptr(),
-			})
-			continue
-		}
-		if val.IsNull() {
-			val = cty.NullVal(v.typ)
-		}
-		vd := validate(v, val, ctx)
-		diags = append(diags, vd...)
-		values[v.name] = val
+		last := v.values[len(v.values)-1]
+		diags = append(diags, v.validate(last, funcs)...)
+		out[v.name] = last.val
 	}
-	return cty.ObjectVal(values), diags
+	return cty.ObjectVal(out), diags
 }
 
-// validate runs a variable's validation rules against its value.
-func validate(v *variable, val cty.Value, parent *hcl.EvalContext) hcl.Diagnostics {
+// validate runs the variable's validation rules against the value it is set to.
+func (v *variable) validate(a assignment, funcs map[string]function.Function) hcl.Diagnostics {
+	if len(v.validations) == 0 {
+		return nil
+	}
 	var diags hcl.Diagnostics
-	ctx := parent.NewChild()
-	ctx.Variables = map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.name: val})}
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.name: a.val})},
+		Functions: funcs,
+	}
 	for _, rule := range v.validations {
+		if rule.condition == nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable validation specification",
+				Detail:   "validation requires a condition.",
+				Subject:  rule.declRange.Ptr(),
+			})
+			continue
+		}
 		res, rd := rule.condition.Value(ctx)
-		if rd.HasErrors() {
-			diags = append(diags, rd...)
+		diags = append(diags, rd...)
+		if !res.IsKnown() {
+			continue
+		}
+		if res.IsNull() {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable validation result",
+				Detail:   "Validation condition expression must return either true or false, not null.",
+				Subject:  rule.condition.Range().Ptr(),
+			})
 			continue
 		}
 		res, err := convert.Convert(res, cty.Bool)
-		if err != nil || res.IsNull() || !res.IsKnown() {
+		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Invalid validation result",
-				Detail:   "The condition of a validation rule must return true or false.",
+				Summary:  "Invalid variable validation result",
+				Detail:   fmt.Sprintf("Invalid validation condition result value: %s.", err),
 				Subject:  rule.condition.Range().Ptr(),
 			})
 			continue
 		}
 		if res.False() {
+			subject := rule.declRange.Ptr()
+			if a.expr != nil {
+				subject = a.expr.Range().Ptr()
+			}
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Invalid value for variable",
-				Detail: fmt.Sprintf("%s\n\nThis was checked by the validation rule at %s.",
-					rule.message, rule.declRange.String()),
-				Subject: rule.condition.Range().Ptr(),
+				Summary:  fmt.Sprintf("Invalid value for %s variable", a.from),
+				Detail:   fmt.Sprintf("%s\n\nThis was checked by the validation rule at %s.", rule.message, rule.declRange.String()),
+				Subject:  subject,
 			})
 		}
 	}
 	return diags
 }
 
-// evalLocals evaluates the attributes of all `locals` blocks. A local may use variables, functions and other
-// locals in any order; a cycle or a reference to an undefined local is an error.
-func evalLocals(blocks []*hcl.Block, d *decoder) (cty.Value, hcl.Diagnostics) {
+// local is one `name = expression` of a locals block.
+type local struct {
+	name string
+	expr hcl.Expression
+}
+
+// evalLocals evaluates the locals in order. A local that fails (for example because it refers to one not
+// evaluated yet) goes to the back of the queue and is tried again; the first failure of the last one left,
+// or of one that failed a hundred rounds without any progress, is reported. A local defined twice takes
+// its later definition, silently, as in Nomad.
+func evalLocals(queue []local, eval func(hcl.Expression, cty.Value) (cty.Value, hcl.Diagnostics)) (cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	pending := map[string]*hcl.Attribute{}
-	var order []string
-	for _, b := range blocks {
-		attrs, ad := b.Body.JustAttributes()
-		diags = append(diags, ad...)
-		for _, a := range sortedAttrs(attrs) {
-			if prev := pending[a.Name]; prev != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Duplicate local value definition",
-					Detail:   fmt.Sprintf("A local value named %q was already defined at %s. Local value names must be unique.", a.Name, prev.Range.String()),
-					Subject:  a.NameRange.Ptr(),
-				})
-				continue
-			}
-			pending[a.Name] = a
-			order = append(order, a.Name)
-		}
-	}
-	values := map[string]cty.Value{}
-	for len(pending) > 0 {
-		progress := false
-		for _, name := range order {
-			a := pending[name]
-			if a == nil || !localsReady(a.Expr, values, pending) {
-				continue
-			}
-			d.ctx.Variables["local"] = cty.ObjectVal(values)
-			val, vd := d.eval(a.Expr)
-			diags = append(diags, vd...)
-			if vd.HasErrors() {
-				val = cty.DynamicVal
-			}
-			values[name] = val
-			delete(pending, name)
-			progress = true
-		}
-		if !progress {
-			for _, name := range order {
-				if a := pending[name]; a != nil {
-					diags = append(diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Circular reference between local values",
-						Detail:   fmt.Sprintf("The local value %q depends, directly or through other locals, on itself.", name),
-						Subject:  a.Expr.Range().Ptr(),
-					})
-				}
-			}
-			break
-		}
-	}
-	return cty.ObjectVal(values), diags
-}
-
-// localsReady reports whether every local that expr refers to has been evaluated (references to locals that
-// do not exist at all are left for evaluation to report).
-func localsReady(expr hcl.Expression, done map[string]cty.Value, pending map[string]*hcl.Attribute) bool {
-	for _, tr := range expr.Variables() {
-		if tr.RootName() != "local" || len(tr) < 2 {
+	done := map[string]cty.Value{}
+	retries, lastLen := 0, 0
+	for len(queue) > 0 {
+		l := queue[0]
+		val, ld := eval(l.expr, cty.ObjectVal(done))
+		if !ld.HasErrors() {
+			retries = 0
+			diags = append(diags, ld...)
+			done[l.name] = val
+			queue = queue[1:]
 			continue
 		}
-		step, ok := tr[1].(hcl.TraverseAttr)
-		if !ok {
-			continue
+		if len(queue) == 1 {
+			return cty.ObjectVal(done), append(diags, ld...)
 		}
-		if _, waiting := pending[step.Name]; waiting {
-			if _, ok := done[step.Name]; !ok {
-				return false
+		if lastLen == len(queue) {
+			if retries == 100 {
+				return cty.ObjectVal(done), append(diags, ld...)
 			}
+			retries++
 		}
+		lastLen = len(queue)
+		queue = append(queue[1:], l)
 	}
-	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return cty.ObjectVal(done), diags
 }

@@ -34,9 +34,9 @@ variable "limits" {
 variable "db" {
   type = object({
     host = string
-    port = optional(number, 5432)
+    port = number
   })
-  default = { host = "localhost" }
+  default = { host = "localhost", port = 5432 }
 }
 variable "untyped" {
   default = "u"

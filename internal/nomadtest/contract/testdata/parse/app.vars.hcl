@@ -1,0 +1,2 @@
+tenant = "acme"
+domain = "example.com"

@@ -1,0 +1,80 @@
+job "functions" {
+  meta = {
+    format          = format("%s-%03d", "web", 7)
+    formatlist      = join(",", formatlist("%s.example", ["a", "b"]))
+    split           = join("|", split(",", "a,b,c"))
+    lower           = lower("ABC")
+    upper           = upper("abc")
+    replace         = replace("a-b-c", "-", "_")
+    regex_replace   = regex_replace("acme-corp", "^([a-z]+)-.*$", "$1")
+    regex_no_match  = regex_replace("12a", "^[0-9]+$", "") == ""
+    strlen          = strlen("Ünï")
+    trimspace       = trimspace("  x  ")
+    trimprefix      = trimprefix("tenant-acme", "tenant-")
+    trimsuffix      = trimsuffix("acme.nomad.hcl", ".nomad.hcl")
+    substr          = substr("abcdef", 1, 3)
+    length          = length([1, 2, 3])
+    contains        = contains(["a", "b"], "b")
+    concat          = join(",", concat(["a"], ["b", "c"]))
+    merge           = jsonencode(merge({ a = 1 }, { b = 2 }))
+    keys            = join(",", keys({ x = 1, y = 2 }))
+    values          = join(",", values({ x = "1", y = "2" }))
+    lookup          = lookup({ a = "1" }, "b", "dflt")
+    element         = element(["a", "b", "c"], 4)
+    coalesce        = coalesce(null, "second")
+    compact         = join(",", compact(["a", "", "b"]))
+    distinct        = join(",", distinct(["a", "a", "b"]))
+    flatten         = join(",", flatten([["a"], ["b", ["c"]]]))
+    range           = jsonencode(range(3))
+    min             = min(3, 1, 2)
+    max             = max(3, 1, 2)
+    abs             = abs(-4)
+    ceil            = ceil(1.2)
+    floor           = floor(1.8)
+    jsondecode      = jsondecode("{\"a\": \"b\"}").a
+    reverse         = reverse("abc")
+    strrev          = strrev("abc")
+    convert_string  = convert(12, string)
+    convert_number  = convert("12", number) + 1
+    convert_set     = length(convert(["a", "a"], set(string)))
+    can_regex       = can(regex("^[0-9]+$", "12"))
+    try             = try(jsondecode("{").x, "fallback")
+    base64encode    = base64encode("hello")
+    base64decode    = base64decode("aGVsbG8=")
+    sha256          = sha256("abc")
+    if_directive    = "%{ if 1 > 0 }yes%{ else }no%{ endif }"
+    for_directive   = "%{ for s in ["a", "b"] }${s};%{ endfor }"
+    arithmetic      = 2 * 1024
+    fraction        = 1 / 3
+    big             = 12345678901234567890
+    float           = 1.5
+    bool            = true
+    chomp           = chomp("x\n")
+    title           = title("hello world")
+    indent          = indent(2, "a\nb")
+    parseint        = parseint("ff", 16)
+    setunion        = jsonencode(setunion(["a"], ["b"]))
+    zipmap          = jsonencode(zipmap(["a"], [1]))
+    yamlencode      = yamlencode({ a = 1 })
+    urlencode       = urlencode("a b&c")
+    cidrhost        = cidrhost("10.0.0.0/24", 5)
+    formatdate      = formatdate("YYYY-MM-DD", "2024-01-02T03:04:05Z")
+    timeadd         = timeadd("2024-01-02T03:04:05Z", "1h")
+    chunklist       = jsonencode(chunklist(["a", "b", "c"], 2))
+    slice           = jsonencode(slice(["a", "b", "c"], 1, 2))
+    sort            = jsonencode(sort(["b", "a"]))
+    index           = index(["a", "b"], 1)
+    signum          = signum(-3)
+    pow             = pow(2, 10)
+    log             = log(8, 2)
+    md5             = md5("abc")
+    sha1            = sha1("abc")
+    sha512          = sha512("abc")
+    trim            = trim("?!hello?!", "!?")
+    csvdecode       = jsonencode(csvdecode("a,b\n1,2\n"))
+    setproduct      = jsonencode(setproduct(["a"], ["b"]))
+    setintersection = jsonencode(setintersection(["a", "b"], ["b"]))
+    coalescelist    = jsonencode(coalescelist([], ["x"]))
+    yamldecode      = yamldecode("a: 1").a
+  }
+}

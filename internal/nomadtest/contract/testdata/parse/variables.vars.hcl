@@ -1,0 +1,2 @@
+tenant = "acme"
+free = 1
