@@ -22,11 +22,12 @@ func (s *Server) stopAllocation(q *request) error {
 	job := s.st.job(ns, jobID)
 	wasRunning := a.alloc.DesiredStatus == api.AllocDesiredStatusRun
 	if wasRunning {
-		s.stopAllocLocked(a, "alloc was stopped by the operator")
+		s.stopAllocLocked(a, "alloc is being migrated")
 	}
 	var ev *api.Evaluation
 	if job != nil && !deref(job.Stop) {
 		ev = s.newEval(job, "alloc-stop")
+		s.st.replacing[ev.ID] = a
 		s.startEval(ev, job)
 	}
 	s.refreshJobStatus(ns, jobID)

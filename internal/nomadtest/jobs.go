@@ -278,6 +278,12 @@ func (s *Server) registerJob(q *request) error {
 // refreshes the current one), creates the evaluation and starts the
 // simulated scheduler. Callers hold s.mu.
 func (s *Server) upsertJob(e *jobEntry, job *api.Job, sub *api.JobSubmission, trigger string) api.JobRegisterResponse {
+	return s.upsertJobVersion(e, job, sub, trigger, false)
+}
+
+// upsertJobVersion is upsertJob; with newVersion, an unchanged spec still
+// becomes a new version (as a stop does).
+func (s *Server) upsertJobVersion(e *jobEntry, job *api.Job, sub *api.JobSubmission, trigger string, newVersion bool) api.JobRegisterResponse {
 	ns, id := deref(job.Namespace), deref(job.ID)
 	now := time.Now().UnixNano()
 	idx := s.st.bump(tblJobs, tblSummaries)
@@ -293,7 +299,7 @@ func (s *Server) upsertJob(e *jobEntry, job *api.Job, sub *api.JobSubmission, tr
 	} else {
 		prev = e.current()
 		job.CreateIndex = prev.CreateIndex
-		if specEqual(prev, job) {
+		if specEqual(prev, job) && !newVersion {
 			job.Version = prev.Version
 			job.JobModifyIndex = prev.JobModifyIndex
 			job.SubmitTime = prev.SubmitTime
@@ -446,7 +452,9 @@ func (s *Server) deregisterJob(q *request) error {
 	defer s.mu.Unlock()
 	e := s.st.jobs[nsKey{ns, id}]
 	if e == nil {
-		return errCode(http.StatusNotFound, "job not found")
+		// Nomad answers a deregistration of a job that does not exist
+		// (stop or purge, in any namespace) with success and no evaluation.
+		return q.reply(s.st.index, api.JobDeregisterResponse{})
 	}
 	cur := e.current()
 	resp := api.JobDeregisterResponse{}
@@ -482,12 +490,17 @@ func (s *Server) deregisterJob(q *request) error {
 		})
 		return q.reply(ev.CreateIndex, resp)
 	}
-	if deref(cur.Stop) {
-		return q.reply(s.st.index, api.JobDeregisterResponse{JobModifyIndex: deref(cur.JobModifyIndex)})
-	}
+	// A stop writes a new version of the job with Stop set, even when the
+	// job is stopped already, and the new version keeps the submission of
+	// the one it stops.
 	stopped := copyJob(cur)
 	stopped.Stop = ptr(true)
-	r := s.upsertJob(e, stopped, nil, "job-deregister")
+	var sub *api.JobSubmission
+	if prev := e.submissions[deref(cur.Version)]; prev != nil {
+		c := *prev
+		sub = &c
+	}
+	r := s.upsertJobVersion(e, stopped, sub, "job-deregister", true)
 	resp.EvalID, resp.EvalCreateIndex, resp.JobModifyIndex = r.EvalID, r.EvalCreateIndex, r.JobModifyIndex
 	return q.reply(s.st.index, resp)
 }

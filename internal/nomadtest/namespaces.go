@@ -73,7 +73,7 @@ func (s *Server) deleteNamespace(q *request) error {
 		return errCode(http.StatusInternalServerError, "default namespace can not be deleted")
 	}
 	if s.st.namespaces[name] == nil {
-		return errCode(http.StatusInternalServerError, "namespace %q does not exist", name)
+		return errCode(http.StatusInternalServerError, "namespace not found")
 	}
 	if n := s.st.liveJobs(name); n > 0 {
 		return errCode(http.StatusInternalServerError, "namespace %q has non-terminal jobs in regions: [%s]", name, s.region)

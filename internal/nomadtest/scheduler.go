@@ -213,6 +213,13 @@ func (s *Server) runEval(evalID string, job *api.Job) {
 			}
 			missing--
 			a := s.newAllocLocked(job, tg, name, ev, dep, now)
+			if old := s.st.replacing[ev.ID]; old != nil && old.alloc.TaskGroup == group {
+				// Nomad links an allocation an operator stopped with its
+				// replacement, both ways.
+				old.alloc.NextAllocation = a.alloc.ID
+				a.alloc.PreviousAllocation = old.alloc.ID
+				delete(s.st.replacing, ev.ID)
+			}
 			toStart = append(toStart, a)
 		}
 	}

@@ -36,6 +36,10 @@ type state struct {
 	deployments map[string]*api.Deployment
 	volumes     map[string]*api.HostVolume
 
+	// replacing maps an evaluation created by an allocation stop to the
+	// stopped allocation, which the evaluation's placement replaces.
+	replacing map[string]*allocEntry
+
 	// Per-job indexes, so lookups stay cheap in long benchmarks.
 	allocsByJob      map[nsKey][]*allocEntry
 	deploymentsByJob map[nsKey][]*api.Deployment
@@ -63,6 +67,7 @@ func newState() *state {
 		allocs:      map[string]*allocEntry{},
 		deployments: map[string]*api.Deployment{},
 		volumes:     map[string]*api.HostVolume{},
+		replacing:   map[string]*allocEntry{},
 
 		allocsByJob:      map[nsKey][]*allocEntry{},
 		deploymentsByJob: map[nsKey][]*api.Deployment{},
