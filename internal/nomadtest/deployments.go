@@ -79,6 +79,13 @@ func (s *Server) checkDeployment(d *api.Deployment) {
 				v.Stable = ptr(true)
 			}
 		}
+		// Nomad's deployment watcher then evaluates the job once more: a
+		// complete evaluation with the deployment's ID and no job modify
+		// index.
+		ev := s.newEval(e.current(), "deployment-watcher")
+		ev.JobModifyIndex = 0
+		ev.DeploymentID = d.ID
+		ev.Status = api.EvalStatusComplete
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // parameterized job with ID "<parent>/dispatch-<unix>-<8 hex>", checking
 // meta_required/meta_optional and the payload rule, and honours the
 // idempotency_token query parameter (the same token returns the child it
-// dispatched before while that child is not dead).
+// dispatched before for as long as that child exists).
 func (s *Server) dispatchJob(q *request) error {
 	var req api.JobDispatchRequest
 	if err := q.decode(&req); err != nil {
@@ -27,39 +27,27 @@ func (s *Server) dispatchJob(q *request) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Nomad answers every refusal of a dispatch with HTTP 500.
 	e := s.st.jobs[nsKey{ns, id}]
 	if e == nil {
-		return errCode(http.StatusNotFound, "job not found")
+		return errCode(http.StatusInternalServerError, "parameterized job not found")
 	}
 	parent := e.current()
 	pc := parent.ParameterizedJob
 	if pc == nil {
-		return errCode(http.StatusBadRequest, "Specified job %q is not a parameterized job", id)
+		return errCode(http.StatusInternalServerError, "Specified job %q is not a parameterized job", id)
 	}
 	if deref(parent.Stop) {
-		return errCode(http.StatusBadRequest, "Specified job %q is stopped", id)
-	}
-	if token != "" {
-		// A child dispatched with the same token that is still pending or
-		// running is returned as is; once it is dead, the token may be
-		// used again (Nomad lets callers retry a failed dispatch).
-		if childID, ok := e.dispatched[token]; ok {
-			if child := s.st.job(ns, childID); child != nil && deref(child.Status) != "dead" {
-				return q.reply(s.st.index, api.JobDispatchResponse{
-					DispatchedJobID: childID,
-					JobCreateIndex:  deref(child.CreateIndex),
-				})
-			}
-		}
+		return errCode(http.StatusInternalServerError, "Specified job %q is stopped", id)
 	}
 	switch pc.Payload {
 	case "required":
 		if len(req.Payload) == 0 {
-			return errCode(http.StatusBadRequest, "Payload is not provided but required by parameterized job")
+			return errCode(http.StatusInternalServerError, "Payload is not provided but required by parameterized job")
 		}
 	case "forbidden":
 		if len(req.Payload) != 0 {
-			return errCode(http.StatusBadRequest, "Payload provided but forbidden by parameterized job")
+			return errCode(http.StatusInternalServerError, "Payload provided but forbidden by parameterized job")
 		}
 	}
 	var missing, unpermitted []string
@@ -80,10 +68,23 @@ func (s *Server) dispatchJob(q *request) error {
 	sort.Strings(missing)
 	sort.Strings(unpermitted)
 	if len(missing) > 0 {
-		return errCode(http.StatusBadRequest, "Dispatch did not provide required meta keys: %v", missing)
+		return errCode(http.StatusInternalServerError, "Dispatch did not provide required meta keys: %v", missing)
 	}
 	if len(unpermitted) > 0 {
-		return errCode(http.StatusBadRequest, "Dispatch provided unpermitted meta keys: %v", unpermitted)
+		return errCode(http.StatusInternalServerError, "Dispatch request included unpermitted metadata keys: %v", unpermitted)
+	}
+	if token != "" {
+		// A child dispatched with the same token is returned, whatever its
+		// status, for as long as it exists (until it is purged or garbage
+		// collected): no new child, no evaluation.
+		if childID, ok := e.dispatched[token]; ok {
+			if child := s.st.job(ns, childID); child != nil {
+				return q.reply(s.st.index, api.JobDispatchResponse{
+					DispatchedJobID: childID,
+					JobCreateIndex:  deref(child.CreateIndex),
+				})
+			}
+		}
 	}
 
 	child := copyJob(parent)

@@ -78,11 +78,8 @@ func (s *Server) deleteNamespace(q *request) error {
 	if n := s.st.liveJobs(name); n > 0 {
 		return errCode(http.StatusInternalServerError, "namespace %q has non-terminal jobs in regions: [%s]", name, s.region)
 	}
-	for _, v := range s.st.volumes {
-		if v.Namespace == name {
-			return errCode(http.StatusInternalServerError, "namespace %q has host volumes in regions: [%s]", name, s.region)
-		}
-	}
+	// Host volumes do not keep a namespace from being deleted (seen on
+	// Nomad 2.0.5): they stay, in a namespace that no longer exists.
 	// Dead jobs left in a deleted namespace are garbage collected with it.
 	for k := range s.st.jobs {
 		if k.ns == name {

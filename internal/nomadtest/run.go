@@ -123,6 +123,7 @@ func (s *Server) runAlloc(a *allocEntry) {
 		return
 	}
 	a.alloc.ClientStatus = api.AllocClientStatusRunning
+	a.alloc.ClientDescription = "Tasks are running"
 	for _, t := range mains {
 		ts := a.alloc.TaskStates[t.Name]
 		ts.Events = append(ts.Events, outcomes[t.Name].Events...)

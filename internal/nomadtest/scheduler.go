@@ -138,6 +138,9 @@ func (s *Server) runEval(evalID string, job *api.Job) {
 	}
 
 	dep := s.deploymentFor(job)
+	if dep != nil && ev != nil {
+		ev.DeploymentID = dep.ID
+	}
 	failed := map[string]*api.AllocationMetric{}
 	for _, tg := range job.TaskGroups {
 		group := deref(tg.Name)

@@ -31,7 +31,7 @@ func (s *Server) createHostVolume(q *request) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.namespaceExists(v.Namespace) {
-		return errCode(http.StatusBadRequest, "namespace %q does not exist", v.Namespace)
+		return errCode(http.StatusInternalServerError, "volume validation failed: no such namespace %q", v.Namespace)
 	}
 	idx := s.st.bump(tblVolumes)
 	now := time.Now().UnixNano()
@@ -62,10 +62,23 @@ func (s *Server) createHostVolume(q *request) error {
 	if v.CapacityBytes == 0 {
 		v.CapacityBytes = v.RequestedCapacityMinBytes
 	}
-	v.State = api.HostVolumeStateReady
+	// A new volume is pending in the answer, as with Nomad, and ready as
+	// soon as the (simulated) client has created it.
+	v.State = api.HostVolumeStatePending
 	v.ModifyIndex, v.ModifyTime = idx, now
 	s.st.volumes[v.ID] = v
 	c := *v
+	s.goRun(func() {
+		if !sleep(s.ctx, s.delay) {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if cur := s.st.volumes[c.ID]; cur != nil && cur.State == api.HostVolumeStatePending {
+			cur.State = api.HostVolumeStateReady
+			cur.ModifyIndex = s.st.bump(tblVolumes)
+		}
+	})
 	return q.reply(idx, api.HostVolumeCreateResponse{Volume: &c})
 }
 
@@ -110,7 +123,7 @@ func (s *Server) deleteHostVolume(q *request) error {
 	defer s.mu.Unlock()
 	v := s.st.volumes[id]
 	if v == nil {
-		return errCode(http.StatusNotFound, "volume not found")
+		return errCode(http.StatusInternalServerError, "no such volume: %s", id)
 	}
 	delete(s.st.volumes, id)
 	os.RemoveAll(filepath.Dir(v.HostPath))
