@@ -18,10 +18,29 @@
 // allocation fails, and so does its deployment); health comes from the task
 // hooks' Ready functions (not from Consul check status); no canaries or
 // auto-revert; periodic jobs never launch; log reads do not follow; ACLs are
-// one all-powerful token. Enforce-index conflicts are HTTP 500 with Nomad's
-// "Enforcing job modify index …" text, as Nomad answers plain RPC errors.
+// one all-powerful token; allocations without a deployment are marked
+// healthy at once (Nomad waits for the migrate strategy's min_healthy_time);
+// task exit codes of a stop are 0. Enforce-index conflicts are HTTP 500 with
+// Nomad's "Enforcing job modify index …" text, as Nomad answers plain RPC
+// errors.
 //
-// The package follows Nomad's documented HTTP API; the contract tests in
-// package contract run the same assertions against this double and, when
-// TENANTCTL_TEST_NOMAD_ADDR is set, against a real Nomad agent.
+// What it answers was checked against a real Nomad 2.0.5 dev agent (with
+// Consul 1.14.11 and Vault 1.13.0) by the contract suite in package contract,
+// which runs the same assertions against this double and, when
+// TENANTCTL_TEST_NOMAD_ADDR is set, against a real agent. Verified on 2.0.5:
+// /v1/jobs/parse (exact error texts and whole parsed jobs, see jobhcl);
+// plans (diff types, in-place versus destructive updates for 18 kinds of
+// change, desired updates, the plan's JobModifyIndex); registration
+// (versions, submissions, enforce-index conflicts, warnings, an unchanged
+// register writing nothing); stops (a new version every time, keeping the
+// submission) and purges; deregistering a missing job (success, no
+// evaluation); dispatch (refusals as HTTP 500, child IDs, a token naming
+// its child for as long as the child exists); deployments, evaluations
+// (including the deployment watcher's) and allocation and task-event
+// shapes; allocation stop (replacement linked both ways); blocking queries;
+// namespace deletion (refused with non-terminal jobs, allowed with stopped
+// jobs or host volumes, "namespace not found" when missing); dynamic host
+// volumes (pending, then ready). Cases that need scripting only the double
+// offers (task failures, placement failures, HTTP faults) run against the
+// double only.
 package nomadtest
