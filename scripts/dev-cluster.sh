@@ -421,10 +421,10 @@ ensure_router() {
   if NOMAD_ADDR=$nomad_addr nomad job status -short "$router_job" >/dev/null 2>&1; then
     log "router: job $router_job already registered"
   else
-    log "router: running jobspecs/router.nomad.hcl (exec profile, http 127.0.0.1:$router_port)"
-    NOMAD_ADDR=$nomad_addr nomad job run -detach -var profile=exec -var "http_port=$router_port" \
-      -var "https_port=$router_tls_port" -var "nginx_binary=$nginx" "$repo/jobspecs/router.nomad.hcl" >&2 ||
-      die "nomad job run jobspecs/router.nomad.hcl failed (above); run again with --no-router to skip it"
+    log "router: running jobspecs/router.exec.nomad.hcl (http 127.0.0.1:$router_port)"
+    NOMAD_ADDR=$nomad_addr nomad job run -detach -var "http_port=$router_port" \
+      -var "https_port=$router_tls_port" -var "nginx_binary=$nginx" "$repo/jobspecs/router.exec.nomad.hcl" >&2 ||
+      die "nomad job run jobspecs/router.exec.nomad.hcl failed (above); run again with --no-router to skip it"
   fi
   local deadline=$((SECONDS + 60))
   until curl -fsS --max-time 2 "http://$consul_http/v1/health/checks/$router_job" | grep -Eq '"Status": *"passing"'; do

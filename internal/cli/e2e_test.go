@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -48,4 +49,37 @@ func TestCLIExitCodes(t *testing.T) {
 		}
 	}
 	h.AssertGone("cli")
+}
+
+// TestJSONFlagAfterTenantID: `up <tenant> --json`, the documented form,
+// streams JSON events on stdout (not human progress on stderr), then the
+// result; every stdout line is one JSON object.
+func TestJSONFlagAfterTenantID(t *testing.T) {
+	h := provisiontest.New(t)
+	h.AddTenant("jsonflag")
+	code, stdout, stderr := runCLI(t, h.CLIEnv(), "up", "jsonflag", "--profile", "exec", "--json", "--timeout", "2m").parts()
+	if code != exit.OK {
+		t.Fatalf("up --json: got exit %d; want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	events := 0
+	for _, l := range lines {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil {
+			t.Fatalf("up --json: stdout line %q is not JSON: %v", l, err)
+		}
+		if obj["step"] != nil && obj["phase"] != nil {
+			events++
+		}
+	}
+	if events < 5 {
+		t.Errorf("up --json: got %d step events on stdout; want one per step phase", events)
+	}
+	if strings.Contains(stderr, "jsonflag: record") {
+		t.Errorf("up --json: human progress went to stderr: %q", stderr)
+	}
+	h.WaitPassing("jsonflag")
+	if code, _, stderr := runCLI(t, h.CLIEnv(), "down", "jsonflag", "--yes", "--profile", "exec").parts(); code != exit.OK {
+		t.Fatalf("down: got exit %d; stderr %s", code, stderr)
+	}
 }

@@ -121,7 +121,13 @@ func (a *app) finish(c *ucli.Context, id tenant.ID, rep provision.Report, err er
 // tenantCommand is a command that acts on one tenant:
 // `tenantctl <name> <tenant> [flags]`.
 func tenantCommand(name, usage, description string, flags []ucli.Flag, action ucli.ActionFunc) *ucli.Command {
-	return &ucli.Command{Name: name, Usage: usage, ArgsUsage: "<tenant>", Description: description, Flags: flags, Action: action}
+	return &ucli.Command{Name: name, Usage: usage, ArgsUsage: "<tenant>", Description: description, Flags: flags, Action: action,
+		// Flags after the tenant id (`up acme --json`) must be applied before
+		// the action looks at any of them, e.g. to choose the output format.
+		Before: func(c *ucli.Context) error {
+			_, err := interspersedFlags(c)
+			return err
+		}}
 }
 
 // timeoutFlag is --timeout, ten minutes unless given; usage says what it bounds.

@@ -102,7 +102,13 @@ func (c *Client) Apply(ctx context.Context, job *api.Job, src []byte, varFile st
 
 // Deregister stops a job, or with purge removes it. A job that does not
 // exist, or that is already stopped when purge is false, changes nothing.
-// It does not wait for the allocations to stop.
+//
+// With purge, the job is stopped first and Deregister waits until the
+// allocations that were live have stopped before it purges: a real Nomad
+// forgets a purged job's allocations at once while their tasks still run
+// through their kill timeout, so purging first would leave a caller nothing
+// to wait on and tasks that outlive the job (a database still holding its
+// data directory, a service still registered in Consul).
 func (c *Client) Deregister(ctx context.Context, ns, jobID string, purge bool) (bool, error) {
 	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
 	if isNotFound(err) {
@@ -114,14 +120,58 @@ func (c *Client) Deregister(ctx context.Context, ns, jobID string, purge bool) (
 	if deref(job.Stop) && !purge {
 		return false, nil
 	}
+	if purge {
+		if !deref(job.Stop) {
+			if _, _, err := c.api.Jobs().Deregister(jobID, false, c.w(ctx, ns)); err != nil && !isNotFound(err) {
+				return false, fmt.Errorf("nomad: stop job %q in %s: %w", jobID, ns, err)
+			}
+		}
+		if err := c.waitAllocsTerminal(ctx, ns, jobID); err != nil {
+			return true, err
+		}
+	}
 	if _, _, err := c.api.Jobs().Deregister(jobID, purge, c.w(ctx, ns)); err != nil {
 		if isNotFound(err) {
-			return false, nil
+			return purge, nil
 		}
 		return false, fmt.Errorf("nomad: deregister job %q in %s: %w", jobID, ns, err)
 	}
 	c.log.InfoContext(ctx, "nomad job deregistered", attrNamespace, ns, attrJob, jobID, "purge", purge)
 	return true, nil
+}
+
+// waitAllocsTerminal waits until no allocation of the job is pending or
+// running on its client.
+func (c *Client) waitAllocsTerminal(ctx context.Context, ns, jobID string) error {
+	err := c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
+		q.Namespace = ns
+		stubs, meta, err := c.api.Jobs().Allocations(jobID, false, q)
+		if isNotFound(err) {
+			return true, 0, nil
+		}
+		if err != nil {
+			return false, 0, err
+		}
+		for _, a := range stubs {
+			if !terminalClient(a.ClientStatus) {
+				return false, meta.LastIndex, nil
+			}
+		}
+		return true, meta.LastIndex, nil
+	})
+	if err != nil {
+		return fmt.Errorf("nomad: wait for the allocations of %q in %s to stop: %w", jobID, ns, err)
+	}
+	return nil
+}
+
+// terminalClient reports whether an allocation's client status is final.
+func terminalClient(status string) bool {
+	switch status {
+	case api.AllocClientStatusComplete, api.AllocClientStatusFailed, api.AllocClientStatusLost:
+		return true
+	}
+	return false
 }
 
 // JobInfo is one job of a namespace listing.

@@ -31,6 +31,10 @@ type Nomad interface {
 	ListJobs(ctx context.Context, ns, prefix string) ([]nomad.JobInfo, error)
 	JobStatus(ctx context.Context, ns, jobID string) (nomad.JobStatus, error)
 	JobURL(ns, jobID string) string
+	// Describe says in one line what a job is doing now (deployment
+	// health, placement, the newest allocation's last task event), for the
+	// progress reports of a long wait.
+	Describe(ctx context.Context, ns, jobID string) string
 	ReplaceAllocations(ctx context.Context, ns, jobID string) (int, error)
 	EnsureHostVolume(ctx context.Context, ns, name, nodePool string) (bool, error)
 	DeleteHostVolume(ctx context.Context, ns, name string) (bool, error)
@@ -93,6 +97,9 @@ type Env struct {
 	Logger *slog.Logger
 	// Now returns the time; time.Now when nil.
 	Now func() time.Time
+	// ProgressEvery is how often a long wait (deployments, migration runs,
+	// routing) reports what it last saw; 15 s when zero.
+	ProgressEvery time.Duration
 }
 
 func (e Env) now() time.Time {

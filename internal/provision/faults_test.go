@@ -347,7 +347,30 @@ func TestNeverHealthyFailsByDeadline(t *testing.T) {
 		Events: []*nomadapi.TaskEvent{{Type: "Template", DisplayMessage: "Missing: vault.read(database/creds/sick--app)"}}})
 	opt := h.UpOptions("sick")
 	opt.Timeout = 12 * time.Second
-	_, err := provision.Up(context.Background(), h.Env(), opt)
+	var mu sync.Mutex
+	var waits []string
+	h.OnEvent("sick", func(e provision.Event) {
+		if e.Phase == provision.PhaseInfo && e.Step == provision.StepApp && strings.HasPrefix(e.Detail, "waiting for ") {
+			mu.Lock()
+			waits = append(waits, e.Detail)
+			mu.Unlock()
+		}
+	})
+	env := h.Env()
+	env.ProgressEvery = 2 * time.Second
+	_, err := provision.Up(context.Background(), env, opt)
+	h.OnEvent("sick", nil)
+	// The wait said, again and again, what it was waiting for.
+	mu.Lock()
+	if len(waits) < 3 {
+		t.Errorf("progress reports during the 12 s wait: got %d (%q); want at least 3 (one every 2 s)", len(waits), waits)
+	}
+	for _, w := range waits {
+		if !strings.Contains(w, "waiting for "+n.JobApp) || !strings.Contains(w, "0/1 healthy") || !strings.Contains(w, "allocation ") {
+			t.Errorf("progress report %q: want it to name %s, its deployment's 0/1 healthy and its allocation", w, n.JobApp)
+		}
+	}
+	mu.Unlock()
 	var se *provision.StepError
 	if !errors.As(err, &se) || se.Step != provision.StepApp {
 		t.Fatalf("up with an app never healthy: got %v; want a failure at step %s", err, provision.StepApp)

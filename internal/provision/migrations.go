@@ -143,7 +143,13 @@ func (e Env) migrate(ctx context.Context, d desired, r runner) (Outcome, error) 
 	}
 	wctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	res, err := e.Nomad.WaitDispatched(wctx, d.names.Namespace, child)
+	var res nomad.DispatchResult
+	err = e.reportWhile(wctx, r, StepMigrations, child, func(ctx context.Context) string {
+		return e.Nomad.Describe(ctx, d.names.Namespace, child)
+	}, func() (err error) {
+		res, err = e.Nomad.WaitDispatched(wctx, d.names.Namespace, child)
+		return err
+	})
 	if err != nil {
 		return out, exit.Wrap(fmt.Errorf("migration run %s failed: %w", child, err), exit.Failure,
 			fmt.Sprintf("fix the migration (the log tail above names the file and SQL error), then run `tenantctl up %s` again; the app was not deployed", d.spec.ID))

@@ -10,6 +10,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -132,7 +133,7 @@ func (r runner) run(ctx context.Context, steps []Step) (Report, error) {
 	var applied, changed []string
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
-			return rep, r.fail(s.Name, applied, changed, err)
+			return rep, r.fail(ctx, s.Name, applied, changed, err)
 		}
 		t0 := r.now()
 		r.emit(Event{Step: s.Name, Phase: PhaseStart})
@@ -147,7 +148,7 @@ func (r runner) run(ctx context.Context, steps []Step) (Report, error) {
 			if out.Changed {
 				changed = append(changed, s.Name)
 			}
-			return rep, r.fail(s.Name, applied, changed, err)
+			return rep, r.fail(ctx, s.Name, applied, changed, err)
 		}
 		rep.Steps = append(rep.Steps, res)
 		applied = append(applied, s.Name)
@@ -174,13 +175,19 @@ func (r runner) info(step, detail string) {
 	r.emit(Event{Step: step, Phase: PhaseInfo, Detail: detail})
 }
 
-func (r runner) fail(step string, applied, changed []string, err error) error {
+func (r runner) fail(ctx context.Context, step string, applied, changed []string, err error) error {
 	if r.remedy != nil {
 		err = r.remedy(err)
 	}
 	se := &StepError{Step: step, Applied: applied, Changed: changed, Err: err}
 	code := exit.CodeOf(err)
 	hint := exit.HintOf(err)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The operator interrupted the command: nothing needs fixing.
+		code = exit.Interrupted
+		hint = fmt.Sprintf("tenantctl was interrupted during step %s; run `tenantctl %s %s` again to finish: finished steps are skipped",
+			step, r.command, r.tenant)
+	}
 	if code == exit.Failure && len(changed) > 0 {
 		code = exit.Partial
 	}

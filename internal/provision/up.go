@@ -321,7 +321,12 @@ func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string,
 			}
 			wctx, cancel := context.WithTimeout(ctx, d.timeout)
 			defer cancel()
-			if err := e.Nomad.WaitDeployment(wctx, d.names.Namespace, j.JobID, ar.JobModifyIndex); err != nil {
+			err = e.reportWhile(wctx, r, step, j.JobID, func(ctx context.Context) string {
+				return e.Nomad.Describe(ctx, d.names.Namespace, j.JobID)
+			}, func() error {
+				return e.Nomad.WaitDeployment(wctx, d.names.Namespace, j.JobID, ar.JobModifyIndex)
+			})
+			if err != nil {
 				results[i].err = fmt.Errorf("%s did not become healthy: %w", j.JobID, err)
 			}
 		}()

@@ -60,14 +60,26 @@ func newProxy(t testing.TB, target string) *Proxy {
 }
 
 // IsWrite reports whether r may change state: every method but GET, HEAD
-// and LIST, except Vault's sys/capabilities-self, which only reads although
-// the client sends it as PUT (preflight asks it what the token may do).
+// and LIST, except requests that only read although the client sends them
+// as PUT or POST: Vault's sys/capabilities-self (preflight asks it what the
+// token may do), and Nomad's /v1/jobs/parse and /v1/job/:id/plan (a plan
+// changes nothing on a real agent).
 func IsWrite(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, "LIST":
 		return false
 	}
-	return !((r.Method == http.MethodPost || r.Method == http.MethodPut) && strings.HasSuffix(r.URL.Path, "/sys/capabilities-self"))
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		return true
+	}
+	path := r.URL.Path
+	switch {
+	case strings.HasSuffix(path, "/sys/capabilities-self"), path == "/v1/jobs/parse":
+		return false
+	case strings.HasPrefix(path, "/v1/job/") && strings.HasSuffix(path, "/plan"):
+		return false
+	}
+	return true
 }
 
 // URL is the proxy's address.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -24,6 +25,17 @@ const EnvUpdate = "TENANTCTL_TEST_NOMAD_UPDATE"
 // github.com/hashicorp/nomad/api and encoded again).
 const parseDir = "testdata/parse"
 
+// parseDirPath is parseDir in this package's source tree, so the case finds
+// its files whichever package's test runs the suite (the real-cluster suite
+// in internal/e2e does).
+func parseDirPath() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return parseDir
+	}
+	return filepath.Join(filepath.Dir(file), parseDir)
+}
+
 // testParseGolden parses every jobspec of parseDir with its var file and
 // compares the whole job with the golden file.
 func testParseGolden(t *testing.T, tg Target) {
@@ -31,7 +43,8 @@ func testParseGolden(t *testing.T, tg Target) {
 	if update && tg.Double != nil {
 		t.Fatalf("%s=1 needs a real agent (%s): golden files record real Nomad", EnvUpdate, EnvAddr)
 	}
-	srcs, err := filepath.Glob(filepath.Join(parseDir, "*.nomad.hcl"))
+	dir := parseDirPath()
+	srcs, err := filepath.Glob(filepath.Join(dir, "*.nomad.hcl"))
 	if err != nil || len(srcs) == 0 {
 		t.Fatalf("no jobspecs in %s (%v)", parseDir, err)
 	}
@@ -40,7 +53,7 @@ func testParseGolden(t *testing.T, tg Target) {
 		t.Run(name, func(t *testing.T) {
 			src := mustRead(t, path)
 			vars := ""
-			if b, err := os.ReadFile(filepath.Join(parseDir, name+".vars.hcl")); err == nil {
+			if b, err := os.ReadFile(filepath.Join(dir, name+".vars.hcl")); err == nil {
 				vars = string(b)
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				t.Fatal(err)
@@ -54,7 +67,7 @@ func testParseGolden(t *testing.T, tg Target) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden := filepath.Join(parseDir, name+".json")
+			golden := filepath.Join(dir, name+".json")
 			if update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/nomadtest/contract"
+	"github.com/tenantctl/tenantctl/internal/testenv"
+)
+
+// TestRealNomadContract runs the Nomad contract suite against a real agent
+// the harness starts (with the harness's Consul and Vault): the behaviours
+// the double promises, checked on Nomad itself. Cases that need the
+// double's scripting skip, saying so.
+func TestRealNomadContract(t *testing.T) {
+	bin := testenv.NomadBinary(t)
+	n := testenv.StartNomad(t, testenv.NomadOptions{Bin: bin, Consul: testenv.SharedConsul(t), Vault: testenv.SharedVault(t)})
+	t.Logf("real Nomad %s at %s", n.Version, n.Addr)
+	contract.Run(t, contract.Target{Name: "nomad " + n.Version + " at " + n.Addr, Client: n.Client(t)})
+}
+
+// TestRealNomadExecCycle is the whole exec-profile cycle a user runs, on a
+// real Nomad agent: cluster init, the router job, up of two tenants, a
+// request routed by Host header, a converged up that writes nothing, plan
+// with no change, migrate, rotate with the route answering throughout,
+// status --json, and down of one tenant with the other untouched.
+func TestRealNomadExecCycle(t *testing.T) {
+	w := newWorld(t)
+	h := w.h
+
+	// cluster init was applied by the harness; the CLI finds it converged.
+	if r := w.must("cluster", "init"); !strings.Contains(r.stdout+r.stderr, "no changes") {
+		t.Errorf("cluster init on an initialised cluster: got %q; want it to say no changes", r.stdout+r.stderr)
+	}
+	w.startRouter()
+
+	// A new tenant, alone on the cluster: the figure the docs quote.
+	r := w.must("up", "acme", "--name", "ACME Corporation", "--json", "--timeout", "5m")
+	reportSteps("up/new-tenant", r)
+	w.assertRouted("acme")
+
+	// A second tenant while the first serves.
+	r = w.must("up", "acme-corp", "--json", "--timeout", "5m")
+	reportSteps("up/second-tenant", r)
+	w.assertRouted("acme-corp")
+	w.assertRouted("acme")
+
+	// A converged up writes nothing to Nomad or Vault (the lock is its
+	// only Consul write).
+	nomadW, vaultW, consulW := w.real.Proxy().Writes(), h.VaultProxy().Writes(), h.ConsulProxy().Writes()
+	r = w.must("up", "acme", "--name", "ACME Corporation", "--json")
+	reportSteps("up/converged", r)
+	if d := w.real.Proxy().Writes() - nomadW; d != 0 {
+		t.Errorf("converged up: got %d writes to Nomad; want 0", d)
+	}
+	if d := h.VaultProxy().Writes() - vaultW; d != 0 {
+		t.Errorf("converged up: got %d writes to Vault; want 0", d)
+	}
+	t.Logf("converged up: %d Consul writes (the tenant lock)", h.ConsulProxy().Writes()-consulW)
+
+	if r := w.run("plan", "acme", "--name", "ACME Corporation"); r.code != exit.OK {
+		t.Errorf("plan of a converged tenant: got exit %d; want 0\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	r = w.must("migrate", "acme")
+	report("migrate/converged", r.took)
+
+	// Rotate while a client asks the router every 200 ms.
+	stop := w.probe("acme")
+	time.Sleep(time.Second)
+	r = w.must("rotate", "acme", "--json")
+	reportSteps("rotate", r)
+	time.Sleep(2 * time.Second)
+	ok, fails := stop()
+	if ok == 0 || len(fails) > 0 {
+		t.Errorf("requests through the router during rotate: %d answered, %d failed; want none failed:\n%s",
+			ok, len(fails), strings.Join(fails, "\n"))
+	}
+	w.assertRouted("acme")
+
+	r = w.must("status", "acme", "--json")
+	var st struct {
+		Result map[string]any `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(lastLine(r.stdout)), &st); err != nil || st.Result == nil {
+		t.Errorf("status --json: got %q (%v); want one JSON result", r.stdout, err)
+	} else if b, _ := json.Marshal(st.Result); !strings.Contains(string(b), `"ready"`) {
+		t.Errorf("status --json of a healthy tenant: got %s; want status ready", b)
+	}
+
+	// down of one tenant leaves the other exactly as it was.
+	before := h.Snapshot("acme")
+	r = w.must("down", "acme-corp", "--yes", "--json")
+	reportSteps("down", r)
+	h.AssertGone("acme-corp")
+	if after := h.Snapshot("acme"); after != before {
+		t.Errorf("acme after down acme-corp:\n got %s\nwant %s", after, before)
+	}
+	w.assertRouted("acme")
+	if code, _, err := w.routed("acme-corp", "/api/ready"); err == nil && code == 200 {
+		t.Errorf("acme-corp after down: the router still answers 200 for its host")
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
