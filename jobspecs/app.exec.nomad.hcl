@@ -224,11 +224,11 @@ job "app" {
         name     = "app-health"
         type     = "http"
         path     = "/api/health"
-        interval = "5s"
-        timeout  = "2s"
+        interval = "2s"
+        timeout  = "1s"
 
         check_restart {
-          limit = 3
+          limit = 8
           grace = "30s"
         }
       }
@@ -237,8 +237,8 @@ job "app" {
         name     = "app-ready"
         type     = "http"
         path     = "/api/ready"
-        interval = "5s"
-        timeout  = "2s"
+        interval = "2s"
+        timeout  = "1s"
       }
     }
 

@@ -228,8 +228,8 @@ job "postgres" {
       check {
         name     = "postgres-tcp"
         type     = "tcp"
-        interval = "5s"
-        timeout  = "2s"
+        interval = "2s"
+        timeout  = "1s"
       }
     }
 

@@ -222,8 +222,8 @@ job "postgres" {
       check {
         name     = "postgres-tcp"
         type     = "tcp"
-        interval = "5s"
-        timeout  = "2s"
+        interval = "2s"
+        timeout  = "1s"
       }
     }
 

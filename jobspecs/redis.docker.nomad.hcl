@@ -228,8 +228,8 @@ job "redis" {
       check {
         name     = "redis-tcp"
         type     = "tcp"
-        interval = "5s"
-        timeout  = "2s"
+        interval = "2s"
+        timeout  = "1s"
       }
     }
 

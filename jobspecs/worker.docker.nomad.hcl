@@ -222,11 +222,11 @@ job "worker" {
         name     = "worker-health"
         type     = "http"
         path     = "/api/health"
-        interval = "5s"
-        timeout  = "2s"
+        interval = "2s"
+        timeout  = "1s"
 
         check_restart {
-          limit = 3
+          limit = 8
           grace = "30s"
         }
       }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
@@ -44,21 +45,33 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 	r := env.runner("down", opt.ID)
 	lk := &tenantLock{env: env, n: n}
 	defer lk.release(true) // the tenant is gone: the lock key goes too
+	// stop stops jobs concurrently and purges each once its allocations
+	// have stopped.
 	stop := func(ctx context.Context, jobs ...string) (Outcome, error) {
+		changed := make([]bool, len(jobs))
+		errs := make([]error, len(jobs))
+		var wg sync.WaitGroup
+		for i, j := range jobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := env.Nomad.Deregister(ctx, n.Namespace, j, true)
+				changed[i] = c
+				if err != nil {
+					errs[i] = fmt.Errorf("stop %s: %w", j, err)
+				}
+			}()
+		}
+		wg.Wait()
 		var removed []string
-		var errs []error
-		for _, j := range jobs {
-			changed, err := env.Nomad.Deregister(ctx, n.Namespace, j, true)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("stop %s: %w", j, err))
-			}
-			if changed {
+		for i, j := range jobs {
+			if changed[i] {
 				removed = append(removed, j)
 			}
 		}
 		out := Outcome{Changed: len(removed) > 0, Detail: "nothing to stop"}
 		if len(removed) > 0 {
-			out.Detail = "stopped and purged " + strings.Join(removed, ", ")
+			out.Detail = "stopped " + strings.Join(removed, ", ") + "; their allocations have stopped and the jobs are purged"
 		}
 		return out, errors.Join(errs...)
 	}

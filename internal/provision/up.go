@@ -155,18 +155,25 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 
 	lk := &tenantLock{env: env, n: d.names}
 	defer lk.release(false)
+	var dataWaits []*deployWait // data deployments still finishing after their step
+	// Background waits end with up, whatever its outcome.
+	ctx, cancelWaits := context.WithCancel(ctx)
+	defer cancelWaits()
 	steps := []Step{
 		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepNamespace, Apply: func(ctx context.Context) (Outcome, error) { return env.namespace(ctx, d) }},
 		{Name: StepVault, Apply: func(ctx context.Context) (Outcome, error) { return env.vaultIdentity(ctx, d) }},
 		{Name: StepVolumes, Apply: func(ctx context.Context) (Outcome, error) { return env.volumes(ctx, d) }},
 		{Name: StepDataServices, Apply: func(ctx context.Context) (Outcome, error) {
-			return env.applyAndWait(ctx, d, r, StepDataServices, true, d.stage(tenant.StageData))
+			out, waits, err := env.applyDataServices(ctx, d, r)
+			dataWaits = waits
+			return out, err
 		}},
 		{Name: StepSecretsEngines, Apply: func(ctx context.Context) (Outcome, error) { return env.secretsEngines(ctx, d) }},
 		{Name: StepMigrations, Apply: func(ctx context.Context) (Outcome, error) { return env.migrate(ctx, d, r) }},
 		{Name: StepApp, Apply: func(ctx context.Context) (Outcome, error) {
-			return env.applyAndWait(ctx, d, r, StepApp, !opt.Detach, d.stage(tenant.StageWorkload))
+			// The data services' deployments finish here at the latest.
+			return env.applyAndWait(ctx, d, r, StepApp, !opt.Detach, d.stage(tenant.StageWorkload), dataWaits...)
 		}},
 	}
 	if !opt.Detach {
@@ -287,21 +294,24 @@ func (e Env) vaultIdentity(ctx context.Context, d desired) (Outcome, error) {
 	return out, nil
 }
 
-// applyAndWait registers jobs concurrently (each only when its plan shows a
-// change) and, when wait is set, waits for their deployments.
-func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string, wait bool, jobs []jobspec.Job) (Outcome, error) {
-	type result struct {
-		jobID   string
-		changed bool
-		err     error
-	}
-	results := make([]result, len(jobs))
+// registered is one job after its registration step.
+type registered struct {
+	jobID   string
+	changed bool
+	index   uint64 // the job modify index to wait on
+	err     error
+}
+
+// register parses and registers jobs concurrently, each only when its plan
+// shows a change, and says what it did.
+func (e Env) register(ctx context.Context, r runner, step string, jobs []jobspec.Job) ([]registered, Outcome, error) {
+	results := make([]registered, len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = result{jobID: j.JobID}
+			results[i] = registered{jobID: j.JobID}
 			job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
 			if err != nil {
 				results[i].err = fmt.Errorf("parse %s: %w", j.File, err)
@@ -312,22 +322,9 @@ func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string,
 				results[i].err = fmt.Errorf("register %s: %w", j.JobID, err)
 				return
 			}
-			results[i].changed = ar.Changed
+			results[i].changed, results[i].index = ar.Changed, ar.JobModifyIndex
 			if w := strings.TrimSpace(ar.Warnings); w != "" {
 				r.info(step, j.JobID+": nomad warning: "+w)
-			}
-			if !wait {
-				return
-			}
-			wctx, cancel := context.WithTimeout(ctx, d.timeout)
-			defer cancel()
-			err = e.reportWhile(wctx, r, step, j.JobID, func(ctx context.Context) string {
-				return e.Nomad.Describe(ctx, d.names.Namespace, j.JobID)
-			}, func() error {
-				return e.Nomad.WaitDeployment(wctx, d.names.Namespace, j.JobID, ar.JobModifyIndex)
-			})
-			if err != nil {
-				results[i].err = fmt.Errorf("%s did not become healthy: %w", j.JobID, err)
 			}
 		}()
 	}
@@ -336,14 +333,14 @@ func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string,
 	var errs []error
 	var changed, same []string
 	for _, res := range results {
-		if res.changed {
+		switch {
+		case res.err != nil:
+			errs = append(errs, res.err)
+		case res.changed:
 			out.Changed = true
 			changed = append(changed, res.jobID)
-		} else {
+		default:
 			same = append(same, res.jobID)
-		}
-		if res.err != nil {
-			errs = append(errs, res.err)
 		}
 	}
 	switch {
@@ -354,10 +351,131 @@ func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string,
 	default:
 		out.Detail = "unchanged " + strings.Join(same, ", ")
 	}
-	if wait && len(errs) == 0 {
-		out.Detail += "; healthy"
+	return results, out, errors.Join(errs...)
+}
+
+// deployWait is a job's deployment wait, running in the background.
+type deployWait struct {
+	jobID string
+	done  chan struct{}
+	err   error
+}
+
+// watchDeployments starts waiting for the deployments of the registered
+// jobs, each bounded by the tenant's timeout.
+func (e Env) watchDeployments(ctx context.Context, d desired, regs []registered) []*deployWait {
+	waits := make([]*deployWait, 0, len(regs))
+	for _, reg := range regs {
+		w := &deployWait{jobID: reg.jobID, done: make(chan struct{})}
+		go func() {
+			defer close(w.done)
+			wctx, cancel := context.WithTimeout(ctx, d.timeout)
+			defer cancel()
+			if err := e.Nomad.WaitDeployment(wctx, d.names.Namespace, reg.jobID, reg.index); err != nil {
+				w.err = fmt.Errorf("%s did not become healthy: %w", reg.jobID, err)
+			}
+		}()
+		waits = append(waits, w)
 	}
-	return out, errors.Join(errs...)
+	return waits
+}
+
+// awaitDeployments waits for every wait to finish, reporting on step what
+// each job is doing while it takes long, and joins their errors.
+func (e Env) awaitDeployments(ctx context.Context, d desired, r runner, step string, waits []*deployWait) error {
+	errs := make([]error, len(waits))
+	var wg sync.WaitGroup
+	for i, w := range waits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.reportWhile(ctx, r, step, w.jobID, func(ctx context.Context) string {
+				return e.Nomad.Describe(ctx, d.names.Namespace, w.jobID)
+			}, func() error {
+				select {
+				case <-w.done:
+					return w.err
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// applyAndWait registers jobs and, when wait is set, waits for their
+// deployments (and for the earlier waits still pending) to succeed.
+func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string, wait bool, jobs []jobspec.Job, pending ...*deployWait) (Outcome, error) {
+	regs, out, err := e.register(ctx, r, step, jobs)
+	if err != nil || !wait {
+		return out, err
+	}
+	waits := append(e.watchDeployments(ctx, d, regs), pending...)
+	if err := e.awaitDeployments(ctx, d, r, step, waits); err != nil {
+		return out, err
+	}
+	out.Detail += "; healthy"
+	return out, nil
+}
+
+// applyDataServices registers the data services and returns as soon as
+// each of their services passes its Consul checks, which is all the next
+// steps (Vault connections, migrations) need; their deployments go on
+// being watched, and the app step waits for them too before up succeeds,
+// so nothing is declared healthy that Nomad did not find healthy. A
+// deployment that fails before its service passes fails this step.
+func (e Env) applyDataServices(ctx context.Context, d desired, r runner) (Outcome, []*deployWait, error) {
+	jobs := d.stage(tenant.StageData)
+	regs, out, err := e.register(ctx, r, StepDataServices, jobs)
+	if err != nil {
+		return out, nil, err
+	}
+	waits := e.watchDeployments(ctx, d, regs)
+	var services []string // by job, as d.stage orders them; "" for a job without a service
+	for _, c := range tenant.ComponentsAt(tenant.StageData) {
+		services = append(services, d.names.Service(c))
+	}
+	errs := make([]error, len(waits))
+	var wg sync.WaitGroup
+	for i, w := range waits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			passing := make(chan error, 1)
+			if services[i] != "" {
+				go func() {
+					_, err := e.serviceAddr(sctx, services[i], d.timeout)
+					passing <- err
+				}()
+			}
+			errs[i] = e.reportWhile(ctx, r, StepDataServices, w.jobID, func(ctx context.Context) string {
+				return e.Nomad.Describe(ctx, d.names.Namespace, w.jobID)
+			}, func() error {
+				select {
+				case <-w.done:
+					return w.err
+				case err := <-passing:
+					if err != nil {
+						<-w.done // the deployment's verdict explains more than Consul's
+						if w.err != nil {
+							return w.err
+						}
+					}
+					return err
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return out, nil, err
+	}
+	out.Detail += "; passing in Consul"
+	return out, waits, nil
 }
 
 // serviceAddr waits for a passing instance of service and returns host:port.
