@@ -129,7 +129,11 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	var converged bool
 	pre := []Step{
 		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
-			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, d.names)
+			if err := preflight(ctx, env, d.names); err != nil {
+				return Outcome{}, err
+			}
+			return Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"},
+				env.hostFree(ctx, d)
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
 			why, err := env.convergedCheck(ctx, d)
@@ -508,6 +512,37 @@ func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Durat
 			delay *= 2
 		}
 	}
+}
+
+// hostFree refuses a host that another tenant holds: in its record, or in
+// the tags of its services in Consul (a tenant whose up has not finished
+// yet). Routing would otherwise hand one tenant's traffic to another.
+func (e Env) hostFree(ctx context.Context, d desired) error {
+	host := d.spec.Host.String()
+	var holders []string
+	recs, err := e.Consul.ListRecords(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Host == host && r.Tenant != d.spec.ID.String() {
+			holders = append(holders, r.Tenant)
+		}
+	}
+	tagged, err := e.Consul.TenantsTagged(ctx, "tenantctl.host="+host)
+	if err != nil {
+		return err
+	}
+	for _, id := range tagged {
+		if id != d.spec.ID.String() && !slices.Contains(holders, id) {
+			holders = append(holders, id)
+		}
+	}
+	if len(holders) == 0 {
+		return nil
+	}
+	return exit.UsageError("choose another --host for "+d.spec.ID.String()+", or first move "+holders[0]+" off it",
+		"host %s is held by tenant %s", host, strings.Join(holders, ", "))
 }
 
 // ownInstances keeps the instances of a tenant's service ("<id>--<component>")
