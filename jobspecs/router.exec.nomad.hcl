@@ -351,8 +351,8 @@ server {
   Every valid service also claims the hosts whose first label is its own
   tenant id (acme claims acme.example.test), so no other service can take a
   tenant's default host whatever their names' order.
-  Nomad's template runner refuses executeTemplate (its default
-  function_denylist), so this template defines no sub-templates.
+  Nomad's template runner refuses calls to sub-templates (its default
+  function_denylist), so this template defines none.
 */ -}}
 {{- range services }}
 {{- if .Tags | contains "tenantctl" }}
@@ -392,14 +392,14 @@ server {
 {{- range services }}
 {{- if .Tags | contains "tenantctl" }}
 {{- $name := .Name }}
-{{- $key := printf "svc %s" $name }}
-{{- if not (scratch.Key $key) }}
+{{- $svcKey := printf "svc %s" $name }}
+{{- if not (scratch.Key $svcKey) }}
 {{- if regexMatch `--app$` $name }}
 
 # Skipped a service tagged tenantctl: its name or a tenantctl.* tag is invalid.
 {{- end }}
 {{- else }}
-{{- $v := split " " (scratch.Get $key) }}
+{{- $v := split " " (scratch.Get $svcKey) }}
 {{- $id := index $v 0 }}
 {{- $tenantTag := printf "tenantctl.tenant=%s" $id }}
 {{- $hosts := "" }}
@@ -533,6 +533,7 @@ server {
 {{- end }}
     server_name {{ $pathHost }};
     server_tokens off;
+    absolute_redirect off;
     set $tenantctl_tenant "-";
     {{ $accessLogLine }}
     limit_req_status 429;
@@ -547,7 +548,7 @@ server {
 {{- $pathLocations }}
 }
 {{- end }}
-{{- "\n" }}
+{{- "\n" -}}
 EOT_TENANTS_CONF
       }
 

@@ -277,7 +277,7 @@ func TestTemplateFollowsNomadsRunner(t *testing.T) {
 
 	shipped := string(readEmbedded(t, consultemplates.FS, consultemplates.NginxTenants))
 	for _, f := range testenv.NomadTemplateFunctionDenylist() {
-		if strings.Contains(shipped, f+" ") || strings.Contains(shipped, "("+f) {
+		if strings.Contains(shipped, f) {
 			t.Errorf("the tenants template calls %s, which Nomad's template runner refuses", f)
 		}
 	}

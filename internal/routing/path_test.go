@@ -63,9 +63,11 @@ func testPathRouting(t *testing.T, consulAddr string, client *consulapi.Client) 
 	if p := backends["pathy"].lastHeaders.Load(); p == nil || (*p).Get("X-Forwarded-Prefix") != "/pathy" {
 		t.Errorf("X-Forwarded-Prefix at pathy's app: want /pathy")
 	}
-	st, _, h := r.get(t, shared, "/pathy")
-	if st != http.StatusPermanentRedirect || h.Get("Location") == "" || !strings.HasSuffix(h.Get("Location"), "/pathy/") {
-		t.Errorf("GET /pathy: got %d Location %q; want 308 to /pathy/", st, h.Get("Location"))
+	noFollow := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	st, _, h := httpGet(t, noFollow, "http://"+r.Addr+"/pathy?x=1", shared)
+	if st != http.StatusPermanentRedirect || h.Get("Location") != "/pathy/?x=1" {
+		t.Errorf("GET /pathy?x=1: got %d Location %q; want 308 to /pathy/?x=1", st, h.Get("Location"))
 	}
 	// Hosts keep working next to the path host.
 	if st, body, _ := r.get(t, "pathy.example.test", "/a"); st != http.StatusOK || !strings.HasPrefix(body, "tenant=pathy ") {
