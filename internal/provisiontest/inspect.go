@@ -133,30 +133,71 @@ func (h *Harness) Snapshot(id string) string {
 	return b.String()
 }
 
-// vaultPaths are the tenant's Vault objects.
+// vaultPaths are the tenant's Vault objects: its access objects, which
+// every down removes, then the keys to its data, which down keeps unless
+// it purges the data (KeptKeys).
 func (h *Harness) vaultPaths(n tenant.Names) []string {
 	db := h.cfg.Vault.DatabaseMount
+	var out []string
+	for _, id := range append(n.Identities(tenant.Components()), n.SharedJWTRole) {
+		out = append(out, "auth/"+h.cfg.Vault.JWTAuthPath+"/role/"+id)
+	}
+	for _, p := range append(n.Identities(tenant.Components()), n.SharedPolicy) {
+		out = append(out, "sys/policy/"+p)
+	}
+	for _, r := range append(n.DBRoles(tenant.Components()), n.RedisRoles(tenant.Components())...) {
+		out = append(out, db+"/roles/"+r)
+	}
+	return append(out, h.keyPaths(n)...)
+}
+
+// keyPaths are the Vault objects that hold the keys to a tenant's data: its
+// connections (the rotated root passwords) and its bootstrap secret.
+func (h *Harness) keyPaths(n tenant.Names) []string {
+	db := h.cfg.Vault.DatabaseMount
 	return []string{
-		"sys/policy/" + n.Policy,
-		"auth/" + h.cfg.Vault.JWTAuthPath + "/role/" + n.JWTRole,
 		h.cfg.Vault.KVMount + "/metadata/" + n.BootstrapPath,
 		db + "/config/" + n.DBConnection,
 		db + "/config/" + n.RedisConnection,
-		db + "/roles/" + n.DBRoleApp,
-		db + "/roles/" + n.DBRoleWorker,
-		db + "/roles/" + n.DBRoleMigrate,
-		db + "/roles/" + n.RedisRoleApp,
-		db + "/roles/" + n.RedisRoleWorker,
 	}
 }
 
-// AssertGone checks that nothing of the tenant is left: no Nomad job or
-// namespace, no Vault object, no Consul KV entry or service instance.
+// AssertGone checks that nothing of the tenant is left after a down that
+// kept its data: no Nomad job or namespace, no Vault object, no Consul KV
+// entry or service instance, except the keys to the kept data (KeptKeys).
 func (h *Harness) AssertGone(id string) {
 	h.t.Helper()
-	for _, p := range h.Leftovers(id) {
-		h.t.Errorf("%s after down: got %s; want nothing left", id, p)
+	kept := map[string]bool{}
+	for _, p := range h.keyPaths(Names(h.t, id)) {
+		kept["vault object "+p] = true
 	}
+	for _, p := range h.Leftovers(id) {
+		if !kept[p] {
+			h.t.Errorf("%s after down: got %s; want nothing left", id, p)
+		}
+	}
+}
+
+// AssertPurged checks that nothing at all of the tenant is left, not even
+// the keys to its data: what a down with --purge-data leaves.
+func (h *Harness) AssertPurged(id string) {
+	h.t.Helper()
+	for _, p := range h.Leftovers(id) {
+		h.t.Errorf("%s after down --purge-data: got %s; want nothing left", id, p)
+	}
+}
+
+// KeptKeys lists which of the keys to tenant id's data (its Vault
+// connections and bootstrap secret) exist.
+func (h *Harness) KeptKeys(id string) []string {
+	h.t.Helper()
+	var out []string
+	for _, p := range h.keyPaths(Names(h.t, id)) {
+		if sec, err := h.vaultRoot.Logical().Read(p); err == nil && sec != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Leftovers lists what is left of a tenant in Nomad, Vault and Consul.
