@@ -153,6 +153,10 @@ func (h *Harness) Double() *nomadtest.Server {
 // that tenantctl talks through.
 func (h *Harness) VaultProxy() *Proxy { return h.vaultProxy }
 
+// VaultRoot is a root client of the harness's Vault, not through the
+// proxy, for tests that change Vault behind tenantctl's back.
+func (h *Harness) VaultRoot() *vaultapi.Client { return h.vaultRoot }
+
 // ConsulProxy is the proxy in front of Consul that tenantctl talks through.
 func (h *Harness) ConsulProxy() *Proxy { return h.consulProxy }
 
