@@ -25,6 +25,7 @@ func TestDownThenUpKeepsData(t *testing.T) {
 	ctx := context.Background()
 
 	h.MustUp(id)
+	h.AssertOwnVaultRoles(id)
 	data := h.WriteData(id)
 
 	h.MustDown(id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,4 +245,71 @@ func (h *Harness) Leftovers(id string) []string {
 		}
 	}
 	return out
+}
+
+// VaultLogins returns, for tenant id, the roles its workloads logged in to
+// Vault's jwt auth with, by the job id their identity carried: what the
+// tokens alive now say (their metadata: the jwt role and the claims the
+// role maps). Tokens are looked up by accessor, never read.
+func (h *Harness) VaultLogins(id string) map[string][]string {
+	h.t.Helper()
+	n := Names(h.t, id)
+	sec, err := h.vaultRoot.Logical().List("auth/token/accessors")
+	if err != nil {
+		h.t.Fatalf("list token accessors: %v", err)
+	}
+	out := map[string][]string{}
+	if sec == nil {
+		return out
+	}
+	keys, _ := sec.Data["keys"].([]any)
+	for _, k := range keys {
+		acc, _ := k.(string)
+		info, err := h.vaultRoot.Logical().Write("auth/token/lookup-accessor", map[string]any{"accessor": acc})
+		if err != nil || info == nil {
+			continue // expired or revoked meanwhile
+		}
+		meta, _ := info.Data["meta"].(map[string]any)
+		if meta == nil || meta["nomad_namespace"] != n.Namespace {
+			continue
+		}
+		job, _ := meta["nomad_job_id"].(string)
+		role, _ := meta["role"].(string)
+		if !slices.Contains(out[job], role) {
+			out[job] = append(out[job], role)
+		}
+	}
+	return out
+}
+
+// AssertOwnVaultRoles checks that every workload of tenant id that logged
+// in to Vault used its own component's role (Names.Identity), dispatched
+// migration runs included, and that every component's tasks did log in.
+func (h *Harness) AssertOwnVaultRoles(id string) {
+	h.t.Helper()
+	n := Names(h.t, id)
+	logins := h.VaultLogins(id)
+	seen := map[string]bool{}
+	for job, roles := range logins {
+		var comp *tenant.Component
+		for _, c := range tenant.Components() {
+			if job == n.Job(c) || strings.HasPrefix(job, n.Job(c)+"/dispatch-") {
+				comp = &c
+			}
+		}
+		if comp == nil {
+			h.t.Errorf("vault login of %s from job %s: not a job of the tenant's components", id, job)
+			continue
+		}
+		if len(roles) != 1 || roles[0] != n.Identity(*comp) {
+			h.t.Errorf("vault logins of %s's job %s: got roles %v; want only %s", id, job, roles, n.Identity(*comp))
+		}
+		seen[comp.Name] = true
+	}
+	for _, c := range tenant.Components() {
+		if !seen[c.Name] {
+			h.t.Errorf("vault logins of %s: none from component %s (logins by job: %v); want its tasks to log in with %s",
+				id, c.Name, logins, n.Identity(c))
+		}
+	}
 }
