@@ -837,4 +837,15 @@ func TestReadOnly(t *testing.T) {
 	if changed, err := ro.EnsurePostgres(ctx, s.names, s.pgAddr()); !errors.Is(err, vault.ErrWouldWrite) || changed {
 		t.Errorf("read-only postgres without its connection: got changed=%v, %v; want ErrWouldWrite before the database bootstrap", changed, err)
 	}
+
+	// A component's role loosened to the namespace alone (any job of the
+	// tenant could log in with it) is a difference.
+	if _, err := e.root.Logical().Write("auth/jwt-nomad/role/"+s.names.IdentityMigrate, map[string]any{
+		"bound_claims": map[string]any{"nomad_namespace": s.names.Namespace},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := ro.EnsureJWTRoles(ctx, s.names); !errors.Is(err, vault.ErrWouldWrite) || changed {
+		t.Errorf("read-only jwt roles with migrate's bound to the namespace only: got changed=%v, %v; want ErrWouldWrite", changed, err)
+	}
 }
