@@ -841,7 +841,7 @@ func TestReadOnly(t *testing.T) {
 	// A component's role loosened to the namespace alone (any job of the
 	// tenant could log in with it) is a difference.
 	if _, err := e.root.Logical().Write("auth/jwt-nomad/role/"+s.names.IdentityMigrate, map[string]any{
-		"bound_claims": map[string]any{"nomad_namespace": s.names.Namespace},
+		"role_type": "jwt", "bound_claims": map[string]any{"nomad_namespace": s.names.Namespace},
 	}); err != nil {
 		t.Fatal(err)
 	}
