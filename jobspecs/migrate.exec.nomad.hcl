@@ -72,32 +72,36 @@ variable "spec_version" {
 
 variable "names" {
   type        = object({
-    namespace          = string
-    vault_role         = string
-    bootstrap_path     = string
-    database           = string
-    postgres_job       = string
-    redis_job          = string
-    migrate_job        = string
-    app_job            = string
-    worker_job         = string
-    postgres_service   = string
-    redis_service      = string
-    app_service        = string
-    worker_service     = string
-    postgres_volume    = string
-    redis_volume       = string
-    redis_admin_user   = string
-    redis_aclsave_user = string
-    db_role_app        = string
-    db_role_worker     = string
-    db_role_migrate    = string
-    db_owner_role      = string
-    db_app_role        = string
-    redis_role_app     = string
-    redis_role_worker  = string
+    namespace           = string
+    postgres_vault_role = string
+    redis_vault_role    = string
+    migrate_vault_role  = string
+    app_vault_role      = string
+    worker_vault_role   = string
+    bootstrap_path      = string
+    database            = string
+    postgres_job        = string
+    redis_job           = string
+    migrate_job         = string
+    app_job             = string
+    worker_job          = string
+    postgres_service    = string
+    redis_service       = string
+    app_service         = string
+    worker_service      = string
+    postgres_volume     = string
+    redis_volume        = string
+    redis_admin_user    = string
+    redis_aclsave_user  = string
+    db_role_app         = string
+    db_role_worker      = string
+    db_role_migrate     = string
+    db_owner_role       = string
+    db_app_role         = string
+    redis_role_app      = string
+    redis_role_worker   = string
   })
-  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
+  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault identity (jwt role and policy) of each component, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
   validation {
     condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
@@ -217,7 +221,7 @@ job "migrate" {
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
       vault {
-        role        = var.names.vault_role
+        role        = var.names.migrate_vault_role
         env         = false
         change_mode = "noop"
       }

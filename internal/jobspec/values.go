@@ -96,8 +96,9 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	obj := func(name string, fields ...Value) Value { return Value{Name: name, Kind: Object, Fields: fields} }
 
 	components := tenant.Components()
-	var jobs, services, volumes []Value
+	var jobs, services, volumes, identities []Value
 	for _, c := range components {
+		identities = append(identities, fixed(c.Name+"_vault_role", n.Identity(c)))
 		jobs = append(jobs, fixed(c.Name+"_job", n.Job(c)))
 		if c.Service {
 			services = append(services, fixed(c.Name+"_service", n.Service(c)))
@@ -106,12 +107,12 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			volumes = append(volumes, fixed(c.Name+"_volume", n.Volume(c)))
 		}
 	}
-	names := []Value{
-		fixed("namespace", n.Namespace),
-		fixed("vault_role", n.JWTRole),
+	names := []Value{fixed("namespace", n.Namespace)}
+	names = append(names, identities...)
+	names = append(names,
 		fixed("bootstrap_path", n.BootstrapPath),
 		fixed("database", n.Database),
-	}
+	)
 	names = append(append(append(names, jobs...), services...), volumes...)
 	names = append(names,
 		fixed("redis_admin_user", n.RedisAdminUser),

@@ -93,8 +93,8 @@ func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 		f    func() (bool, error)
 	}{
 		{"bootstrap secret", func() (bool, error) { return e.VaultCheck.EnsureBootstrap(ctx, d.names) }},
-		{"policy", func() (bool, error) { return e.VaultCheck.EnsurePolicy(ctx, d.names) }},
-		{"jwt role", func() (bool, error) { return e.VaultCheck.EnsureJWTRole(ctx, d.names) }},
+		{"policies", func() (bool, error) { return e.VaultCheck.EnsurePolicies(ctx, d.names) }},
+		{"jwt roles", func() (bool, error) { return e.VaultCheck.EnsureJWTRoles(ctx, d.names) }},
 		{"postgres secrets engine", func() (bool, error) { return e.VaultCheck.EnsurePostgres(ctx, d.names, pgAddr) }},
 		{"redis secrets engine", func() (bool, error) { return e.VaultCheck.EnsureRedis(ctx, d.names, redisAddr) }},
 	}

@@ -44,14 +44,15 @@ type Nomad interface {
 type Vault interface {
 	Preflight(ctx context.Context, names ...tenant.Names) error
 	EnsureBootstrap(ctx context.Context, n tenant.Names) (bool, error)
-	EnsurePolicy(ctx context.Context, n tenant.Names) (bool, error)
-	EnsureJWTRole(ctx context.Context, n tenant.Names) (bool, error)
+	EnsurePolicies(ctx context.Context, n tenant.Names) (bool, error)
+	EnsureJWTRoles(ctx context.Context, n tenant.Names) (bool, error)
 	EnsurePostgres(ctx context.Context, n tenant.Names, addr string) (bool, error)
 	EnsureRedis(ctx context.Context, n tenant.Names, addr string) (bool, error)
 	RotateRoots(ctx context.Context, n tenant.Names) (vault.RotateReport, error)
 	ListLeases(ctx context.Context, n tenant.Names) (vault.Leases, error)
 	RevokeLeases(ctx context.Context, n tenant.Names, l vault.Leases) ([]vault.RoleLeases, error)
 	Teardown(ctx context.Context, n tenant.Names) (bool, error)
+	PurgeKeys(ctx context.Context, n tenant.Names) (bool, error)
 }
 
 // Consul is what provisioning needs of Consul. *consul.Client implements it.

@@ -18,6 +18,7 @@ const (
 	StepVaultTeardown = "vault"
 	StepData          = "data-services"
 	StepVolumes       = "volumes"
+	StepVaultKeys     = "vault-keys"
 	StepForget        = "record"
 	StepDelNS         = "namespace"
 )
@@ -36,10 +37,15 @@ type DownOptions struct {
 }
 
 // Down removes a tenant in the reverse order of up: workloads first; then
-// Vault (leases are revoked while Postgres and Redis still run, so Vault can
-// drop the users it created); then the data services, the volumes when asked,
-// the tenant's record and its namespace; the lock key last. Every step is
-// idempotent, so an interrupted down is finished by running it again.
+// Vault's access objects (leases are revoked while Postgres and Redis still
+// run, so Vault can drop the users it created; roles, policies, jwt roles);
+// then the data services; the volumes and, after them, the keys to the data
+// (Vault's connections and the bootstrap secret) only when asked; the
+// tenant's record and its namespace; the lock key last. Without PurgeData
+// the keys stay with the data, so a later up of the same id comes back with
+// its rows, its Redis keys and working credentials. Every step is
+// idempotent, so an interrupted down is finished by running it again, and
+// up converges after any prefix of it.
 func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 	n := tenant.NamesFor(opt.ID)
 	r := env.runner("down", opt.ID)
@@ -96,7 +102,7 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 		}},
 		{Name: StepVaultTeardown, Apply: func(ctx context.Context) (Outcome, error) {
 			changed, err := env.Vault.Teardown(ctx, n)
-			return Outcome{Changed: changed, Detail: "leases revoked; roles, connections, policy, jwt role and bootstrap secret deleted"}, err
+			return Outcome{Changed: changed, Detail: "leases revoked; credential roles, policies and jwt roles deleted"}, err
 		}},
 		{Name: StepData, Apply: func(ctx context.Context) (Outcome, error) {
 			return stop(ctx, n.Jobs(tenant.ComponentsAt(tenant.StageData))...)
@@ -106,6 +112,16 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 				return Outcome{Detail: "kept " + strings.Join(n.Volumes(tenant.Components()), " and ") + " (use --purge-data to delete them)"}, nil
 			}
 			return env.purgeVolumes(ctx, n, opt.Profile)
+		}},
+		{Name: StepVaultKeys, Apply: func(ctx context.Context) (Outcome, error) {
+			// After the volumes: a purge interrupted before them keeps the
+			// keys to what is still there.
+			if !opt.PurgeData {
+				return Outcome{Detail: "kept the connections " + n.DBConnection + ", " + n.RedisConnection +
+					" and the bootstrap secret: the kept data's keys (--purge-data deletes them)"}, nil
+			}
+			changed, err := env.Vault.PurgeKeys(ctx, n)
+			return Outcome{Changed: changed, Detail: "deleted the connections and the bootstrap secret"}, err
 		}},
 		{Name: StepForget, Apply: func(ctx context.Context) (Outcome, error) {
 			changed, err := env.Consul.DeletePrefix(ctx, n.KVPrefix)

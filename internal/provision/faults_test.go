@@ -44,7 +44,7 @@ func faultFor(h *provisiontest.Harness, step string, n tenant.Names) func() {
 		return func() { h.Double().Fault("GET /v1/namespace/"+n.Namespace, 1, nomadtest.FaultError) }
 	case provision.StepVault:
 		// Vault's client retries a 5xx twice: fail more often than that.
-		return func() { h.VaultProxy().Fail(n.ID.String(), 10, write("/"+n.Policy)) }
+		return func() { h.VaultProxy().Fail(n.ID.String(), 10, write("/"+n.IdentityPostgres)) }
 	case provision.StepDataServices:
 		return func() { h.Double().Fault("PUT /v1/job/"+n.JobPostgres+"/plan", 1, nomadtest.FaultError) }
 	case provision.StepSecretsEngines:
@@ -188,7 +188,7 @@ func runFaultRow(t *testing.T, h *provisiontest.Harness, r *faultRow) {
 		return
 	}
 	r.again = "converged (ready; next up: no changes)"
-	if _, err := h.Down(context.Background(), r.id); err != nil {
+	if _, err := provision.Down(context.Background(), h.Env(), h.DownOptions(r.id, true)); err != nil {
 		r.down = "error: " + firstLine(err)
 		return
 	}

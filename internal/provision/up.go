@@ -283,8 +283,8 @@ func (e Env) vaultIdentity(ctx context.Context, d desired) (Outcome, error) {
 		f    func(context.Context, tenant.Names) (bool, error)
 	}{
 		{"bootstrap secret", e.Vault.EnsureBootstrap},
-		{"policy", e.Vault.EnsurePolicy},
-		{"jwt role", e.Vault.EnsureJWTRole},
+		{"policies", e.Vault.EnsurePolicies},
+		{"jwt roles", e.Vault.EnsureJWTRoles},
 	} {
 		changed, err := s.f(ctx, d.names)
 		if err != nil {
@@ -295,7 +295,7 @@ func (e Env) vaultIdentity(ctx context.Context, d desired) (Outcome, error) {
 			parts = append(parts, s.what)
 		}
 	}
-	out.Detail = "policy " + d.names.Policy + ", jwt role " + d.names.JWTRole
+	out.Detail = "policy and jwt role of each component: " + strings.Join(d.names.Identities(tenant.Components()), ", ")
 	if len(parts) > 0 {
 		out.Detail += " (wrote " + strings.Join(parts, ", ") + ")"
 	}

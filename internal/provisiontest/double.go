@@ -113,9 +113,15 @@ func (d *double) Postgres(_ *Harness, id, db string) (string, error) {
 	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", observerUser, observerPassword, pg.Host, pg.Port, db), nil
 }
 
-// taskVault logs in to Vault with a task's workload identity, as Nomad's
-// template runner does for the task's vault block.
-func (d *double) taskVault(ctx context.Context, h *Harness, n tenant.Names, jwt string) (*vaultapi.Client, error) {
+// taskVault logs in to Vault as task of the starting task's allocation (the
+// task whose template reads Vault), with its workload identity and the role
+// its jobspec's vault block names, as Nomad's template runner does.
+func (d *double) taskVault(ctx context.Context, h *Harness, ts nomadtest.TaskStart, task string) (*vaultapi.Client, error) {
+	role := vaultRole(ts, task)
+	if role == "" {
+		return nil, fmt.Errorf("task %s of job %s has no vault block with a role", task, ts.Alloc.JobID)
+	}
+	jwt := d.identity(ts, task)
 	if jwt == "" {
 		return nil, errors.New("the task has no workload identity for vault")
 	}
@@ -126,7 +132,7 @@ func (d *double) taskVault(ctx context.Context, h *Harness, n tenant.Names, jwt 
 		return nil, err
 	}
 	c.SetToken("")
-	sec, err := c.Logical().WriteWithContext(ctx, "auth/"+h.cfg.Vault.JWTAuthPath+"/login", map[string]any{"role": n.JWTRole, "jwt": jwt})
+	sec, err := c.Logical().WriteWithContext(ctx, "auth/"+h.cfg.Vault.JWTAuthPath+"/login", map[string]any{"role": role, "jwt": jwt})
 	if err != nil {
 		return nil, fmt.Errorf("vault login with workload identity: %w", err)
 	}
@@ -140,7 +146,7 @@ func (d *double) taskVault(ctx context.Context, h *Harness, n tenant.Names, jwt 
 // bootstrapPassword reads key of the tenant's bootstrap secret as the
 // allocation's init task, whose template reads it.
 func (d *double) bootstrapPassword(ctx context.Context, h *Harness, n tenant.Names, ts nomadtest.TaskStart, key string) (string, error) {
-	c, err := d.taskVault(ctx, h, n, d.identity(ts, "init"))
+	c, err := d.taskVault(ctx, h, ts, "init")
 	if err != nil {
 		return "", err
 	}
@@ -166,6 +172,25 @@ func creds(ctx context.Context, c *vaultapi.Client, mount, role string) (string,
 	u, _ := sec.Data["username"].(string)
 	p, _ := sec.Data["password"].(string)
 	return u, p, nil
+}
+
+// vaultRole returns the role of task's vault block in the allocation's job,
+// "" when it has none.
+func vaultRole(ts nomadtest.TaskStart, task string) string {
+	if ts.Alloc == nil || ts.Alloc.Job == nil {
+		return ""
+	}
+	for _, tg := range ts.Alloc.Job.TaskGroups {
+		if tg.Name == nil || *tg.Name != ts.Alloc.TaskGroup {
+			continue
+		}
+		for _, t := range tg.Tasks {
+			if t.Name == task && t.Vault != nil {
+				return t.Vault.Role
+			}
+		}
+	}
+	return ""
 }
 
 // identity is the workload identity of the allocation's task that renders
@@ -270,7 +295,7 @@ func (d *double) redisTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 // on stderr when it fails.
 func (d *double) migrateTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
-		vc, err := d.taskVault(ctx, h, n, d.identity(ts, ts.Task.Name))
+		vc, err := d.taskVault(ctx, h, ts, ts.Task.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -303,7 +328,7 @@ func (d *double) migrateTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 // reference app (serve) or worker (work) in-process on the allocation's port.
 func (d *double) appTask(h *Harness, n tenant.Names, cmd, dbRole, redisRole, readyPath string) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
-		vc, err := d.taskVault(ctx, h, n, d.identity(ts, ts.Task.Name))
+		vc, err := d.taskVault(ctx, h, ts, ts.Task.Name)
 		if err != nil {
 			return nil, err
 		}

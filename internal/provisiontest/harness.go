@@ -153,6 +153,10 @@ func (h *Harness) Double() *nomadtest.Server {
 // that tenantctl talks through.
 func (h *Harness) VaultProxy() *Proxy { return h.vaultProxy }
 
+// VaultRoot is a root client of the harness's Vault, not through the
+// proxy, for tests that change Vault behind tenantctl's back.
+func (h *Harness) VaultRoot() *vaultapi.Client { return h.vaultRoot }
+
 // ConsulProxy is the proxy in front of Consul that tenantctl talks through.
 func (h *Harness) ConsulProxy() *Proxy { return h.consulProxy }
 
@@ -275,10 +279,26 @@ func (h *Harness) MustUp(id string) provision.UpResult {
 	return res
 }
 
-// Down runs down for tenant id.
+// Down runs down for tenant id, keeping its data (the default).
 func (h *Harness) Down(ctx context.Context, id string) (provision.Report, error) {
-	return provision.Down(ctx, h.Env(), provision.DownOptions{ID: ID(h.t, id), Profile: tenant.ProfileExec,
-		LockTimeout: 20 * time.Second, Holder: consul.Holder{Operator: "test", Command: "down " + id}})
+	return provision.Down(ctx, h.Env(), h.DownOptions(id, false))
+}
+
+// DownOptions are the options Down uses for tenant id; purge is
+// --purge-data.
+func (h *Harness) DownOptions(id string, purge bool) provision.DownOptions {
+	return provision.DownOptions{ID: ID(h.t, id), Profile: tenant.ProfileExec, PurgeData: purge,
+		LockTimeout: 20 * time.Second, Holder: consul.Holder{Operator: "test", Command: "down " + id}}
+}
+
+// MustDownPurge runs down --purge-data for tenant id.
+func (h *Harness) MustDownPurge(id string) provision.Report {
+	h.t.Helper()
+	rep, err := provision.Down(context.Background(), h.Env(), h.DownOptions(id, true))
+	if err != nil {
+		h.t.Fatalf("down --purge-data %s: %v", id, err)
+	}
+	return rep
 }
 
 // MustDown runs down for tenant id.

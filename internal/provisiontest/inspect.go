@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,30 +134,71 @@ func (h *Harness) Snapshot(id string) string {
 	return b.String()
 }
 
-// vaultPaths are the tenant's Vault objects.
+// vaultPaths are the tenant's Vault objects: its access objects, which
+// every down removes, then the keys to its data, which down keeps unless
+// it purges the data (KeptKeys).
 func (h *Harness) vaultPaths(n tenant.Names) []string {
 	db := h.cfg.Vault.DatabaseMount
+	var out []string
+	for _, id := range append(n.Identities(tenant.Components()), n.SharedJWTRole) {
+		out = append(out, "auth/"+h.cfg.Vault.JWTAuthPath+"/role/"+id)
+	}
+	for _, p := range append(n.Identities(tenant.Components()), n.SharedPolicy) {
+		out = append(out, "sys/policy/"+p)
+	}
+	for _, r := range append(n.DBRoles(tenant.Components()), n.RedisRoles(tenant.Components())...) {
+		out = append(out, db+"/roles/"+r)
+	}
+	return append(out, h.keyPaths(n)...)
+}
+
+// keyPaths are the Vault objects that hold the keys to a tenant's data: its
+// connections (the rotated root passwords) and its bootstrap secret.
+func (h *Harness) keyPaths(n tenant.Names) []string {
+	db := h.cfg.Vault.DatabaseMount
 	return []string{
-		"sys/policy/" + n.Policy,
-		"auth/" + h.cfg.Vault.JWTAuthPath + "/role/" + n.JWTRole,
 		h.cfg.Vault.KVMount + "/metadata/" + n.BootstrapPath,
 		db + "/config/" + n.DBConnection,
 		db + "/config/" + n.RedisConnection,
-		db + "/roles/" + n.DBRoleApp,
-		db + "/roles/" + n.DBRoleWorker,
-		db + "/roles/" + n.DBRoleMigrate,
-		db + "/roles/" + n.RedisRoleApp,
-		db + "/roles/" + n.RedisRoleWorker,
 	}
 }
 
-// AssertGone checks that nothing of the tenant is left: no Nomad job or
-// namespace, no Vault object, no Consul KV entry or service instance.
+// AssertGone checks that nothing of the tenant is left after a down that
+// kept its data: no Nomad job or namespace, no Vault object, no Consul KV
+// entry or service instance, except the keys to the kept data (KeptKeys).
 func (h *Harness) AssertGone(id string) {
 	h.t.Helper()
-	for _, p := range h.Leftovers(id) {
-		h.t.Errorf("%s after down: got %s; want nothing left", id, p)
+	kept := map[string]bool{}
+	for _, p := range h.keyPaths(Names(h.t, id)) {
+		kept["vault object "+p] = true
 	}
+	for _, p := range h.Leftovers(id) {
+		if !kept[p] {
+			h.t.Errorf("%s after down: got %s; want nothing left", id, p)
+		}
+	}
+}
+
+// AssertPurged checks that nothing at all of the tenant is left, not even
+// the keys to its data: what a down with --purge-data leaves.
+func (h *Harness) AssertPurged(id string) {
+	h.t.Helper()
+	for _, p := range h.Leftovers(id) {
+		h.t.Errorf("%s after down --purge-data: got %s; want nothing left", id, p)
+	}
+}
+
+// KeptKeys lists which of the keys to tenant id's data (its Vault
+// connections and bootstrap secret) exist.
+func (h *Harness) KeptKeys(id string) []string {
+	h.t.Helper()
+	var out []string
+	for _, p := range h.keyPaths(Names(h.t, id)) {
+		if sec, err := h.vaultRoot.Logical().Read(p); err == nil && sec != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Leftovers lists what is left of a tenant in Nomad, Vault and Consul.
@@ -203,4 +245,71 @@ func (h *Harness) Leftovers(id string) []string {
 		}
 	}
 	return out
+}
+
+// VaultLogins returns, for tenant id, the roles its workloads logged in to
+// Vault's jwt auth with, by the job id their identity carried: what the
+// tokens alive now say (their metadata: the jwt role and the claims the
+// role maps). Tokens are looked up by accessor, never read.
+func (h *Harness) VaultLogins(id string) map[string][]string {
+	h.t.Helper()
+	n := Names(h.t, id)
+	sec, err := h.vaultRoot.Logical().List("auth/token/accessors")
+	if err != nil {
+		h.t.Fatalf("list token accessors: %v", err)
+	}
+	out := map[string][]string{}
+	if sec == nil {
+		return out
+	}
+	keys, _ := sec.Data["keys"].([]any)
+	for _, k := range keys {
+		acc, _ := k.(string)
+		info, err := h.vaultRoot.Logical().Write("auth/token/lookup-accessor", map[string]any{"accessor": acc})
+		if err != nil || info == nil {
+			continue // expired or revoked meanwhile
+		}
+		meta, _ := info.Data["meta"].(map[string]any)
+		if meta == nil || meta["nomad_namespace"] != n.Namespace {
+			continue
+		}
+		job, _ := meta["nomad_job_id"].(string)
+		role, _ := meta["role"].(string)
+		if !slices.Contains(out[job], role) {
+			out[job] = append(out[job], role)
+		}
+	}
+	return out
+}
+
+// AssertOwnVaultRoles checks that every workload of tenant id that logged
+// in to Vault used its own component's role (Names.Identity), dispatched
+// migration runs included, and that every component's tasks did log in.
+func (h *Harness) AssertOwnVaultRoles(id string) {
+	h.t.Helper()
+	n := Names(h.t, id)
+	logins := h.VaultLogins(id)
+	seen := map[string]bool{}
+	for job, roles := range logins {
+		var comp *tenant.Component
+		for _, c := range tenant.Components() {
+			if job == n.Job(c) || strings.HasPrefix(job, n.Job(c)+"/dispatch-") {
+				comp = &c
+			}
+		}
+		if comp == nil {
+			h.t.Errorf("vault login of %s from job %s: not a job of the tenant's components", id, job)
+			continue
+		}
+		if len(roles) != 1 || roles[0] != n.Identity(*comp) {
+			h.t.Errorf("vault logins of %s's job %s: got roles %v; want only %s", id, job, roles, n.Identity(*comp))
+		}
+		seen[comp.Name] = true
+	}
+	for _, c := range tenant.Components() {
+		if !seen[c.Name] {
+			h.t.Errorf("vault logins of %s: none from component %s (logins by job: %v); want its tasks to log in with %s",
+				id, c.Name, logins, n.Identity(c))
+		}
+	}
 }

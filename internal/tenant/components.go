@@ -31,6 +31,19 @@ type Component struct {
 	// Volume reports whether the job keeps data on a volume (docker: a Nomad
 	// dynamic host volume; exec: a directory on the client).
 	Volume bool
+	// Reads is what the component's tasks may read from Vault with their
+	// workload identity; its Vault policy grants exactly that (see Names.Identity).
+	Reads Reads
+}
+
+// Reads is what one component's tasks read from Vault.
+type Reads struct {
+	// Bootstrap: the tenant's bootstrap secret (the data services'
+	// first-boot admin passwords).
+	Bootstrap bool
+	// Postgres and Redis: dynamic credentials of the component's own roles
+	// (Names.DBRole, Names.RedisRole).
+	Postgres, Redis bool
 }
 
 // Components returns a tenant's components in the order up registers them.
@@ -38,11 +51,11 @@ type Component struct {
 // "Adding a component" in docs/jobspecs.md.
 func Components() []Component {
 	return []Component{
-		{Name: "postgres", Stage: StageData, Service: true, Volume: true},
-		{Name: "redis", Stage: StageData, Service: true, Volume: true},
-		{Name: "migrate", Stage: StageMigrate},
-		{Name: "app", Stage: StageWorkload, Service: true},
-		{Name: "worker", Stage: StageWorkload, Service: true},
+		{Name: "postgres", Stage: StageData, Service: true, Volume: true, Reads: Reads{Bootstrap: true}},
+		{Name: "redis", Stage: StageData, Service: true, Volume: true, Reads: Reads{Bootstrap: true}},
+		{Name: "migrate", Stage: StageMigrate, Reads: Reads{Postgres: true}},
+		{Name: "app", Stage: StageWorkload, Service: true, Reads: Reads{Postgres: true, Redis: true}},
+		{Name: "worker", Stage: StageWorkload, Service: true, Reads: Reads{Postgres: true, Redis: true}},
 	}
 }
 
@@ -75,6 +88,40 @@ func (n Names) Volume(c Component) string {
 	}
 	return n.ID.String() + Separator + c.Name + "-data"
 }
+
+// Identity returns the name of component c's Vault identity: its role in the
+// Nomad workload-identity jwt auth mount and its ACL policy (two Vault
+// systems, one name). Every component has one.
+func (n Names) Identity(c Component) string {
+	return n.ID.String() + Separator + "nomad-" + c.Name
+}
+
+// DBRole returns the database secrets engine role issuing component c's
+// Postgres credentials, "" when c reads none.
+func (n Names) DBRole(c Component) string {
+	if !c.Reads.Postgres {
+		return ""
+	}
+	return n.ID.String() + Separator + c.Name
+}
+
+// RedisRole returns the database secrets engine role issuing component c's
+// Redis credentials, "" when c reads none.
+func (n Names) RedisRole(c Component) string {
+	if !c.Reads.Redis {
+		return ""
+	}
+	return n.ID.String() + Separator + "redis-" + c.Name
+}
+
+// Identities returns the Vault identities of cs, in order.
+func (n Names) Identities(cs []Component) []string { return nonEmpty(cs, n.Identity) }
+
+// DBRoles returns the Postgres credential roles of cs, in order.
+func (n Names) DBRoles(cs []Component) []string { return nonEmpty(cs, n.DBRole) }
+
+// RedisRoles returns the Redis credential roles of cs, in order.
+func (n Names) RedisRoles(cs []Component) []string { return nonEmpty(cs, n.RedisRole) }
 
 // Jobs returns the Nomad job ids of cs, in order.
 func (n Names) Jobs(cs []Component) []string {

@@ -20,7 +20,8 @@ func TestComponentNamesAreNames(t *testing.T) {
 			t.Errorf("component %s is listed twice", c.Name)
 		}
 		seen[c.Name] = true
-		for what, name := range map[string]string{"job": n.Job(c), "service": n.Service(c), "volume": n.Volume(c)} {
+		for what, name := range map[string]string{"job": n.Job(c), "service": n.Service(c), "volume": n.Volume(c),
+			"vault identity": n.Identity(c), "postgres role": n.DBRole(c), "redis role": n.RedisRole(c)} {
 			if name != "" && !slices.Contains(values, name) {
 				t.Errorf("the %s of component %s, %q, is not a field of Names; add one to Names and NamesFor", what, c.Name, name)
 			}
@@ -45,5 +46,14 @@ func TestComponentNamesAreNames(t *testing.T) {
 	}
 	if got, want := n.Volumes(Components()), []string{n.VolumePostgres, n.VolumeRedis}; !slices.Equal(got, want) {
 		t.Errorf("volumes: got %v; want %v", got, want)
+	}
+	if got, want := n.Identities(Components()), []string{n.IdentityPostgres, n.IdentityRedis, n.IdentityMigrate, n.IdentityApp, n.IdentityWorker}; !slices.Equal(got, want) {
+		t.Errorf("vault identities: got %v; want %v", got, want)
+	}
+	if got, want := n.DBRoles(Components()), []string{n.DBRoleMigrate, n.DBRoleApp, n.DBRoleWorker}; !slices.Equal(got, want) {
+		t.Errorf("postgres roles: got %v; want %v", got, want)
+	}
+	if got, want := n.RedisRoles(Components()), []string{n.RedisRoleApp, n.RedisRoleWorker}; !slices.Equal(got, want) {
+		t.Errorf("redis roles: got %v; want %v", got, want)
 	}
 }

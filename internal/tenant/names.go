@@ -36,8 +36,18 @@ type Names struct {
 	LockKey         string // the tenant's apply lock
 
 	// Vault (names inside their mounts).
-	Policy          string // ACL policy for the tenant's workloads
-	JWTRole         string // role in the Nomad workload-identity jwt auth mount
+	// One identity per component (Names.Identity): its jwt auth role and
+	// its ACL policy share the name.
+	IdentityPostgres string
+	IdentityRedis    string
+	IdentityMigrate  string
+	IdentityApp      string
+	IdentityWorker   string
+	// SharedPolicy and SharedJWTRole are the one policy and jwt role every
+	// task of the tenant shared before per-component identities; up and
+	// down delete them.
+	SharedPolicy    string
+	SharedJWTRole   string
 	DBConnection    string // database mount: connection to the tenant's Postgres
 	RedisConnection string // database mount: connection to the tenant's Redis
 	DBRoleApp       string
@@ -82,8 +92,14 @@ func NamesFor(id ID) Names {
 		KVPrefix:        "tenantctl/tenants/" + s + "/",
 		LockKey:         "tenantctl/locks/" + s + "/lock",
 
-		Policy:          n("tenant"),
-		JWTRole:         n("nomad"),
+		IdentityPostgres: n("nomad-postgres"),
+		IdentityRedis:    n("nomad-redis"),
+		IdentityMigrate:  n("nomad-migrate"),
+		IdentityApp:      n("nomad-app"),
+		IdentityWorker:   n("nomad-worker"),
+		SharedPolicy:     n("tenant"),
+		SharedJWTRole:    n("nomad"),
+
 		DBConnection:    n("postgres"),
 		RedisConnection: n("redis"),
 		DBRoleApp:       n("app"),

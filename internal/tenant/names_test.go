@@ -16,7 +16,10 @@ var systemOf = map[string]string{
 	"JobMigrate": "nomad", "VolumePostgres": "nomad-volume", "VolumeRedis": "nomad-volume",
 	"ServiceApp": "consul-service", "ServiceWorker": "consul-service", "ServicePostgres": "consul-service",
 	"ServiceRedis": "consul-service", "KVPrefix": "consul-kv", "LockKey": "consul-kv",
-	"Policy": "vault-policy", "JWTRole": "vault-jwt", "DBConnection": "vault-db", "RedisConnection": "vault-db",
+	// An identity names a jwt role and an ACL policy.
+	"IdentityPostgres": "vault-identity", "IdentityRedis": "vault-identity", "IdentityMigrate": "vault-identity",
+	"IdentityApp": "vault-identity", "IdentityWorker": "vault-identity",
+	"SharedPolicy": "vault-policy", "SharedJWTRole": "vault-identity", "DBConnection": "vault-db", "RedisConnection": "vault-db",
 	"DBRoleApp": "vault-db", "DBRoleWorker": "vault-db", "DBRoleMigrate": "vault-db", "RedisRoleApp": "vault-db",
 	"RedisRoleWorker": "vault-db", "BootstrapPath": "vault-kv",
 	"Database": "postgres", "OwnerRole": "postgres", "AppGroupRole": "postgres",
@@ -141,7 +144,7 @@ func TestNamesAreDistinctWithinTenant(t *testing.T) {
 func TestNamesFor(t *testing.T) {
 	n := NamesFor("acme-corp")
 	for got, want := range map[string]string{
-		n.Namespace: "acme-corp--tenant", n.JobPostgres: "acme-corp--postgres", n.JWTRole: "acme-corp--nomad",
+		n.Namespace: "acme-corp--tenant", n.JobPostgres: "acme-corp--postgres", n.IdentityApp: "acme-corp--nomad-app",
 		n.Database: "acme_corp__app", n.BootstrapPath: "tenants/acme-corp/bootstrap", n.RedisAdminUser: "acme-corp--admin",
 		n.RedisACLSaveUser: "acme-corp--aclsave",
 	} {

@@ -213,14 +213,18 @@ func (c *Client) Preflight(ctx context.Context, names ...tenant.Names) error {
 func (c *Client) requiredCapabilities(n tenant.Names) map[string][]string {
 	crud := []string{"create", "read", "update", "delete"}
 	req := map[string][]string{
-		policyPath(n):                                           crud,
-		c.jwtRolePath(n):                                        crud,
 		c.bootstrapDataPath(n):                                  {"create", "read"},
 		c.bootstrapMetaPath(n):                                  {"read", "update", "delete"},
 		c.connectionPath(n.DBConnection):                        crud,
 		c.connectionPath(n.RedisConnection):                     crud,
 		c.mounts.Database + "/rotate-root/" + n.DBConnection:    {"update"},
 		c.mounts.Database + "/rotate-root/" + n.RedisConnection: {"update"},
+	}
+	for _, id := range append(n.Identities(tenant.Components()), n.SharedJWTRole) {
+		req[c.jwtRolePath(id)] = crud
+	}
+	for _, p := range append(n.Identities(tenant.Components()), n.SharedPolicy) {
+		req[policyPath(p)] = crud
 	}
 	for _, r := range credRoles(n) {
 		req[c.rolePath(r)] = crud

@@ -256,8 +256,8 @@ func (e *env) converge(s *tenantStack) int {
 	n := 0
 	for _, fn := range []func() (bool, error){
 		func() (bool, error) { return e.client.EnsureBootstrap(ctx, s.names) },
-		func() (bool, error) { return e.client.EnsurePolicy(ctx, s.names) },
-		func() (bool, error) { return e.client.EnsureJWTRole(ctx, s.names) },
+		func() (bool, error) { return e.client.EnsurePolicies(ctx, s.names) },
+		func() (bool, error) { return e.client.EnsureJWTRoles(ctx, s.names) },
 		func() (bool, error) { return e.client.EnsurePostgres(ctx, s.names, s.pgAddr()) },
 		func() (bool, error) { return e.client.EnsureRedis(ctx, s.names, s.redisAddr()) },
 	} {
@@ -354,8 +354,8 @@ func (e *env) dynamicRedisUsers(s *tenantStack) []string {
 func ensureIdentity(ctx context.Context, c *vault.Client, n tenant.Names) (bool, error) {
 	return ensureAll(
 		func() (bool, error) { return c.EnsureBootstrap(ctx, n) },
-		func() (bool, error) { return c.EnsurePolicy(ctx, n) },
-		func() (bool, error) { return c.EnsureJWTRole(ctx, n) },
+		func() (bool, error) { return c.EnsurePolicies(ctx, n) },
+		func() (bool, error) { return c.EnsureJWTRoles(ctx, n) },
 	)
 }
 

@@ -7,12 +7,17 @@ import (
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
-// Teardown removes every Vault object of the tenant: it revokes its leases
+// Teardown removes the tenant's access objects: it revokes its leases
 // (dropping them from Vault when the database is already gone), then deletes
-// its roles, connections, policy, JWT role and bootstrap secret with all its
-// versions. It is idempotent and reports whether it removed anything. Other
-// tenants, including ones whose id starts with this one's, are untouched:
-// every path is exact or ends with a slash.
+// its credential roles, every component's JWT role and policy (and the shared
+// ones of older versions) and the identity entities its workloads' logins
+// created. It keeps the keys to the tenant's data: the Postgres and Redis
+// connections, which alone know the rotated root passwords, and the
+// bootstrap secret with its markers; a later up of the same id finds its
+// data again with them. PurgeKeys deletes them, with the data. Teardown is
+// idempotent and reports whether it removed anything. Other tenants,
+// including ones whose id starts with this one's, are untouched: every path
+// is exact or ends with a slash.
 func (c *Client) Teardown(ctx context.Context, n tenant.Names) (bool, error) {
 	changed := false
 	for _, role := range credRoles(n) {
@@ -22,36 +27,52 @@ func (c *Client) Teardown(ctx context.Context, n tenant.Names) (bool, error) {
 		}
 		changed = changed || rl.Revoked > 0
 	}
-	type object struct{ what, path string }
 	var objects []object
 	for _, role := range credRoles(n) {
 		objects = append(objects, object{"role", c.rolePath(role)})
 	}
+	for _, id := range n.Identities(tenant.Components()) {
+		objects = append(objects, object{"jwt role", c.jwtRolePath(id)}, object{"policy", policyPath(id)})
+	}
 	objects = append(objects,
-		object{"connection", c.connectionPath(n.DBConnection)},
-		object{"connection", c.connectionPath(n.RedisConnection)},
-		object{"jwt role", c.jwtRolePath(n)},
-		object{"policy", policyPath(n)},
-		object{"bootstrap secret", c.bootstrapMetaPath(n)},
+		object{"shared jwt role", c.jwtRolePath(n.SharedJWTRole)},
+		object{"shared policy", policyPath(n.SharedPolicy)},
 	)
 	ch, err := c.deleteIdentities(ctx, n)
 	if err != nil {
 		return changed, err
 	}
 	changed = changed || ch
+	ch, err = c.deleteObjects(ctx, n, objects)
+	return changed || ch, err
+}
+
+// PurgeKeys deletes the keys to the tenant's data that Teardown keeps: both
+// connections (with the rotated root passwords only they know) and the
+// bootstrap secret with all its versions. Down calls it only with
+// --purge-data, after the data itself is gone: from then on nobody can log
+// in to what might remain of it. Idempotent; exact paths only.
+func (c *Client) PurgeKeys(ctx context.Context, n tenant.Names) (bool, error) {
+	return c.deleteObjects(ctx, n, []object{
+		{"connection", c.connectionPath(n.DBConnection)},
+		{"connection", c.connectionPath(n.RedisConnection)},
+		{"bootstrap secret", c.bootstrapMetaPath(n)},
+	})
+}
+
+// object is one Vault object to delete: what it is, and its path.
+type object struct{ what, path string }
+
+// deleteObjects deletes each object that exists, in order, and reports
+// whether it deleted any.
+func (c *Client) deleteObjects(ctx context.Context, n tenant.Names, objects []object) (bool, error) {
+	changed := false
 	for _, o := range objects {
-		have, err := c.read(ctx, "read "+o.what, o.path)
+		ch, err := c.deleteIfPresent(ctx, n, o.what, o.path)
 		if err != nil {
 			return changed, err
 		}
-		if have == nil {
-			continue
-		}
-		if err := c.del(ctx, "delete "+o.what, o.path); err != nil {
-			return changed, err
-		}
-		c.log.InfoContext(ctx, "vault: deleted "+o.what, attrTenant, n.ID.String(), attrPath, o.path)
-		changed = true
+		changed = changed || ch
 	}
 	return changed, nil
 }

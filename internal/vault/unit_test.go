@@ -78,13 +78,36 @@ func TestAPIErrorRedactsSecrets(t *testing.T) {
 	}
 }
 
-func TestPolicyIsExactAndTenantScoped(t *testing.T) {
+// TestPolicyIsExactAndComponentScoped checks each component's policy: exact
+// paths of its own tenant, read only, and only what the component reads (the
+// app never the migrate credentials or the bootstrap secret).
+func TestPolicyIsExactAndComponentScoped(t *testing.T) {
 	c := New(nil, Mounts{}, nil)
-	acme := c.PolicyText(tenant.NamesFor("acme"))
-	if strings.Contains(acme, "*") || strings.Contains(acme, "list") || strings.Contains(acme, "acme-corp") {
-		t.Errorf("policy of acme has globs, list or another tenant:\n%s", acme)
+	n := tenant.NamesFor("acme")
+	want := map[string][]string{
+		"postgres": {"tenantctl/data/tenants/acme/bootstrap"},
+		"redis":    {"tenantctl/data/tenants/acme/bootstrap"},
+		"migrate":  {"database/creds/acme--migrate"},
+		"app":      {"database/creds/acme--app", "database/creds/acme--redis-app"},
+		"worker":   {"database/creds/acme--worker", "database/creds/acme--redis-worker"},
 	}
-	if got := strings.Count(acme, `capabilities = ["read"]`); got != 6 {
-		t.Errorf("policy of acme: got %d read paths; want 6", got)
+	for _, comp := range tenant.Components() {
+		text := c.PolicyText(n, comp)
+		if strings.Contains(text, "*") || strings.Contains(text, "list") || strings.Contains(text, "acme-corp") {
+			t.Errorf("policy of acme's %s has globs, list or another tenant:\n%s", comp.Name, text)
+		}
+		paths, ok := want[comp.Name]
+		if !ok {
+			t.Errorf("component %s: no expected policy in this test; add one", comp.Name)
+			continue
+		}
+		if got := strings.Count(text, `capabilities = ["read"]`); got != len(paths) {
+			t.Errorf("policy of acme's %s: got %d read paths; want %d:\n%s", comp.Name, got, len(paths), text)
+		}
+		for _, p := range paths {
+			if !strings.Contains(text, `path "`+p+`"`) {
+				t.Errorf("policy of acme's %s lacks %s:\n%s", comp.Name, p, text)
+			}
+		}
 	}
 }

@@ -1,9 +1,9 @@
 // Package vault is tenantctl's adapter over github.com/hashicorp/vault/api.
 //
 // It owns every Vault object of a tenant: the bootstrap admin passwords in KV
-// v2, the tenant's ACL policy, its role in the Nomad workload-identity jwt
-// auth mount, and the database secrets engine connections and roles for the
-// tenant's Postgres and Redis. It also configures the cluster-wide mounts
+// v2, one ACL policy and one role in the Nomad workload-identity jwt auth
+// mount per component (tenant.Components), and the database secrets engine
+// connections and roles for the tenant's Postgres and Redis. It also configures the cluster-wide mounts
 // (`tenantctl cluster init`).
 //
 // Methods that create things are idempotent Ensure… methods: they read first,

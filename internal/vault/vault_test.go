@@ -12,6 +12,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/tenant"
 	"github.com/tenantctl/tenantctl/internal/testenv"
 	"github.com/tenantctl/tenantctl/internal/vault"
 )
@@ -59,10 +60,10 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	}
 
 	// A drifted policy is put back.
-	if err := e.root.Sys().PutPolicy(s.names.Policy, `path "*" { capabilities = ["read"] }`); err != nil {
+	if err := e.root.Sys().PutPolicy(s.names.IdentityApp, `path "*" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}
-	changed, err := e.client.EnsurePolicy(context.Background(), s.names)
+	changed, err := e.client.EnsurePolicies(context.Background(), s.names)
 	e.check(err)
 	if !changed {
 		t.Errorf("EnsurePolicy after drift: got changed=false; want true")
@@ -171,25 +172,36 @@ func TestRedisRoles(t *testing.T) {
 	}
 }
 
+// component returns tenant's component name.
+func component(t testing.TB, name string) tenant.Component {
+	t.Helper()
+	for _, c := range tenant.Components() {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no component %s", name)
+	return tenant.Component{}
+}
+
+// TestWorkloadIdentity logs in with Nomad-shaped workload identities to each
+// component's JWT role: each is bound to the tenant's namespace and to its
+// own job (the migrate role also to the migrate job's dispatched children),
+// and its token reads only that component's paths. The app's identity is
+// refused the migrate credentials and the bootstrap secret.
 func TestWorkloadIdentity(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	acme := e.startTenant("acme")
+	n := acme.names
 	others := []string{"globex", "acme-corp"}
 	for _, id := range others {
-		n := mustNames(t, id)
-		for _, fn := range []func() (bool, error){
-			func() (bool, error) { return e.client.EnsureBootstrap(ctx, n) },
-			func() (bool, error) { return e.client.EnsurePolicy(ctx, n) },
-			func() (bool, error) { return e.client.EnsureJWTRole(ctx, n) },
-		} {
-			_, err := fn()
-			e.check(err)
-		}
+		_, err := ensureIdentity(ctx, e.client, mustNames(t, id))
+		e.check(err)
 	}
 
-	login := func(ns, role string) (*vaultapi.Client, error) {
-		jwt, err := e.signer.Mint(workload{Namespace: ns, JobID: "app", Task: "app"})
+	login := func(ns, job, role string) (*vaultapi.Client, error) {
+		jwt, err := e.signer.Mint(workload{Namespace: ns, JobID: job, Task: "task"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,8 +218,10 @@ func TestWorkloadIdentity(t *testing.T) {
 		if !sec.Auth.Renewable || sec.Auth.LeaseDuration != 1800 {
 			t.Errorf("token: got renewable=%v lease=%ds; want a renewable 1800s period", sec.Auth.Renewable, sec.Auth.LeaseDuration)
 		}
-		if !slices.Contains(sec.Auth.TokenPolicies, strings.TrimSuffix(role, "--nomad")+"--tenant") {
-			t.Errorf("token policies: got %v; want the tenant policy", sec.Auth.TokenPolicies)
+		if !slices.Contains(sec.Auth.TokenPolicies, role) || slices.ContainsFunc(sec.Auth.TokenPolicies, func(p string) bool {
+			return p != role && p != "default"
+		}) {
+			t.Errorf("token of role %s: got policies %v; want only %s and default", role, sec.Auth.TokenPolicies, role)
 		}
 		c.SetToken(sec.Auth.ClientToken)
 		return c, nil
@@ -216,63 +230,106 @@ func TestWorkloadIdentity(t *testing.T) {
 		var re *vaultapi.ResponseError
 		return errors.As(err, &re) && re.StatusCode == 403
 	}
-
-	c, err := login(acme.names.Namespace, acme.names.JWTRole)
-	if err != nil {
-		t.Fatalf("login with acme's identity: %v", err)
+	bootstrap := "tenantctl/data/" + n.BootstrapPath
+	creds := func(role string) string { return "database/creds/" + role }
+	// What each component may read; every other path of the tenant is
+	// refused to it.
+	all := []string{creds(n.DBRoleApp), creds(n.DBRoleWorker), creds(n.DBRoleMigrate), creds(n.RedisRoleApp), creds(n.RedisRoleWorker), bootstrap}
+	allowed := map[string][]string{
+		"postgres": {bootstrap},
+		"redis":    {bootstrap},
+		"migrate":  {creds(n.DBRoleMigrate)},
+		"app":      {creds(n.DBRoleApp), creds(n.RedisRoleApp)},
+		"worker":   {creds(n.DBRoleWorker), creds(n.RedisRoleWorker)},
 	}
-	for _, role := range []string{acme.names.DBRoleApp, acme.names.DBRoleMigrate, acme.names.RedisRoleWorker} {
-		sec, err := c.Logical().Read("database/creds/" + role)
-		if err != nil || sec == nil || sec.Data["password"] == nil {
-			t.Errorf("acme reads its %s creds: %v; want allowed", role, err)
-		} else {
-			e.addSecret(sec.Data["password"].(string))
+	for _, comp := range tenant.Components() {
+		job := n.Job(comp)
+		if comp.Stage == tenant.StageMigrate {
+			// What a real Nomad names a dispatched run.
+			job += "/dispatch-1764633600-0a1b2c3d"
 		}
-	}
-	if sec, err := c.Logical().Read("tenantctl/data/" + acme.names.BootstrapPath); err != nil || sec == nil {
-		t.Errorf("acme reads its bootstrap secret: %v; want allowed", err)
-	}
-	for _, id := range others {
-		n := mustNames(t, id)
-		for _, p := range []string{"database/creds/" + n.DBRoleApp, "database/creds/" + n.RedisRoleApp, "tenantctl/data/" + n.BootstrapPath} {
+		c, err := login(n.Namespace, job, n.Identity(comp))
+		if err != nil {
+			t.Errorf("login as acme's %s (job %s) with role %s: %v; want allowed", comp.Name, job, n.Identity(comp), err)
+			continue
+		}
+		for _, p := range all {
+			sec, err := c.Logical().Read(p)
+			if slices.Contains(allowed[comp.Name], p) {
+				if err != nil || sec == nil {
+					t.Errorf("acme's %s reads %s: %v; want allowed", comp.Name, p, err)
+				} else if pw, ok := sec.Data["password"].(string); ok {
+					e.addSecret(pw)
+				}
+			} else if !denied(err) {
+				t.Errorf("acme's %s reads %s: got %v; want 403", comp.Name, p, err)
+			}
+		}
+		for _, id := range others {
+			o := mustNames(t, id)
+			for _, p := range []string{creds(o.DBRoleApp), creds(o.RedisRoleApp), "tenantctl/data/" + o.BootstrapPath} {
+				if _, err := c.Logical().Read(p); !denied(err) {
+					t.Errorf("acme's %s reads %s: got %v; want 403", comp.Name, p, err)
+				}
+			}
+		}
+		if _, err := c.Logical().List("database/creds/"); !denied(err) {
+			t.Errorf("acme's %s lists database/creds/: got %v; want 403", comp.Name, err)
+		}
+		for _, p := range []string{"database/roles/" + n.DBRoleApp, "sys/policies/acl/" + n.Identity(comp), "tenantctl/metadata/" + n.BootstrapPath} {
 			if _, err := c.Logical().Read(p); !denied(err) {
-				t.Errorf("acme reads %s: got %v; want 403", p, err)
+				t.Errorf("acme's %s reads %s: got %v; want 403", comp.Name, p, err)
 			}
 		}
 	}
-	for _, p := range []string{"database/roles/" + acme.names.DBRoleApp, "sys/policies/acl/" + acme.names.Policy, "tenantctl/metadata/" + acme.names.BootstrapPath} {
-		if _, err := c.Logical().Read(p); !denied(err) {
-			t.Errorf("acme reads %s: got %v; want 403", p, err)
+
+	// The app's identity may not log in with any other component's role:
+	// not migrate's (the schema owner), not the data services' (the
+	// bootstrap secret).
+	app, migrate := component(t, "app"), component(t, "migrate")
+	for _, comp := range tenant.Components() {
+		if comp.Name == "app" {
+			continue
+		}
+		if _, err := login(n.Namespace, n.Job(app), n.Identity(comp)); err == nil {
+			t.Errorf("acme's app logs in with %s's role %s: succeeded; want refused", comp.Name, n.Identity(comp))
 		}
 	}
-	if _, err := c.Logical().List("database/creds/"); !denied(err) {
-		t.Errorf("acme lists database/creds/: got %v; want 403", err)
+	// Bound to the job, exactly: not a look-alike job, not a child of
+	// another job, not the migrate job's id with something after it that is
+	// not a dispatch.
+	for _, job := range []string{n.Job(app) + "x", n.Job(app) + "/dispatch-1-2", n.Job(migrate) + "-evil", "x" + n.Job(migrate) + "/dispatch-1-2"} {
+		for _, comp := range []tenant.Component{app, migrate} {
+			if _, err := login(n.Namespace, job, n.Identity(comp)); err == nil {
+				t.Errorf("job %s logs in with %s's role: succeeded; want refused", job, comp.Name)
+			}
+		}
 	}
-
-	// Another tenant's identity may not use acme's role, and with its own
-	// role may not read acme's credentials.
-	if _, err := login(mustNames(t, "acme-corp").Namespace, acme.names.JWTRole); err == nil {
-		t.Errorf("acme-corp's identity logs in with acme's role: succeeded; want refused")
+	// Another tenant's identity, even one whose id starts with acme's, may
+	// not use acme's roles, and with its own may not read acme's paths.
+	ac := mustNames(t, "acme-corp")
+	if _, err := login(ac.Namespace, n.Job(app), n.Identity(app)); err == nil {
+		t.Errorf("acme-corp's identity logs in with acme's app role: succeeded; want refused")
 	}
 	g := mustNames(t, "globex")
-	gc, err := login(g.Namespace, g.JWTRole)
+	gc, err := login(g.Namespace, g.Job(app), g.Identity(app))
 	if err != nil {
-		t.Fatalf("login with globex's identity: %v", err)
+		t.Fatalf("login with globex's app identity: %v", err)
 	}
-	if _, err := gc.Logical().Read("database/creds/" + acme.names.DBRoleApp); !denied(err) {
+	if _, err := gc.Logical().Read(creds(n.DBRoleApp)); !denied(err) {
 		t.Errorf("globex reads acme's creds: got %v; want 403", err)
 	}
 	// A token for the wrong audience is refused.
-	jwt, _ := e.signer.Mint(workload{Namespace: acme.names.Namespace, JobID: "app", Task: "app", Audience: []string{"consul.io"}})
+	jwt, _ := e.signer.Mint(workload{Namespace: n.Namespace, JobID: n.Job(app), Task: "app", Audience: []string{"consul.io"}})
 	anon, _ := vaultapi.NewClient(&vaultapi.Config{Address: e.vault.Addr})
 	anon.SetToken("")
-	if _, err := anon.Logical().Write("auth/jwt-nomad/login", map[string]any{"role": acme.names.JWTRole, "jwt": jwt}); err == nil {
+	if _, err := anon.Logical().Write("auth/jwt-nomad/login", map[string]any{"role": n.Identity(app), "jwt": jwt}); err == nil {
 		t.Errorf("login with audience consul.io: succeeded; want refused")
 	}
 
 	// Teardown removes the identities acme's logins created, and only
 	// those.
-	_, err = e.client.Teardown(ctx, acme.names)
+	_, err = e.client.Teardown(ctx, n)
 	e.check(err)
 	aliases, err := e.root.Logical().List("identity/entity-alias/id")
 	if err != nil {
@@ -284,6 +341,45 @@ func TestWorkloadIdentity(t *testing.T) {
 	}
 	if len(left) != 1 || !strings.Contains(left[0], ":"+g.Namespace+":") {
 		t.Errorf("identity aliases after acme's teardown: got %v; want globex's only", left)
+	}
+}
+
+// TestSharedRoleIsReplaced: a tenant provisioned before per-component
+// identities has one shared policy and JWT role; the next up deletes them
+// (the converged check reports them first), and teardown deletes them too.
+func TestSharedRoleIsReplaced(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	n := mustNames(t, "old")
+	_, err := ensureIdentity(ctx, e.client, n)
+	e.check(err)
+	if err := e.root.Sys().PutPolicy(n.SharedPolicy, `path "database/creds/old--migrate" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.root.Logical().Write("auth/jwt-nomad/role/"+n.SharedJWTRole, map[string]any{
+		"role_type": "jwt", "bound_audiences": []string{"vault.io"}, "user_claim": "sub",
+		"bound_claims": map[string]any{"nomad_namespace": n.Namespace}, "token_policies": []string{n.SharedPolicy},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ro := e.client.ReadOnly()
+	for what, fn := range map[string]func() (bool, error){
+		"policies":  func() (bool, error) { return ro.EnsurePolicies(ctx, n) },
+		"jwt roles": func() (bool, error) { return ro.EnsureJWTRoles(ctx, n) },
+	} {
+		if _, err := fn(); !errors.Is(err, vault.ErrWouldWrite) {
+			t.Errorf("read-only %s with the shared one present: got %v; want ErrWouldWrite", what, err)
+		}
+	}
+	changed, err := ensureIdentity(ctx, e.client, n)
+	e.check(err)
+	if !changed {
+		t.Errorf("up with the shared role present: got no change; want it deleted")
+	}
+	for _, p := range []string{"sys/policies/acl/" + n.SharedPolicy, "auth/jwt-nomad/role/" + n.SharedJWTRole} {
+		if sec, err := e.root.Logical().Read(p); err != nil || sec != nil {
+			t.Errorf("%s after up: got %v, %v; want gone", p, sec != nil, err)
+		}
 	}
 }
 
@@ -382,8 +478,12 @@ func TestTeardownLeavesNothingAndSparesPrefixTenant(t *testing.T) {
 		t.Errorf("second Teardown: got changed=%v and %d writes; want no change", changed, e.writes.Load()-before)
 	}
 
-	if got := e.vaultObjectsOf("acme--"); len(got) != 0 {
-		t.Errorf("Vault objects of acme after teardown: %v; want none", got)
+	// The keys to acme's data stay: its connections (only they know the
+	// rotated root passwords) and its bootstrap secret.
+	kept := []string{"database/config/" + acme.names.DBConnection, "database/config/" + acme.names.RedisConnection,
+		"tenantctl/metadata/tenants/acme/"}
+	if got := e.vaultObjectsOf("acme--"); !slices.Equal(sorted(got), sorted(kept)) {
+		t.Errorf("Vault objects of acme after teardown: got %v; want only the kept keys %v", got, kept)
 	}
 	if got := e.dynamicPGRoles(acme); len(got) != 0 {
 		t.Errorf("Postgres users of acme after teardown: %v; want none", got)
@@ -392,9 +492,10 @@ func TestTeardownLeavesNothingAndSparesPrefixTenant(t *testing.T) {
 		t.Errorf("Redis users of acme after teardown: %v; want none", got)
 	}
 
-	// acme-corp is untouched.
-	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 13 {
-		t.Errorf("Vault objects of acme-corp: got %d %v; want 13", len(got), got)
+	// acme-corp is untouched: 5 credential roles, 2 connections, 5 jwt
+	// roles, 5 policies, the bootstrap secret and 3 lease prefixes.
+	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 21 {
+		t.Errorf("Vault objects of acme-corp: got %d %v; want 21", len(got), got)
 	}
 	if got := e.dynamicPGRoles(corp); len(got) != 3 {
 		t.Errorf("Postgres users of acme-corp: got %v; want 3", got)
@@ -406,6 +507,41 @@ func TestTeardownLeavesNothingAndSparesPrefixTenant(t *testing.T) {
 	if n := e.converge(corp); n != 0 {
 		t.Errorf("converge acme-corp after acme's teardown: %d changes; want 0", n)
 	}
+
+	// acme comes back on its kept data: the kept connections still log in
+	// (nothing is re-keyed) and issue working credentials.
+	e.converge(acme)
+	user, pass, _ := e.creds(acme.names.DBRoleApp)
+	e.mustPG(acme, user, pass)
+	ru, rp, _ := e.creds(acme.names.RedisRoleApp)
+	if err := e.redisAs(acme, ru, rp).Ping(ctx).Err(); err != nil {
+		t.Errorf("redis credentials of acme after teardown and converge: %v; want working", err)
+	}
+
+	// PurgeKeys (down --purge-data) deletes the keys too, and only acme's.
+	_, err = e.client.Teardown(ctx, acme.names)
+	e.check(err)
+	changed, err = e.client.PurgeKeys(ctx, acme.names)
+	e.check(err)
+	if !changed {
+		t.Errorf("PurgeKeys: got changed=false; want true")
+	}
+	before = e.writes.Load()
+	if changed, err := e.client.PurgeKeys(ctx, acme.names); err != nil || changed || e.writes.Load() != before {
+		t.Errorf("second PurgeKeys: got changed=%v, %v, %d writes; want no change", changed, err, e.writes.Load()-before)
+	}
+	if got := e.vaultObjectsOf("acme--"); len(got) != 0 {
+		t.Errorf("Vault objects of acme after PurgeKeys: %v; want none", got)
+	}
+	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 21 {
+		t.Errorf("Vault objects of acme-corp after acme's PurgeKeys: got %d %v; want 21", len(got), got)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }
 
 // vaultObjectsOf lists every Vault object and lease whose name starts with
@@ -522,9 +658,9 @@ func TestPreflight(t *testing.T) {
 
 	// A token with only the tenant policy fails the capability check.
 	n := mustNames(t, "acme")
-	_, err := e.client.EnsurePolicy(ctx, n)
+	_, err := e.client.EnsurePolicies(ctx, n)
 	e.check(err)
-	sec, err := e.root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{n.Policy}})
+	sec, err := e.root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{n.IdentityApp}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,7 +701,8 @@ func pgAddrOf(p *testenv.Postgres) string { return fmt.Sprintf("%s:%d", p.Host, 
 
 // TestTeardownAfterDataServicesAreGone is `down`'s usual order: the jobs are
 // stopped first, so Vault can no longer drop the users; their leases are
-// dropped from Vault only, and nothing of the tenant is left in Vault.
+// dropped from Vault only, and nothing of the tenant is left in Vault once
+// its keys are purged too.
 func TestTeardownAfterDataServicesAreGone(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -590,8 +727,10 @@ func TestTeardownAfterDataServicesAreGone(t *testing.T) {
 	if !changed {
 		t.Errorf("Teardown: got changed=false; want true")
 	}
+	_, err = e.client.PurgeKeys(ctx, s.names)
+	e.check(err)
 	if got := e.vaultObjectsOf("acme--"); len(got) != 0 {
-		t.Errorf("Vault objects of acme after teardown: %v; want none", got)
+		t.Errorf("Vault objects of acme after teardown and PurgeKeys: %v; want none", got)
 	}
 	if !strings.Contains(e.logs.String(), "dropping them from Vault only") {
 		t.Errorf("logs: no warning about leases dropped from Vault only")
@@ -654,8 +793,8 @@ func TestReadOnly(t *testing.T) {
 	before := e.writes.Load()
 	for what, fn := range map[string]func() (bool, error){
 		"bootstrap": func() (bool, error) { return ro.EnsureBootstrap(ctx, fresh) },
-		"policy":    func() (bool, error) { return ro.EnsurePolicy(ctx, fresh) },
-		"jwt role":  func() (bool, error) { return ro.EnsureJWTRole(ctx, fresh) },
+		"policy":    func() (bool, error) { return ro.EnsurePolicies(ctx, fresh) },
+		"jwt role":  func() (bool, error) { return ro.EnsureJWTRoles(ctx, fresh) },
 	} {
 		changed, err := fn()
 		if !errors.Is(err, vault.ErrWouldWrite) || changed {
@@ -676,8 +815,8 @@ func TestReadOnly(t *testing.T) {
 	before = e.writes.Load()
 	for what, fn := range map[string]func() (bool, error){
 		"bootstrap": func() (bool, error) { return ro.EnsureBootstrap(ctx, s.names) },
-		"policy":    func() (bool, error) { return ro.EnsurePolicy(ctx, s.names) },
-		"jwt role":  func() (bool, error) { return ro.EnsureJWTRole(ctx, s.names) },
+		"policy":    func() (bool, error) { return ro.EnsurePolicies(ctx, s.names) },
+		"jwt role":  func() (bool, error) { return ro.EnsureJWTRoles(ctx, s.names) },
 		"postgres":  func() (bool, error) { return ro.EnsurePostgres(ctx, s.names, s.pgAddr()) },
 		"redis":     func() (bool, error) { return ro.EnsureRedis(ctx, s.names, s.redisAddr()) },
 	} {
@@ -697,5 +836,16 @@ func TestReadOnly(t *testing.T) {
 	}
 	if changed, err := ro.EnsurePostgres(ctx, s.names, s.pgAddr()); !errors.Is(err, vault.ErrWouldWrite) || changed {
 		t.Errorf("read-only postgres without its connection: got changed=%v, %v; want ErrWouldWrite before the database bootstrap", changed, err)
+	}
+
+	// A component's role loosened to the namespace alone (any job of the
+	// tenant could log in with it) is a difference.
+	if _, err := e.root.Logical().Write("auth/jwt-nomad/role/"+s.names.IdentityMigrate, map[string]any{
+		"role_type": "jwt", "bound_claims": map[string]any{"nomad_namespace": s.names.Namespace},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := ro.EnsureJWTRoles(ctx, s.names); !errors.Is(err, vault.ErrWouldWrite) || changed {
+		t.Errorf("read-only jwt roles with migrate's bound to the namespace only: got changed=%v, %v; want ErrWouldWrite", changed, err)
 	}
 }

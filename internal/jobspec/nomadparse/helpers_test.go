@@ -80,8 +80,18 @@ func checkJob(t *testing.T, j jobspec.Job, job *api.Job, spec tenant.Spec) {
 					t.Errorf("%s: task %s: template still holds an HCL interpolation: %q", j.SourceFile, task.Name, data)
 				}
 			}
-			if task.Vault != nil && task.Vault.Role != names.JWTRole {
-				t.Errorf("%s: task %s: vault role %q; want %q", j.SourceFile, task.Name, task.Vault.Role, names.JWTRole)
+			// Every task logs in with its own component's identity, never
+			// another component's.
+			if task.Vault != nil {
+				want := ""
+				for _, c := range tenant.Components() {
+					if c.Name == j.Name {
+						want = names.Identity(c)
+					}
+				}
+				if task.Vault.Role != want {
+					t.Errorf("%s: task %s: vault role %q; want %q", j.SourceFile, task.Name, task.Vault.Role, want)
+				}
 			}
 		}
 	}

@@ -1,0 +1,86 @@
+package provision_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tenantctl/tenantctl/internal/provision"
+	"github.com/tenantctl/tenantctl/internal/provisiontest"
+	"github.com/tenantctl/tenantctl/internal/vault"
+)
+
+// TestConvergedCheckIsReadOnly drifts a converged tenant where up would
+// write to its Postgres: Vault's Postgres connection is gone and the
+// bootstrap superuser password works again, so up would prepare the tenant
+// database (migrate.PrepareDatabase: owner, grants) before re-creating the
+// connection. The converged check reports the drift and writes nothing:
+// no Vault, Consul or Nomad write, and the database is not prepared (its
+// owner, changed by the test, stays). Up then repairs it.
+func TestConvergedCheckIsReadOnly(t *testing.T) {
+	const id = "ro-check"
+	h := provisiontest.New(t)
+	h.AddTenant(id)
+	n := provisiontest.Names(t, id)
+	ctx := context.Background()
+	h.MustUp(id)
+
+	root := h.VaultRoot()
+	sec, err := root.KVv2("tenantctl").Get(ctx, n.BootstrapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, _ := sec.Data[vault.PostgresPasswordKey].(string)
+	obs := h.Observe(id, "postgres")
+	for _, q := range []string{
+		`ALTER ROLE postgres WITH PASSWORD '` + bootstrap + `'`,
+		`ALTER DATABASE ` + n.Database + ` OWNER TO tenantctl_test_observer`,
+	} {
+		if _, err := obs.Exec(ctx, q); err != nil {
+			t.Fatalf("drift: %v", err)
+		}
+	}
+	if _, err := root.Logical().Delete("database/config/" + n.DBConnection); err != nil {
+		t.Fatal(err)
+	}
+	owner := func() string {
+		var o string
+		if err := obs.QueryRow(ctx, `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, n.Database).Scan(&o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+
+	nomadW, vaultW, consulW := h.Double().Writes(), h.VaultProxy().Writes(), h.ConsulProxy().Writes()
+	h.VaultProxy().RecordWrites()
+	why, err := provision.ConvergedCheck(ctx, h.Env(), provisiontest.Spec(t, id))
+	if err != nil {
+		t.Fatalf("converged check: %v", err)
+	}
+	if !strings.Contains(why, "postgres") {
+		t.Errorf("converged check: got %q; want the postgres secrets engine reported", why)
+	}
+	if got := owner(); got != "tenantctl_test_observer" {
+		t.Errorf("owner of %s after the check: got %s; want it unchanged (the check prepared the database)", n.Database, got)
+	}
+	for what, d := range map[string]int64{
+		"nomad":  h.Double().Writes() - nomadW,
+		"vault":  h.VaultProxy().Writes() - vaultW,
+		"consul": h.ConsulProxy().Writes() - consulW,
+	} {
+		if d != 0 {
+			t.Errorf("converged check: got %d %s writes (%s); want 0", d, what, fmt.Sprint(h.VaultProxy().WriteLog()))
+		}
+	}
+
+	// up repairs it: the database prepared again, the connection back.
+	h.MustUp(id)
+	if got := owner(); got != n.OwnerRole {
+		t.Errorf("owner of %s after up: got %s; want %s", n.Database, got, n.OwnerRole)
+	}
+	h.AssertAppServes(id)
+	if res, err := h.Up(ctx, id); err != nil || !res.NoChanges {
+		t.Errorf("up after the repair: got NoChanges=%v, %v; want converged", res.NoChanges, err)
+	}
+}

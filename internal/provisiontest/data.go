@@ -1,0 +1,160 @@
+package provisiontest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantctl/tenantctl/internal/app"
+)
+
+// Data is what WriteData wrote into a tenant's stack, for CheckData to read
+// back: a contact row written through the tenant's app (with the
+// credentials Vault issued to it) and a Redis key.
+type Data struct {
+	Org, Contact, Name string
+	RedisKey, Redis    string
+}
+
+// WriteData writes a row and a Redis key into tenant id's stack: an
+// organization (as the observer), a contact through the app's API (with the
+// app's own Vault credentials) and a key with fresh Redis credentials of the
+// app's role. The up that started the tenant must have returned.
+func (h *Harness) WriteData(id string) Data {
+	h.t.Helper()
+	n := Names(h.t, id)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := Data{Name: "Kept " + randomHex(h, 4), RedisKey: id + ":kept:" + randomHex(h, 4), Redis: randomHex(h, 8)}
+	// The organization is written in its own row-level-security context,
+	// so the observer may be the schema owner (a real agent's), whom FORCE
+	// ROW LEVEL SECURITY holds to it, or a superuser (the double's).
+	d.Org = newUUID(h)
+	tx, err := h.Observe(id, n.Database).Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, `SELECT set_config('app.current_org', $1, true)`, d.Org)
+	}
+	if err == nil {
+		_, err = tx.Exec(ctx, `INSERT INTO organizations (id, name) VALUES ($1, $2)`, d.Org, "Org of "+id)
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	if err != nil {
+		h.t.Fatalf("write data of %s: organization: %v", id, err)
+	}
+	var c app.Contact
+	if status, err := h.appCall(ctx, id, d.Org, http.MethodPost, "/api/contacts", app.ContactInput{Name: d.Name}, &c); err != nil || status != http.StatusCreated {
+		h.t.Fatalf("write data of %s: POST /api/contacts: got %d, %v; want 201", id, status, err)
+	}
+	d.Contact = c.ID
+	rc := h.redisAs(ctx, id)
+	defer rc.Close()
+	if err := rc.Set(ctx, d.RedisKey, d.Redis, 0).Err(); err != nil {
+		h.t.Fatalf("write data of %s: redis SET: %v", id, err)
+	}
+	return d
+}
+
+// CheckData reads d back from tenant id's stack: the contact through the
+// app's API (so with the credentials the app's allocation got from Vault)
+// and the Redis key with fresh credentials Vault issues now. It returns what
+// differs, nil when everything came back.
+func (h *Harness) CheckData(id string, d Data) error {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var c app.Contact
+	status, err := h.appCall(ctx, id, d.Org, http.MethodGet, "/api/contacts/"+d.Contact, nil, &c)
+	if err != nil || status != http.StatusOK || c.Name != d.Name {
+		return fmt.Errorf("GET /api/contacts/%s of %s: got %d %q, %v; want 200 %q", d.Contact, id, status, c.Name, err, d.Name)
+	}
+	rc := h.redisAs(ctx, id)
+	defer rc.Close()
+	got, err := rc.Get(ctx, d.RedisKey).Result()
+	if err != nil || got != d.Redis {
+		return fmt.Errorf("redis GET %s of %s: got %q, %v; want the value written before", d.RedisKey, id, got, err)
+	}
+	return nil
+}
+
+// appCall calls the tenant's app through a passing instance of its service
+// for organization org and decodes its JSON answer into out.
+func (h *Harness) appCall(ctx context.Context, id, org, method, path string, in, out any) (int, error) {
+	addr, err := h.passingAddr(ctx, Names(h.t, id).ServiceApp)
+	if err != nil {
+		return 0, err
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set(app.OrgHeader, org)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, err
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// redisAs connects to the tenant's Redis (a passing instance of its service)
+// as a dynamic user of the app's Redis role, issued by Vault now.
+func (h *Harness) redisAs(ctx context.Context, id string) *redis.Client {
+	h.t.Helper()
+	n := Names(h.t, id)
+	addr, err := h.passingAddr(ctx, n.ServiceRedis)
+	if err != nil {
+		h.t.Fatalf("redis of %s: %v", id, err)
+	}
+	user, pass, err := creds(ctx, h.vaultRoot, h.cfg.Vault.DatabaseMount, n.RedisRoleApp)
+	if err != nil {
+		h.t.Fatalf("redis credentials of %s: %v", id, err)
+	}
+	return redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: pass,
+		DialTimeout: 2 * time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID(h *Harness) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		h.t.Fatal(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	x := hex.EncodeToString(b)
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+}
+
+func randomHex(h *Harness, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		h.t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
