@@ -54,6 +54,9 @@ type UpResult struct {
 	// Links are the Nomad UI pages of the tenant's jobs.
 	Links  map[string]string `json:"links"`
 	Record tenant.Record     `json:"record"`
+	// Changes are the fields of the spec that differ from the tenant's
+	// record before this run (name, host, plan); empty for a new tenant.
+	Changes []tenant.Change `json:"changes,omitempty"`
 }
 
 // desired is everything up converges to, computed before any step runs.
@@ -125,7 +128,19 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	var converged bool
 	pre := []Step{
 		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
-			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, d.names)
+			if err := preflight(ctx, env, d.names); err != nil {
+				return Outcome{}, err
+			}
+			changes, err := env.specChanges(ctx, d.spec)
+			if err != nil {
+				return Outcome{}, err
+			}
+			res.Changes = changes
+			out := Outcome{Detail: "nomad, consul and vault reachable and supported"}
+			for _, c := range changes {
+				r.info(StepPreflight, "changing the tenant's "+c.String())
+			}
+			return out, nil
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
 			why, err := env.convergedCheck(ctx, d)
