@@ -176,13 +176,20 @@ func (r runner) info(step, detail string) {
 }
 
 func (r runner) fail(ctx context.Context, step string, applied, changed []string, err error) error {
+	lockLost := false
+	var cause *exit.Error
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &cause) && cause.Code == exit.Locked {
+		// The tenant's lock was lost (tenantLock.guard): that, not the
+		// cancelled call it caused, is what the operator must hear.
+		err, lockLost = cause, true
+	}
 	if r.remedy != nil {
 		err = r.remedy(err)
 	}
 	se := &StepError{Step: step, Applied: applied, Changed: changed, Err: err}
 	code := exit.CodeOf(err)
 	hint := exit.HintOf(err)
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if !lockLost && errors.Is(ctx.Err(), context.Canceled) {
 		// The operator interrupted the command: nothing needs fixing.
 		code = exit.Interrupted
 		hint = fmt.Sprintf("tenantctl was interrupted during step %s; run `tenantctl %s %s` again to finish: finished steps are skipped",

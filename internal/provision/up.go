@@ -174,6 +174,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	// Background waits end with up, whatever its outcome.
 	ctx, cancelWaits := context.WithCancel(ctx)
 	defer cancelWaits()
+	ctx = lk.guard(ctx) // a lost lock stops up
 	steps := []Step{
 		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepNamespace, Apply: func(ctx context.Context) (Outcome, error) { return env.namespace(ctx, d) }},
