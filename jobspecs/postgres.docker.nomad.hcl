@@ -244,6 +244,7 @@ job "postgres" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # The bootstrap superuser password, read once at first boot.

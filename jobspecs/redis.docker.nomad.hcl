@@ -252,6 +252,7 @@ job "redis" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # Bootstrap ACL file: the default user is off; the admin user (Vault
@@ -354,6 +355,7 @@ job "redis" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       template {

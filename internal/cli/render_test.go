@@ -119,6 +119,8 @@ func TestRenderBadInput(t *testing.T) {
 		"max_connections over":      {"render", "acme", "--var", "resources.postgres_max_connections=100000"},
 		"update order":              {"render", "acme", "--var", "update.min_healthy_time=10m"},
 		"interpolating name":        {"render", "acme", "--name", "ACME ${node.unique.name}"},
+		"app user root":             {"render", "acme", "--profile", "exec", "--var", "exec.app_user=root"},
+		"app uid root":              {"render", "acme", "--profile", "exec", "--var", "exec.app_uid=0"},
 		"bad config":                {"--config", badConfig, "render", "acme"},
 		"missing config":            {"--config", filepath.Join(dir, "missing.hcl"), "render", "acme"},
 		"bad jobspecs dir":          {"render", "acme", "--jobspecs-dir", filepath.Join(dir, "nope")},

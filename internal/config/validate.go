@@ -81,6 +81,27 @@ func CheckUser(s string) error {
 	return nil
 }
 
+// CheckAppUser validates the OS user of the app and worker tasks: a user
+// name other than root.
+func CheckAppUser(s string) error {
+	if err := CheckUser(s); err != nil {
+		return err
+	}
+	if s == "root" {
+		return fmt.Errorf("the app and worker must not run as root; use an unprivileged user such as nobody")
+	}
+	return nil
+}
+
+// CheckAppID validates the uid or gid of the app and worker tasks' user:
+// 1 to 2147483647 (0 is root).
+func CheckAppID(id int) error {
+	if id < 1 || id > 1<<31-1 {
+		return fmt.Errorf("it must be between 1 and 2147483647 (0 is root)")
+	}
+	return nil
+}
+
 // CheckHostPort validates host:port (an empty string is allowed by callers
 // that make it optional).
 func CheckHostPort(s string) error {
@@ -122,6 +143,9 @@ func (c Config) Validate() error {
 		{"exec.tenant_app", c.Exec.TenantApp, `"/usr/local/bin/tenant-app"`, CheckPath},
 		{"exec.tenantctl", c.Exec.Tenantctl, `"/usr/local/bin/tenantctl"`, CheckPath},
 		{"exec.data_dir", c.Exec.DataDir, `"/var/lib/tenantctl"`, CheckPath},
+		{"exec.app_user", c.Exec.AppUser, `"nobody"`, CheckAppUser},
+		{"exec.app_uid", strconv.Itoa(c.Exec.AppUID), `65534`, func(string) error { return CheckAppID(c.Exec.AppUID) }},
+		{"exec.app_gid", strconv.Itoa(c.Exec.AppGID), `65534`, func(string) error { return CheckAppID(c.Exec.AppGID) }},
 		{"update.min_healthy_time", c.Update.MinHealthyTime, `"5s"`, CheckDuration},
 		{"update.healthy_deadline", c.Update.HealthyDeadline, `"3m"`, CheckDuration},
 		{"update.progress_deadline", c.Update.ProgressDeadline, `"5m"`, CheckDuration},
@@ -214,8 +238,8 @@ func CheckPlanValue(name string, v int) error {
 	return fmt.Errorf("%s is not a plan setting", name)
 }
 
-// PlanValueExample is a valid value of plan setting name, for messages.
-func PlanValueExample(name string) int {
+// planValueExample is a valid value of plan setting name, for messages.
+func planValueExample(name string) int {
 	for _, b := range planBounds {
 		if b.name == name {
 			return b.min * 4
@@ -235,7 +259,7 @@ func (p Plan) validate(prefix string) error {
 	for i, b := range planBounds {
 		if err := CheckPlanValue(b.name, values[i]); err != nil {
 			return &Error{Field: prefix + b.name, Value: strconv.Itoa(values[i]),
-				Reason: err.Error(), Example: fmt.Sprintf("%s = %d", b.name, PlanValueExample(b.name))}
+				Reason: err.Error(), Example: fmt.Sprintf("%s = %d", b.name, planValueExample(b.name))}
 		}
 	}
 	if p.RedisMaxMemory >= p.RedisMemory {

@@ -102,6 +102,15 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			return config.CheckPlanValue(name, n)
 		}}
 	}
+	osID := func(name string, i int) Value {
+		return Value{Name: name, Kind: Number, Num: i, Settable: true, check: func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("it must be a whole number")
+			}
+			return config.CheckAppID(n)
+		}}
+	}
 	obj := func(name string, fields ...Value) Value { return Value{Name: name, Kind: Object, Fields: fields} }
 
 	components := tenant.Components()
@@ -179,6 +188,9 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			str("redis_data_dir", path.Join(cfg.Exec.DataDir, n.VolumeRedis), config.CheckPath),
 			str("tenant_app", cfg.Exec.TenantApp, config.CheckPath),
 			str("tenantctl", cfg.Exec.Tenantctl, config.CheckPath),
+			str("app_user", cfg.Exec.AppUser, config.CheckAppUser),
+			osID("app_uid", cfg.Exec.AppUID),
+			osID("app_gid", cfg.Exec.AppGID),
 		))
 	default:
 		vs = append(vs, obj("images",
@@ -275,7 +287,7 @@ func (vs *Values) Set(path, raw string) error {
 	case Number:
 		if err := v.check(raw); err != nil {
 			return &SetError{Name: path, Raw: raw, Reason: err.Error(),
-				Example: fmt.Sprintf("--var %s=%d", path, config.PlanValueExample(v.Name))}
+				Example: fmt.Sprintf("--var %s=%d", path, v.Num)}
 		}
 		v.Num, _ = strconv.Atoi(raw)
 	case List:

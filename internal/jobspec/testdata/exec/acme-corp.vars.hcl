@@ -68,4 +68,7 @@ exec         = {
   redis_data_dir    = "/var/lib/tenantctl/acme-corp--redis-data"
   tenant_app        = "/usr/local/bin/tenant-app"
   tenantctl         = "/usr/local/bin/tenantctl"
+  app_user          = "nobody"
+  app_uid           = 65534
+  app_gid           = 65534
 }
