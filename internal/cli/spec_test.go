@@ -72,7 +72,7 @@ func TestUpKeepsRecordedSpec(t *testing.T) {
 	run(want{code: exit.OK, stdout: `changed name "Keep Co" → "Keep Corp"`}, "up", "keep", "--name", "Keep Corp", "--timeout", "2m")
 	h.WaitPassing("keep")
 	out := run(want{code: exit.OK}, "status", "keep", "--json")
-	for _, s := range []string{`"name": "Keep Corp"`, `"host": "shop.keep-customer.test"`, `"plan": "medium"`, `"profile": "exec"`} {
+	for _, s := range []string{`"name":"Keep Corp"`, `"host":"shop.keep-customer.test"`, `"plan":"medium"`, `"profile":"exec"`} {
 		if !strings.Contains(out, s) {
 			t.Errorf("status --json after up --name: got %s; want it to contain %s", out, s)
 		}
