@@ -2,13 +2,16 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/nomadtest"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
@@ -85,4 +88,49 @@ func TestUpStopsWhenItLosesItsLock(t *testing.T) {
 		t.Fatalf("down after the lost lock: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	h.AssertGone("lost")
+}
+
+// TestUpTakesOverTheLockOfADeadTenantctl: a tenantctl killed with SIGKILL
+// leaves its lock to a Consul session that lives on for its TTL (15 s, up to
+// twice that). Its holder, recorded with this machine's host name, boot id
+// and pid namespace, names a process that no longer exists: the next up
+// takes the lock over at once and says so. --lock-timeout is shorter than
+// the session's TTL, so only a takeover can succeed.
+func TestUpTakesOverTheLockOfADeadTenantctl(t *testing.T) {
+	h := provisiontest.New(t)
+	h.AddTenant("stale")
+	n := provisiontest.Names(t, "stale")
+	consulAPI := testenv.SharedConsul(t).Client(t)
+
+	dead := consul.CurrentHolder("up stale", time.Now().Add(-time.Minute))
+	if dead.BootID == "" || dead.PIDNamespace == "" {
+		t.Skip("no boot id or pid namespace on this system")
+	}
+	dead.PID, dead.Started = 1<<22+7, 12345 // above the kernel's pid_max: no such process
+	value, err := json.Marshal(dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, _, err := consulAPI.Session().Create(&consulapi.SessionEntry{
+		Name: "tenantctl up stale", TTL: "15s", Behavior: consulapi.SessionBehaviorRelease, LockDelay: time.Second,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = consulAPI.Session().Destroy(session, nil) })
+	if ok, _, err := consulAPI.KV().Acquire(&consulapi.KVPair{Key: n.LockKey, Value: value, Session: session}, nil); err != nil || !ok {
+		t.Fatalf("acquire the stale lock: %v, %v", ok, err)
+	}
+
+	code, stdout, stderr := runCLI(t, h.CLIEnv(), "up", "stale", "--profile", "exec", "--lock-timeout", "8s", "--timeout", "2m").parts()
+	if code != exit.OK {
+		t.Fatalf("up with a dead holder's lock: got exit %d; want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "took it over from "+dead.String()) {
+		t.Errorf("up's progress does not say it took the lock over from the dead holder:\n%s", stderr)
+	}
+	h.WaitPassing("stale")
+	if code, _, stderr := runCLI(t, h.CLIEnv(), "down", "stale", "--yes").parts(); code != exit.OK {
+		t.Fatalf("down: exit %d\n%s", code, stderr)
+	}
 }
