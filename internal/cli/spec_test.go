@@ -3,9 +3,11 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
+	"github.com/tenantctl/tenantctl/internal/testenv"
 )
 
 // TestUpKeepsRecordedSpec: a tenant created with --host, --plan, --name and
@@ -33,7 +35,7 @@ func TestUpKeepsRecordedSpec(t *testing.T) {
 		if !strings.Contains(stderr, w.stderr) {
 			t.Errorf("tenantctl %s: got stderr %q; want it to contain %q", strings.Join(args, " "), stderr, w.stderr)
 		}
-		if w.code == exit.Usage && (!strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, "\nTry: ")) {
+		if w.code == exit.Usage && (!strings.Contains(stderr, "Error: ") || !strings.Contains(stderr, "\nTry: ")) {
 			t.Errorf("tenantctl %s: got stderr %q; want Error: and Try: lines", strings.Join(args, " "), stderr)
 		}
 		return stdout
@@ -42,6 +44,7 @@ func TestUpKeepsRecordedSpec(t *testing.T) {
 	run(want{code: exit.OK, stdout: "keep: up"}, "up", "keep", "--profile", "exec", "--host", "shop.keep-customer.test",
 		"--plan", "medium", "--name", "Keep Co", "--timeout", "2m")
 	h.WaitPassing("keep")
+	waitAppInstances(t, "keep--app", 2) // plan medium: two app instances
 	before := h.Snapshot("keep")
 
 	// No flags: the recorded spec, not the defaults (docker, small, the id,
@@ -79,4 +82,21 @@ func TestUpKeepsRecordedSpec(t *testing.T) {
 	}
 	run(want{code: exit.OK, stdout: "keep: removed"}, "down", "keep", "--yes")
 	h.AssertGone("keep")
+}
+
+// waitAppInstances waits until service has n passing instances in Consul.
+func waitAppInstances(t *testing.T, service string, n int) {
+	t.Helper()
+	c := testenv.SharedConsul(t).Client(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		es, _, err := c.Health().Service(service, "", true, nil)
+		if err == nil && len(es) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service %s: got %d passing instances (%v) within 60s; want %d", service, len(es), err, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -283,7 +283,12 @@ func (c *Client) Acquire(ctx context.Context, key string, holder Holder, wait ti
 			giveUp()
 			return nil, fmt.Errorf("consul: lock %q: %w", key, err)
 		}
-		leader, err := lk.Lock(ctx.Done())
+		// Each attempt ends with its wait: Consul's client otherwise sleeps
+		// 5 s after a refusal due to lock-delay (a holder's session just
+		// ended), which a takeover always meets.
+		actx, cancel := context.WithTimeout(ctx, attempt+attemptWait)
+		leader, err := lk.Lock(actx.Done())
+		cancel()
 		switch {
 		case errors.Is(err, consulapi.ErrLockConflict):
 			giveUp()
