@@ -247,6 +247,7 @@ job "app" {
     task "app" {
       driver       = "docker"
       kill_timeout = "20s"
+      user         = "65534:65534" # nobody: the owner of secrets/tenant.env
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -254,6 +255,7 @@ job "app" {
         role        = var.names.app_vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # Credentials for the app, re-rendered whenever Vault issues new ones or
@@ -275,7 +277,9 @@ job "app" {
           {{- end }}
         EOT
         destination          = "secrets/tenant.env"
-        perms                = "0444"
+        perms                = "0400"
+        uid                  = 65534 # the task's user (nobody), below
+        gid                  = 65534
         change_mode          = "signal"
         change_signal        = "SIGHUP"
         error_on_missing_key = true

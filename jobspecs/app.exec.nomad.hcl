@@ -171,12 +171,20 @@ variable "exec" {
     redis_data_dir    = string
     tenant_app        = string
     tenantctl         = string
+    app_user          = string
+    app_uid           = number
+    app_gid           = number
   })
-  description = "Host binaries and directories of the exec profile; the data directories outlive the jobs."
+  description = "Host binaries and directories of the exec profile; the data directories outlive the jobs. The app and worker run as app_user (never root), whose ids app_uid and app_gid own their credential files."
 
   validation {
-    condition     = length([for v in values(var.exec) : v if v == "" || regex_replace(v, "^(/[A-Za-z0-9._+-]+)+$|^[a-z_][a-z0-9_-]{0,31}$", "") != ""]) == 0
-    error_message = "Each entry must be an absolute path (postgres_user: an OS user name)."
+    condition     = length([for k, v in var.exec : v if !contains(["app_uid", "app_gid"], k) && (v == "" || regex_replace(v, "^(/[A-Za-z0-9._+-]+)+$|^[a-z_][a-z0-9_-]{0,31}$", "") != "")]) == 0
+    error_message = "Each entry must be an absolute path (postgres_user, app_user: an OS user name)."
+  }
+
+  validation {
+    condition     = var.exec.app_user != "root" && var.exec.app_uid >= 1 && var.exec.app_gid >= 1 && var.exec.app_uid == floor(var.exec.app_uid) && var.exec.app_gid == floor(var.exec.app_gid)
+    error_message = "The app and worker must not run as root: app_user is not root, app_uid and app_gid are whole numbers of at least 1."
   }
 }
 
@@ -249,6 +257,7 @@ job "app" {
     task "app" {
       driver       = "raw_exec"
       kill_timeout = "20s"
+      user         = var.exec.app_user # never root: it cannot read other tenants' data or the migrate credentials
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -256,6 +265,7 @@ job "app" {
         role        = var.names.app_vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # Credentials for the app, re-rendered whenever Vault issues new ones or
@@ -278,6 +288,8 @@ job "app" {
         EOT
         destination          = "secrets/tenant.env"
         perms                = "0400"
+        uid                  = var.exec.app_uid
+        gid                  = var.exec.app_gid
         change_mode          = "signal"
         change_signal        = "SIGHUP"
         error_on_missing_key = true

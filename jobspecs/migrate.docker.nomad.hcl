@@ -220,6 +220,7 @@ job "migrate" {
         role        = var.names.migrate_vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # DATABASE_URL with the migration role's credentials, as environment.
@@ -233,6 +234,7 @@ job "migrate" {
           {{- end }}
         EOT
         destination          = "secrets/migrate.env"
+        perms                = "0400" # read by Nomad itself (env = true)
         env                  = true
         change_mode          = "noop"
         error_on_missing_key = true

@@ -248,6 +248,7 @@ job "postgres" {
         role        = var.names.postgres_vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # The bootstrap superuser password, read once at first boot.

@@ -256,6 +256,7 @@ job "redis" {
         role        = var.names.redis_vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       # Bootstrap ACL file: the default user is off; the admin user (Vault
@@ -358,6 +359,7 @@ job "redis" {
         role        = var.names.redis_vault_role
         env         = false
         change_mode = "noop"
+        disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
       template {

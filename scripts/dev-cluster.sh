@@ -387,6 +387,11 @@ write_config() {
     echo "  tenant_app       = \"$repo/bin/tenant-app\""
     echo "  tenantctl        = \"$repo/bin/tenantctl\""
     echo "  data_dir         = \"$volumes\""
+    if id nobody >/dev/null 2>&1; then
+      echo '  app_user         = "nobody"   # the app and worker run as this user (never root)'
+      echo "  app_uid          = $(id -u nobody)"
+      echo "  app_gid          = $(id -g nobody)"
+    fi
     echo '}'
   } >"$config_file"
   log "wrote $config_file"

@@ -19,7 +19,7 @@ func (a *app) downCommand() *ucli.Command {
 		append(lockFlags(),
 			&ucli.BoolFlag{Name: "purge-data", Usage: "also delete the tenant's Postgres and Redis data volumes"},
 			&ucli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
-			&ucli.StringFlag{Name: "profile", Usage: "the tenant's profile, for --purge-data (default: from its record, else the config's)"},
+			&ucli.StringFlag{Name: "profile", Usage: "the tenant's profile, docker or exec, for --purge-data (default: from its record, else the config's; a recorded tenant must be given its own)"},
 			jsonFlag()),
 		a.down)
 }
@@ -33,6 +33,13 @@ func (a *app) down(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	var given tenant.Profile
+	if c.IsSet("profile") {
+		// Validated like up's --profile, before anything is asked or contacted.
+		if given, err = tenant.ParseProfile(c.String("profile")); err != nil {
+			return invalidInput(err)
+		}
+	}
 	if !c.Bool("yes") {
 		if err := a.confirm(id, c.Bool("purge-data")); err != nil {
 			return err
@@ -43,12 +50,25 @@ func (a *app) down(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	profile := tenant.Profile(c.String("profile"))
-	if profile == "" {
-		profile = cfg.Profile
-		if rec, err := env.Consul.ReadRecord(c.Context, tenant.NamesFor(id).KVPrefix); err == nil && rec != nil && rec.Profile != "" {
-			profile = tenant.Profile(rec.Profile)
+	profile := cfg.Profile
+	rec, err := env.Consul.ReadRecord(c.Context, tenant.NamesFor(id).KVPrefix)
+	if err != nil {
+		if perr := env.Consul.Preflight(c.Context); perr != nil {
+			return perr
 		}
+		return err
+	}
+	if rec != nil && rec.Profile != "" {
+		profile = tenant.Profile(rec.Profile)
+	}
+	if given != "" {
+		// The tenant's data is where its recorded profile put it.
+		if rec != nil {
+			if err := provision.CheckProfile(id, rec.Profile, given); err != nil {
+				return err
+			}
+		}
+		profile = given
 	}
 	rep, err := provision.Down(c.Context, env, provision.DownOptions{
 		ID: id, Profile: profile, PurgeData: c.Bool("purge-data"), LockTimeout: c.Duration("lock-timeout"),

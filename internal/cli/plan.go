@@ -35,6 +35,9 @@ func (a *app) plan(c *ucli.Context) error {
 			return err
 		}
 	} else {
+		for _, ch := range res.Changes {
+			fmt.Fprintf(a.Stdout, "tenant %s: %s\n", id, ch)
+		}
 		w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "JOB\tDIFF\tPLACE\tIN-PLACE\tDESTRUCTIVE\tSTOP")
 		for _, k := range slices.Sorted(maps.Keys(res.Jobs)) {

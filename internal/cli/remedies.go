@@ -21,7 +21,9 @@ func remedyFor(c exit.Cause) string {
 	case consul.CauseForbidden:
 		return "check CONSUL_HTTP_TOKEN / --consul-token: tenantctl needs read access to the catalog and health"
 	case consul.CauseLocked:
-		return "wait for that command to finish, or raise --lock-timeout; a killed tenantctl frees the lock within 30s"
+		return "wait for that command to finish, or raise --lock-timeout; the lock of a killed tenantctl is taken over at once on its own machine, elsewhere it frees within 30s"
+	case consul.CauseLockLost:
+		return "another operator may be changing the tenant now: check `tenantctl status` and who holds the lock, then run the same command again (every step is idempotent)"
 	case vault.CauseUnreachable:
 		return "check --vault-addr (VAULT_ADDR) and that Vault is running"
 	case vault.CauseForbidden:

@@ -72,7 +72,7 @@ func (a *app) render(c *ucli.Context) error {
 	if err != nil {
 		return invalidInput(err)
 	}
-	spec, err := desiredSpec(c, id, cfg)
+	spec, err := desiredSpec(c, id, cfg, nil) // offline: no record
 	if err != nil {
 		return err
 	}

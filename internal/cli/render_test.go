@@ -20,7 +20,7 @@ func TestRenderWritesJobsAndVarFile(t *testing.T) {
 	for _, profile := range []string{"docker", "exec"} {
 		out := filepath.Join(t.TempDir(), "acme")
 		code, stdout, stderr := runCLI(t, nil, "render", "acme", "--out", out, "--profile", profile,
-			"--name", `ACME "Corp" ${x}`, "--plan", "medium", "--var", "resources.app_count=4").parts()
+			"--name", `ACME "Corp" %{x} $x`, "--plan", "medium", "--var", "resources.app_count=4").parts()
 		if code != exit.OK {
 			t.Fatalf("%s: exit %d; want 0 (stderr %q)", profile, code, stderr)
 		}
@@ -43,7 +43,7 @@ func TestRenderWritesJobsAndVarFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{`tenant_name  = "ACME \"Corp\" $${x}"`, "app_count                = 4", `host         = "acme.tenants.localhost.test"`} {
+		for _, s := range []string{`tenant_name  = "ACME \"Corp\" %%{x} $x"`, "app_count                = 4", `host         = "acme.tenants.localhost.test"`} {
 			if !strings.Contains(string(vars), s) {
 				t.Errorf("%s: var file lacks %q:\n%s", profile, s, vars)
 			}
@@ -112,10 +112,19 @@ func TestRenderBadInput(t *testing.T) {
 		"var without =":     {"render", "acme", "--var", "resources.app_count"},
 		"bad number":        {"render", "acme", "--var", "resources.app_count=-1"},
 		"maxmemory too big": {"render", "acme", "--var", "resources.redis_maxmemory=100000"},
-		"bad config":        {"--config", badConfig, "render", "acme"},
-		"missing config":    {"--config", filepath.Join(dir, "missing.hcl"), "render", "acme"},
-		"bad jobspecs dir":  {"render", "acme", "--jobspecs-dir", filepath.Join(dir, "nope")},
-		"empty jobspecs":    {"render", "acme", "--jobspecs-dir", t.TempDir()},
+		// --var obeys the config file's limits (plan ranges, update order).
+		"app_count over plan limit": {"render", "acme", "--var", "resources.app_count=1000"},
+		"cpu under plan limit":      {"render", "acme", "--var", "resources.postgres_cpu=1"},
+		"pg memory under limit":     {"render", "acme", "--var", "resources.postgres_memory=16"},
+		"max_connections over":      {"render", "acme", "--var", "resources.postgres_max_connections=100000"},
+		"update order":              {"render", "acme", "--var", "update.min_healthy_time=10m"},
+		"interpolating name":        {"render", "acme", "--name", "ACME ${node.unique.name}"},
+		"app user root":             {"render", "acme", "--profile", "exec", "--var", "exec.app_user=root"},
+		"app uid root":              {"render", "acme", "--profile", "exec", "--var", "exec.app_uid=0"},
+		"bad config":                {"--config", badConfig, "render", "acme"},
+		"missing config":            {"--config", filepath.Join(dir, "missing.hcl"), "render", "acme"},
+		"bad jobspecs dir":          {"render", "acme", "--jobspecs-dir", filepath.Join(dir, "nope")},
+		"empty jobspecs":            {"render", "acme", "--jobspecs-dir", t.TempDir()},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {

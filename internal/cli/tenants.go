@@ -17,10 +17,10 @@ import (
 // specFlags describe a tenant's desired state (up and plan).
 func specFlags() []ucli.Flag {
 	return []ucli.Flag{
-		&ucli.StringFlag{Name: "name", Usage: "display name of the tenant (default: the tenant id)"},
-		&ucli.StringFlag{Name: "host", Usage: "public host (default <tenant>.<base_domain>)"},
-		&ucli.StringFlag{Name: "plan", Value: string(tenant.PlanSmall), Usage: "plan: small, medium or large"},
-		&ucli.StringFlag{Name: "profile", Usage: "runtime profile: docker or exec (default: the config's profile)"},
+		&ucli.StringFlag{Name: "name", Usage: "display name of the tenant (default: the recorded one, else the tenant id)"},
+		&ucli.StringFlag{Name: "host", Usage: "public host (default: the recorded one, else <tenant>.<base_domain>)"},
+		&ucli.StringFlag{Name: "plan", Usage: "plan: small, medium or large (default: the recorded one, else small)"},
+		&ucli.StringFlag{Name: "profile", Usage: "runtime profile: docker or exec (default: the recorded one, else the config's profile)"},
 	}
 }
 
@@ -49,16 +49,35 @@ func oneTenant(c *ucli.Context) (tenant.ID, error) {
 	return id, nil
 }
 
-// desiredSpec builds the tenant spec from the command's flags and config.
-func desiredSpec(c *ucli.Context, id tenant.ID, cfg config.Config) (tenant.Spec, error) {
-	profile := c.String("profile")
-	if profile == "" {
-		profile = string(cfg.Profile)
+// desiredSpec builds the tenant spec from the command's flags; a flag not
+// given takes the tenant's recorded value (rec; nil for a new tenant or
+// offline), else the config's or the built-in default. A changed value is
+// reported by up and plan; a changed profile is refused by them.
+func desiredSpec(c *ucli.Context, id tenant.ID, cfg config.Config, rec *tenant.Record) (tenant.Spec, error) {
+	in := tenant.SpecInput{ID: id.String(), Plan: string(tenant.PlanSmall), Profile: string(cfg.Profile)}
+	if rec != nil {
+		r := rec.Input()
+		for _, f := range []struct {
+			dst *string
+			v   string
+		}{
+			{&in.Name, r.Name}, {&in.Host, r.Host}, {&in.Plan, r.Plan}, {&in.Profile, r.Profile},
+		} {
+			if f.v != "" {
+				*f.dst = f.v
+			}
+		}
 	}
-	spec, err := tenant.NewSpec(tenant.SpecInput{
-		ID: id.String(), Name: c.String("name"), Host: c.String("host"), BaseDomain: cfg.BaseDomain,
-		Plan: c.String("plan"), Profile: profile,
-	})
+	in.BaseDomain = cfg.BaseDomain
+	for _, f := range []struct {
+		flag string
+		dst  *string
+	}{{"name", &in.Name}, {"host", &in.Host}, {"plan", &in.Plan}, {"profile", &in.Profile}} {
+		if c.IsSet(f.flag) && c.String(f.flag) != "" {
+			*f.dst = c.String(f.flag)
+		}
+	}
+	spec, err := tenant.NewSpec(in)
 	if err != nil {
 		return spec, invalidInput(err)
 	}
@@ -85,11 +104,22 @@ func (a *app) prepare(c *ucli.Context, withSpec bool, sink provision.Sink) (targ
 		return t, err
 	}
 	if withSpec {
-		if t.spec, err = desiredSpec(c, t.id, t.cfg); err != nil {
+		// Bad flags are refused before anything is contacted.
+		if _, err := desiredSpec(c, t.id, t.cfg, nil); err != nil {
 			return t, err
 		}
 	}
-	t.env, err = a.provisionEnv(c, t.cfg, sink)
+	if t.env, err = a.provisionEnv(c, t.cfg, sink); err != nil || !withSpec {
+		return t, err
+	}
+	rec, err := t.env.Consul.ReadRecord(c.Context, tenant.NamesFor(t.id).KVPrefix)
+	if err != nil {
+		if perr := t.env.Consul.Preflight(c.Context); perr != nil {
+			return t, perr
+		}
+		return t, err
+	}
+	t.spec, err = desiredSpec(c, t.id, t.cfg, rec)
 	return t, err
 }
 

@@ -45,6 +45,9 @@ func (a *app) up(c *ucli.Context) error {
 	} else {
 		fmt.Fprintf(a.Stdout, "%s: up (%s)\n", id, round(res.Duration))
 	}
+	for _, ch := range res.Changes {
+		fmt.Fprintf(a.Stdout, "  changed %s\n", ch)
+	}
 	a.printSummary(spec, res.Links)
 	return nil
 }

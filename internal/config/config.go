@@ -79,6 +79,12 @@ type Exec struct {
 	Tenantctl string
 	// DataDir holds one directory per tenant volume; it outlives jobs.
 	DataDir string
+	// AppUser is the OS user the app and worker tasks run as (never root),
+	// and AppUID and AppGID its ids on the Nomad clients: their credential
+	// files are rendered 0400 and owned by them.
+	AppUser string
+	AppUID  int
+	AppGID  int
 }
 
 // Update holds the deployment timings of service jobs.
@@ -131,6 +137,9 @@ func Default() Config {
 			TenantApp:      "/usr/local/bin/tenant-app",
 			Tenantctl:      "/usr/local/bin/tenantctl",
 			DataDir:        "/var/lib/tenantctl",
+			AppUser:        "nobody",
+			AppUID:         65534,
+			AppGID:         65534,
 		},
 		Update: Update{MinHealthyTime: "5s", HealthyDeadline: "3m", ProgressDeadline: "5m"},
 		Plans: map[tenant.Plan]Plan{

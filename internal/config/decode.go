@@ -39,6 +39,7 @@ func decodeFile(body hcl.Body, cfg *Config) error {
 			"postgres_bin_dir": &cfg.Exec.PostgresBinDir, "postgres_user": &cfg.Exec.PostgresUser,
 			"redis_server": &cfg.Exec.RedisServer, "redis_cli": &cfg.Exec.RedisCLI, "tenant_app": &cfg.Exec.TenantApp,
 			"tenantctl": &cfg.Exec.Tenantctl, "data_dir": &cfg.Exec.DataDir,
+			"app_user": &cfg.Exec.AppUser, "app_uid": &cfg.Exec.AppUID, "app_gid": &cfg.Exec.AppGID,
 		},
 		"update": {
 			"min_healthy_time": &cfg.Update.MinHealthyTime, "healthy_deadline": &cfg.Update.HealthyDeadline,

@@ -81,6 +81,27 @@ func CheckUser(s string) error {
 	return nil
 }
 
+// CheckAppUser validates the OS user of the app and worker tasks: a user
+// name other than root.
+func CheckAppUser(s string) error {
+	if err := CheckUser(s); err != nil {
+		return err
+	}
+	if s == "root" {
+		return fmt.Errorf("the app and worker must not run as root; use an unprivileged user such as nobody")
+	}
+	return nil
+}
+
+// CheckAppID validates the uid or gid of the app and worker tasks' user:
+// 1 to 2147483647 (0 is root).
+func CheckAppID(id int) error {
+	if id < 1 || id > 1<<31-1 {
+		return fmt.Errorf("it must be between 1 and 2147483647 (0 is root)")
+	}
+	return nil
+}
+
 // CheckHostPort validates host:port (an empty string is allowed by callers
 // that make it optional).
 func CheckHostPort(s string) error {
@@ -122,6 +143,9 @@ func (c Config) Validate() error {
 		{"exec.tenant_app", c.Exec.TenantApp, `"/usr/local/bin/tenant-app"`, CheckPath},
 		{"exec.tenantctl", c.Exec.Tenantctl, `"/usr/local/bin/tenantctl"`, CheckPath},
 		{"exec.data_dir", c.Exec.DataDir, `"/var/lib/tenantctl"`, CheckPath},
+		{"exec.app_user", c.Exec.AppUser, `"nobody"`, CheckAppUser},
+		{"exec.app_uid", strconv.Itoa(c.Exec.AppUID), `65534`, func(string) error { return CheckAppID(c.Exec.AppUID) }},
+		{"exec.app_gid", strconv.Itoa(c.Exec.AppGID), `65534`, func(string) error { return CheckAppID(c.Exec.AppGID) }},
 		{"update.min_healthy_time", c.Update.MinHealthyTime, `"5s"`, CheckDuration},
 		{"update.healthy_deadline", c.Update.HealthyDeadline, `"3m"`, CheckDuration},
 		{"update.progress_deadline", c.Update.ProgressDeadline, `"5m"`, CheckDuration},
@@ -167,33 +191,78 @@ func (c Config) checkDurations() error {
 		return &Error{Field: "vault.creds_ttl", Value: c.Vault.CredsTTL, Reason: "it is longer than vault.creds_max_ttl",
 			Example: `creds_ttl = "1h" with creds_max_ttl = "24h"`}
 	}
-	if d(c.Update.MinHealthyTime) >= d(c.Update.HealthyDeadline) || d(c.Update.HealthyDeadline) >= d(c.Update.ProgressDeadline) {
+	if err := CheckUpdateOrder(c.Update.MinHealthyTime, c.Update.HealthyDeadline, c.Update.ProgressDeadline); err != nil {
 		return &Error{Field: "update", Value: c.Update.MinHealthyTime + " < " + c.Update.HealthyDeadline + " < " + c.Update.ProgressDeadline,
-			Reason: "min_healthy_time < healthy_deadline < progress_deadline must hold", Example: `"5s" < "3m" < "5m"`}
+			Reason: err.Error(), Example: `"5s" < "3m" < "5m"`}
 	}
 	return nil
 }
 
+// CheckUpdateOrder checks that min_healthy_time < healthy_deadline <
+// progress_deadline, each already a valid duration (CheckDuration).
+func CheckUpdateOrder(minHealthy, healthyDeadline, progressDeadline string) error {
+	d := func(s string) time.Duration { v, _ := time.ParseDuration(s); return v }
+	if d(minHealthy) >= d(healthyDeadline) || d(healthyDeadline) >= d(progressDeadline) {
+		return fmt.Errorf("min_healthy_time < healthy_deadline < progress_deadline must hold")
+	}
+	return nil
+}
+
+// planBound is the range of one plan setting.
+type planBound struct {
+	name     string
+	min, max int
+}
+
+// planBounds are the ranges of every plan setting, in the order of Plan's
+// fields; the jobspec --var overrides of the same names obey them too.
+var planBounds = []planBound{
+	{"postgres_cpu", 10, 1_000_000}, {"postgres_memory", 64, 4 << 20},
+	{"postgres_max_connections", 10, 10_000},
+	{"redis_cpu", 10, 1_000_000}, {"redis_memory", 16, 4 << 20},
+	{"redis_maxmemory", 1, 4 << 20},
+	{"app_count", 1, 100}, {"app_cpu", 10, 1_000_000}, {"app_memory", 16, 4 << 20},
+	{"worker_count", 1, 100}, {"worker_cpu", 10, 1_000_000},
+	{"worker_memory", 16, 4 << 20},
+	{"migrate_cpu", 10, 1_000_000}, {"migrate_memory", 16, 4 << 20},
+}
+
+// CheckPlanValue checks v against the range of plan setting name (such as
+// app_count); an unknown name is an error.
+func CheckPlanValue(name string, v int) error {
+	for _, b := range planBounds {
+		if b.name == name {
+			if v < b.min || v > b.max {
+				return fmt.Errorf("it must be between %d and %d", b.min, b.max)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not a plan setting", name)
+}
+
+// planValueExample is a valid value of plan setting name, for messages.
+func planValueExample(name string) int {
+	for _, b := range planBounds {
+		if b.name == name {
+			return b.min * 4
+		}
+	}
+	return 1
+}
+
 func (p Plan) validate(prefix string) error {
-	type bound struct {
-		name     string
-		v        int
-		min, max int
+	values := []int{
+		p.PostgresCPU, p.PostgresMemory, p.PostgresMaxConnections,
+		p.RedisCPU, p.RedisMemory, p.RedisMaxMemory,
+		p.AppCount, p.AppCPU, p.AppMemory,
+		p.WorkerCount, p.WorkerCPU, p.WorkerMemory,
+		p.MigrateCPU, p.MigrateMemory,
 	}
-	bounds := []bound{
-		{"postgres_cpu", p.PostgresCPU, 10, 1_000_000}, {"postgres_memory", p.PostgresMemory, 64, 4 << 20},
-		{"postgres_max_connections", p.PostgresMaxConnections, 10, 10_000},
-		{"redis_cpu", p.RedisCPU, 10, 1_000_000}, {"redis_memory", p.RedisMemory, 16, 4 << 20},
-		{"redis_maxmemory", p.RedisMaxMemory, 1, 4 << 20},
-		{"app_count", p.AppCount, 1, 100}, {"app_cpu", p.AppCPU, 10, 1_000_000}, {"app_memory", p.AppMemory, 16, 4 << 20},
-		{"worker_count", p.WorkerCount, 1, 100}, {"worker_cpu", p.WorkerCPU, 10, 1_000_000},
-		{"worker_memory", p.WorkerMemory, 16, 4 << 20},
-		{"migrate_cpu", p.MigrateCPU, 10, 1_000_000}, {"migrate_memory", p.MigrateMemory, 16, 4 << 20},
-	}
-	for _, b := range bounds {
-		if b.v < b.min || b.v > b.max {
-			return &Error{Field: prefix + b.name, Value: strconv.Itoa(b.v),
-				Reason: fmt.Sprintf("it must be between %d and %d", b.min, b.max), Example: fmt.Sprintf("%s = %d", b.name, b.min*4)}
+	for i, b := range planBounds {
+		if err := CheckPlanValue(b.name, values[i]); err != nil {
+			return &Error{Field: prefix + b.name, Value: strconv.Itoa(values[i]),
+				Reason: err.Error(), Example: fmt.Sprintf("%s = %d", b.name, planValueExample(b.name))}
 		}
 	}
 	if p.RedisMaxMemory >= p.RedisMemory {

@@ -27,6 +27,9 @@ const (
 	// CauseLocked: another holder kept the tenant's lock for longer than
 	// the wait (the error names the holder).
 	CauseLocked exit.Cause = "consul-locked"
+	// CauseLockLost: the tenant's lock was lost while a command held it
+	// (its session expired or was destroyed, or Consul stopped answering).
+	CauseLockLost exit.Cause = "consul-lock-lost"
 )
 
 // Config says how to reach Consul.

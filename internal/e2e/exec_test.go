@@ -41,6 +41,7 @@ func TestRealNomadExecCycle(t *testing.T) {
 	r := w.must("up", "acme", "--name", "ACME Corporation", "--json", "--timeout", "5m")
 	reportSteps("up/new-tenant", r)
 	w.assertRouted("acme")
+	w.assertCredentialFiles("acme")
 
 	// A second tenant while the first serves.
 	r = w.must("up", "acme-corp", "--json", "--timeout", "5m")

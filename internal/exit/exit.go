@@ -26,7 +26,7 @@ const (
 	Changes     Code = 3 // plan: the tenant has changes to apply
 	Unreachable Code = 4 // Nomad, Consul or Vault unreachable, or a version or permission preflight failed
 	Partial     Code = 5 // apply stopped part way; re-run to converge
-	Locked      Code = 6 // another operator holds the tenant's lock
+	Locked      Code = 6 // another operator holds the tenant's lock, or the command lost it while running
 	Interrupted Code = 130
 )
 
@@ -41,7 +41,7 @@ var Table = []struct {
 	{Changes, "plan: changes to apply"},
 	{Unreachable, "Nomad, Consul or Vault unreachable or not usable (preflight)"},
 	{Partial, "apply stopped part way; run the command again to converge"},
-	{Locked, "the tenant is locked by another operator"},
+	{Locked, "the tenant is locked by another operator, or the command lost its lock while running"},
 	{Interrupted, "interrupted"},
 }
 

@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // hostileName would break HCL, shell, SQL or Go templates if it were not
 // escaped.
-const hostileName = `A "Co" ${var.tenant_id} %{ if 1 }x%{ endif } $${x} \ ; DROP x; ` + "`id`" + ` {{ .Data }} ../ Ünï`
+const hostileName = `A "Co" $var.tenant_id %{ if 1 }x%{ endif } $$ {x} \ ; DROP x; ` + "`id`" + ` {{ .Data }} ../ Ünï`
 
 func mustSpec(t testing.TB, id, name string, profile tenant.Profile) tenant.Spec {
 	t.Helper()

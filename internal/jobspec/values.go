@@ -92,7 +92,25 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	str := func(name, s string, check func(string) error) Value {
 		return Value{Name: name, Kind: String, Str: s, Settable: true, check: check}
 	}
-	num := func(name string, i int) Value { return Value{Name: name, Kind: Number, Num: i, Settable: true} }
+	// Sizes obey the same ranges as the config file's plan blocks.
+	num := func(name string, i int) Value {
+		return Value{Name: name, Kind: Number, Num: i, Settable: true, check: func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("it must be a whole number")
+			}
+			return config.CheckPlanValue(name, n)
+		}}
+	}
+	osID := func(name string, i int) Value {
+		return Value{Name: name, Kind: Number, Num: i, Settable: true, check: func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("it must be a whole number")
+			}
+			return config.CheckAppID(n)
+		}}
+	}
 	obj := func(name string, fields ...Value) Value { return Value{Name: name, Kind: Object, Fields: fields} }
 
 	components := tenant.Components()
@@ -171,6 +189,9 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			str("redis_data_dir", path.Join(cfg.Exec.DataDir, n.VolumeRedis), config.CheckPath),
 			str("tenant_app", cfg.Exec.TenantApp, config.CheckPath),
 			str("tenantctl", cfg.Exec.Tenantctl, config.CheckPath),
+			str("app_user", cfg.Exec.AppUser, config.CheckAppUser),
+			osID("app_uid", cfg.Exec.AppUID),
+			osID("app_gid", cfg.Exec.AppGID),
 		))
 	default:
 		vs = append(vs, obj("images",
@@ -265,12 +286,11 @@ func (vs *Values) Set(path, raw string) error {
 	}
 	switch v.Kind {
 	case Number:
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 4<<20 {
-			return &SetError{Name: path, Raw: raw, Reason: "it must be a whole number between 1 and 4194304",
+		if err := v.check(raw); err != nil {
+			return &SetError{Name: path, Raw: raw, Reason: err.Error(),
 				Example: fmt.Sprintf("--var %s=%d", path, v.Num)}
 		}
-		v.Num = n
+		v.Num, _ = strconv.Atoi(raw)
 	case List:
 		items := strings.Split(raw, ",")
 		for _, it := range items {
@@ -288,8 +308,16 @@ func (vs *Values) Set(path, raw string) error {
 	return nil
 }
 
-// Validate checks relations between values that Set cannot check alone.
+// Validate checks relations between values that Set cannot check alone,
+// as the config file's validation does.
 func (vs Values) Validate() error {
+	mh, _ := vs.Get("update.min_healthy_time")
+	hd, _ := vs.Get("update.healthy_deadline")
+	pd, _ := vs.Get("update.progress_deadline")
+	if err := config.CheckUpdateOrder(mh.Str, hd.Str, pd.Str); err != nil {
+		return &SetError{Name: "update", Raw: mh.Str + " < " + hd.Str + " < " + pd.Str, Reason: err.Error(),
+			Example: "--var update.min_healthy_time=5s --var update.healthy_deadline=3m --var update.progress_deadline=5m"}
+	}
 	maxmem, _ := vs.Get("resources.redis_maxmemory")
 	mem, _ := vs.Get("resources.redis_memory")
 	if maxmem.Num >= mem.Num {

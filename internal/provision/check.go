@@ -27,6 +27,8 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 		return fmt.Sprintf("the last apply ended %s at step %s", rec.Status, rec.LastStep), nil
 	case rec.SpecVersion != d.digest:
 		return "the desired spec changed since the last apply", nil
+	case len(rec.Changes(d.spec)) > 0:
+		return "the tenant's " + rec.Changes(d.spec)[0].String(), nil
 	}
 	if h, err := e.Consul.Held(ctx, d.names.LockKey); err != nil {
 		return "", err

@@ -51,6 +51,7 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 	r := env.runner("down", opt.ID)
 	lk := &tenantLock{env: env, n: n}
 	defer lk.release(true) // the tenant is gone: the lock key goes too
+	ctx = lk.guard(ctx)    // a lost lock stops the command
 	// stop stops jobs concurrently and purges each once its allocations
 	// have stopped.
 	stop := func(ctx context.Context, jobs ...string) (Outcome, error) {

@@ -176,6 +176,7 @@ func Migrate(ctx context.Context, env Env, opt MigrateOptions) (Report, error) {
 	r := env.runner("migrate", d.spec.ID)
 	lk := &tenantLock{env: env, n: d.names}
 	defer lk.release(false)
+	ctx = lk.guard(ctx) // a lost lock stops the command
 	return r.run(ctx, []Step{
 		preflightExisting(env, d.names),
 		lk.step(opt.Holder, opt.LockTimeout),

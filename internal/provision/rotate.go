@@ -53,6 +53,7 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 	var before vault.Leases // the tenant's leases before the replacements
 	lk := &tenantLock{env: env, n: n}
 	defer lk.release(false)
+	ctx = lk.guard(ctx) // a lost lock stops the command
 	steps := []Step{
 		preflightExisting(env, n),
 		lk.step(opt.Holder, opt.LockTimeout),

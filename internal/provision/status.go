@@ -60,14 +60,21 @@ func List(ctx context.Context, env Env) ([]tenant.Record, error) {
 	return env.Consul.ListRecords(ctx)
 }
 
-// PlanResult is the diff of every job of a tenant.
+// PlanResult is the diff of every job of a tenant, and of its spec against
+// its record.
 type PlanResult struct {
 	Tenant string                      `json:"tenant"`
 	Jobs   map[string]nomad.PlanResult `json:"jobs"`
+	// Changes are the fields of the spec (name, host, plan) that differ
+	// from the tenant's record; empty for a new tenant.
+	Changes []tenant.Change `json:"tenant_changes,omitempty"`
 }
 
-// Changed reports whether any job would change.
+// Changed reports whether the spec or any job would change.
 func (p PlanResult) Changed() bool {
+	if len(p.Changes) > 0 {
+		return true
+	}
 	for _, j := range p.Jobs {
 		if j.Changed() {
 			return true
@@ -76,13 +83,18 @@ func (p PlanResult) Changed() bool {
 	return false
 }
 
-// Plan asks Nomad for the diff of every job of spec, registering nothing.
+// Plan asks Nomad for the diff of every job of spec, registering nothing,
+// and compares spec with the tenant's record; like up, it refuses a profile
+// change.
 func Plan(ctx context.Context, env Env, spec tenant.Spec) (PlanResult, error) {
 	d, err := env.desiredState(spec, 0)
 	if err != nil {
 		return PlanResult{}, err
 	}
 	out := PlanResult{Tenant: spec.ID.String(), Jobs: map[string]nomad.PlanResult{}}
+	if out.Changes, err = env.specChanges(ctx, spec); err != nil {
+		return out, err
+	}
 	for _, j := range d.all() {
 		job, err := env.Nomad.Parse(ctx, j.Source, j.Vars)
 		if err != nil {

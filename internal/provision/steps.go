@@ -140,6 +140,9 @@ func (r runner) run(ctx context.Context, steps []Step) (Report, error) {
 		out, err := s.Apply(ctx)
 		d := r.now().Sub(t0)
 		res := StepResult{Name: s.Name, Changed: out.Changed, Detail: out.Detail, Duration: d}
+		if lost := lockLost(ctx); err != nil && lost != nil {
+			err = lost // the cancelled call's error would hide why
+		}
 		if err != nil {
 			res.Error = err.Error()
 			rep.Steps = append(rep.Steps, res)
@@ -175,14 +178,30 @@ func (r runner) info(step, detail string) {
 	r.emit(Event{Step: step, Phase: PhaseInfo, Detail: detail})
 }
 
+// lockLost returns the error that cancelled ctx when the tenant's lock was
+// lost (tenantLock.guard), or nil.
+func lockLost(ctx context.Context) error {
+	var cause *exit.Error
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &cause) && cause.Code == exit.Locked {
+		return cause
+	}
+	return nil
+}
+
 func (r runner) fail(ctx context.Context, step string, applied, changed []string, err error) error {
+	lost := lockLost(ctx)
+	if lost != nil {
+		// The tenant's lock was lost (tenantLock.guard): that, not the
+		// cancelled call it caused, is what the operator must hear.
+		err = lost
+	}
 	if r.remedy != nil {
 		err = r.remedy(err)
 	}
 	se := &StepError{Step: step, Applied: applied, Changed: changed, Err: err}
 	code := exit.CodeOf(err)
 	hint := exit.HintOf(err)
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if lost == nil && errors.Is(ctx.Err(), context.Canceled) {
 		// The operator interrupted the command: nothing needs fixing.
 		code = exit.Interrupted
 		hint = fmt.Sprintf("tenantctl was interrupted during step %s; run `tenantctl %s %s` again to finish: finished steps are skipped",

@@ -58,6 +58,9 @@ type UpResult struct {
 	// Links are the Nomad UI pages of the tenant's jobs.
 	Links  map[string]string `json:"links"`
 	Record tenant.Record     `json:"record"`
+	// Changes are the fields of the spec that differ from the tenant's
+	// record before this run (name, host, plan); empty for a new tenant.
+	Changes []tenant.Change `json:"changes,omitempty"`
 }
 
 // desired is everything up converges to, computed before any step runs.
@@ -132,8 +135,19 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 			if err := preflight(ctx, env, d.names); err != nil {
 				return Outcome{}, err
 			}
-			return Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"},
-				env.hostFree(ctx, d)
+			changes, err := env.specChanges(ctx, d.spec)
+			if err != nil {
+				return Outcome{}, err
+			}
+			res.Changes = changes
+			if err := env.hostFree(ctx, d); err != nil {
+				return Outcome{}, err
+			}
+			out := Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"}
+			for _, c := range changes {
+				r.info(StepPreflight, "changing the tenant's "+c.String())
+			}
+			return out, nil
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
 			why, err := env.convergedCheck(ctx, d)
@@ -167,6 +181,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	// Background waits end with up, whatever its outcome.
 	ctx, cancelWaits := context.WithCancel(ctx)
 	defer cancelWaits()
+	ctx = lk.guard(ctx) // a lost lock stops up
 	steps := []Step{
 		lk.step(opt.Holder, opt.LockTimeout),
 		{Name: StepNamespace, Apply: func(ctx context.Context) (Outcome, error) { return env.namespace(ctx, d) }},

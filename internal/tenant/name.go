@@ -14,12 +14,15 @@ const MaxNameLen = 100
 const ExampleName = "ACME Corporation"
 
 // Name is a validated display name: 1–100 characters of valid UTF-8 with no
-// control or invisible formatting characters and no leading or trailing
-// space. Anything else is allowed (quotes, "${", "%{", ";", backticks,
+// control or invisible formatting characters, no leading or trailing space
+// and no "${". Anything else is allowed (quotes, "%{", ";", backticks,
 // non-Latin scripts): a Name is data, never markup. Every place it reaches
 // quotes it for that place: HCL through jobspec's var-file writer, SQL through
 // bind parameters. It never reaches nginx config: the router
-// selects on the tenant id and host only.
+// selects on the tenant id and host only. "${" is the one sequence no quoting
+// can protect: Nomad interpolates ${...} in job meta and task environment
+// when the job runs, after the HCL is parsed, so a name holding
+// "${node.unique.name}" would show the node's name instead.
 type Name string
 
 // ParseName validates s as a display name.
@@ -41,6 +44,8 @@ func validateName(s string) error {
 		return fmt.Errorf("it is longer than %d characters", MaxNameLen)
 	case strings.TrimSpace(s) != s:
 		return fmt.Errorf("it has leading or trailing space")
+	case strings.Contains(s, "${"):
+		return fmt.Errorf("it contains \"${\", which Nomad would interpolate when the job runs")
 	}
 	for _, r := range s {
 		switch {

@@ -7,7 +7,7 @@ import (
 
 func TestParseName(t *testing.T) {
 	valid := []string{
-		"ACME Corporation", `O'Brien & "Sons"`, `${var.secret}`, `%{ if true }x%{ endif }`, "a; DROP TABLE x;--",
+		"ACME Corporation", `O'Brien & "Sons"`, `$ {var.secret}`, "$x", "{x}", `%{ if true }x%{ endif }`, "a; DROP TABLE x;--",
 		"`id`", "../../etc/passwd", "Ünïcödé 株式会社", "аcme (Cyrillic)", strings.Repeat("é", MaxNameLen), `back\slash`,
 		"{{ .Data.password }}", "x",
 	}
@@ -23,7 +23,7 @@ func TestParseName(t *testing.T) {
 	}
 	invalid := []string{
 		"", " lead", "trail ", "line\nbreak", "cr\rx", "tab\tx", "nul\x00x", "bidi\u202ex", "zw\u200bx",
-		"ls\u2028x", strings.Repeat("a", MaxNameLen+1), strings.Repeat("x", 300), "bad\xffutf8",
+		"ls\u2028x", "${node.unique.name}", "ACME $${x}", "a${", strings.Repeat("a", MaxNameLen+1), strings.Repeat("x", 300), "bad\xffutf8",
 	}
 	for _, s := range invalid {
 		if _, err := ParseName(s); err == nil {

@@ -1,6 +1,9 @@
 package tenant
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Status is where a tenant's last apply ended.
 type Status string
@@ -40,4 +43,39 @@ type Record struct {
 func (r Record) SameState(o Record) bool {
 	r.LastApply, o.LastApply = time.Time{}, time.Time{}
 	return r == o
+}
+
+// Input returns what r records as the input of NewSpec: the spec an `up`
+// without flags converges the tenant to.
+func (r Record) Input() SpecInput {
+	return SpecInput{ID: r.Tenant, Name: r.Name, Host: r.Host, Plan: r.Plan, Profile: r.Profile}
+}
+
+// Change is one field of a tenant's spec whose desired value differs from
+// the recorded one.
+type Change struct {
+	Field string `json:"field"` // name, host, plan or profile
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// String describes the change for people: `host "a.example.com" → "b.example.com"`.
+func (c Change) String() string { return fmt.Sprintf("%s %q → %q", c.Field, c.From, c.To) }
+
+// Changes lists the fields of s that differ from what r records, in the
+// order name, host, plan, profile. A field r does not record (empty) is no
+// change.
+func (r Record) Changes(s Spec) []Change {
+	var out []Change
+	for _, f := range []struct{ field, from, to string }{
+		{"name", r.Name, s.Name.String()},
+		{"host", r.Host, s.Host.String()},
+		{"plan", r.Plan, string(s.Plan)},
+		{"profile", r.Profile, string(s.Profile)},
+	} {
+		if f.from != "" && f.from != f.to {
+			out = append(out, Change{Field: f.field, From: f.from, To: f.to})
+		}
+	}
+	return out
 }

@@ -13,7 +13,7 @@ import (
 
 // hostileName is a display name full of characters that would break HCL,
 // shell, SQL or Go templates if they were not escaped.
-const hostileName = `ACME "Corp" ${var.tenant_id} %{ if true }x%{ endif } \ ; DROP TABLE x; ` + "`id`" + ` {{ .Data }} ../ Ünï`
+const hostileName = `ACME "Corp" $var.tenant_id $ {x} %{ if true }x%{ endif } \ ; DROP TABLE x; ` + "`id`" + ` {{ .Data }} ../ Ünï`
 
 func mustSpec(t testing.TB, id, name string, profile tenant.Profile) tenant.Spec {
 	t.Helper()

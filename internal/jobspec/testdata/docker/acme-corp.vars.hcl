@@ -3,7 +3,7 @@
 #   nomad job run -var-file=acme-corp.vars.hcl postgres.nomad.hcl
 
 tenant_id    = "acme-corp"
-tenant_name  = "A \"Co\" $${var.tenant_id} %%{ if 1 }x%%{ endif } $$${x} \\ ; DROP x; `id` {{ .Data }} ../ Ünï"
+tenant_name  = "A \"Co\" $var.tenant_id %%{ if 1 }x%%{ endif } $$ {x} \\ ; DROP x; `id` {{ .Data }} ../ Ünï"
 host         = "acme-corp.tenants.example.com"
 datacenters  = ["dc1"]
 node_pool    = "default"

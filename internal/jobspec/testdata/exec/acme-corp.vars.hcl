@@ -3,7 +3,7 @@
 #   nomad job run -var-file=acme-corp.vars.hcl postgres.nomad.hcl
 
 tenant_id    = "acme-corp"
-tenant_name  = "A \"Co\" $${var.tenant_id} %%{ if 1 }x%%{ endif } $$${x} \\ ; DROP x; `id` {{ .Data }} ../ Ünï"
+tenant_name  = "A \"Co\" $var.tenant_id %%{ if 1 }x%%{ endif } $$ {x} \\ ; DROP x; `id` {{ .Data }} ../ Ünï"
 host         = "acme-corp.tenants.example.com"
 datacenters  = ["dc1"]
 node_pool    = "default"
@@ -72,4 +72,7 @@ exec         = {
   redis_data_dir    = "/var/lib/tenantctl/acme-corp--redis-data"
   tenant_app        = "/usr/local/bin/tenant-app"
   tenantctl         = "/usr/local/bin/tenantctl"
+  app_user          = "nobody"
+  app_uid           = 65534
+  app_gid           = 65534
 }
