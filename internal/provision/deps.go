@@ -53,6 +53,9 @@ type Vault interface {
 	RotateRoots(ctx context.Context, n tenant.Names) (vault.RotateReport, error)
 	ListLeases(ctx context.Context, n tenant.Names) (vault.Leases, error)
 	RevokeLeases(ctx context.Context, n tenant.Names, l vault.Leases) ([]vault.RoleLeases, error)
+	// LeaseInfos describes the tenant's credential leases (role, issued,
+	// expires), without secrets.
+	LeaseInfos(ctx context.Context, n tenant.Names) ([]vault.LeaseInfo, error)
 	Teardown(ctx context.Context, n tenant.Names) (bool, error)
 }
 
