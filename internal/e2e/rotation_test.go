@@ -241,7 +241,7 @@ func (l *load) seed() {
 	var d struct {
 		ID string `json:"id"`
 	}
-	if code, err := l.call(base, "POST", "/api/deals", map[string]any{"name": "Rotation Deal", "contact_id": c.ID, "value": 1000, "stage": "lead"}, &d); err != nil || code != http.StatusCreated {
+	if code, err := l.call(base, "POST", "/api/deals", map[string]any{"name": "Rotation Deal", "contact_id": c.ID, "value": 1000, "stage": "sql"}, &d); err != nil || code != http.StatusCreated {
 		l.t.Fatalf("load: create deal: %d %v", code, err)
 	}
 	l.deal = d.ID
