@@ -113,12 +113,13 @@ func testScaleReplace(t *testing.T, tg Target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gone.DesiredStatus != api.AllocDesiredStatusStop {
-		t.Errorf("extra allocation: got desired status %s; want stop", gone.DesiredStatus)
+	if gone.DesiredStatus != api.AllocDesiredStatusStop || gone.DesiredDescription != "alloc not needed due to job update" {
+		t.Errorf("extra allocation: got desired status %s (%s); want stop (alloc not needed due to job update)",
+			gone.DesiredStatus, gone.DesiredDescription)
 	}
-	t.Logf("extra allocation stopped: %q", gone.DesiredDescription)
-	d := waitDeployment(t, c, ns, id, api.DeploymentStatusSuccessful)
-	t.Logf("latest deployment after scaling down: version %d status %s", d.JobVersion, d.Status)
+	if d := waitDeployment(t, c, ns, id, api.DeploymentStatusSuccessful); d.JobVersion != 2 {
+		t.Errorf("after scaling down: latest deployment is of version %d; want 2", d.JobVersion)
+	}
 
 	again := parse(t, c, serviceHCL(ns, id), "")
 	plan, _, err := c.Jobs().Plan(again, true, wo)
