@@ -88,20 +88,19 @@ func TestRealNomadRotation(t *testing.T) {
 	// status shows the leases in use, without secrets.
 	r = w.must("status", "acme", "--json")
 	var st struct {
-		Result struct {
-			Leases []struct{ Role, Lease string } `json:"leases"`
-		} `json:"result"`
+		Leases      []struct{ Role, Lease string } `json:"leases"`
+		LeasesError string                         `json:"leases_error"`
 	}
 	if err := json.Unmarshal([]byte(lastLine(r.stdout)), &st); err != nil {
 		t.Errorf("status --json: %v", err)
 	}
 	seen := map[string]bool{}
-	for _, le := range st.Result.Leases {
+	for _, le := range st.Leases {
 		seen[le.Role] = true
 	}
 	for _, role := range roles {
 		if !seen[role] {
-			t.Errorf("status --json leases: got %+v; want a lease of %s", st.Result.Leases, role)
+			t.Errorf("status --json leases: got %+v (%s); want a lease of %s", st.Leases, st.LeasesError, role)
 		}
 	}
 
