@@ -496,10 +496,19 @@ func (w *world) dumpLogs(ns string, jobs ...string) {
 				}
 				b, _ := io.ReadAll(rc)
 				rc.Close()
-				if len(b) > 6000 {
-					b = b[len(b)-6000:]
+				// Everything but successful requests: reloads, warnings, errors.
+				var keep []string
+				for _, line := range strings.Split(string(b), "\n") {
+					if strings.Contains(line, `"msg":"request"`) && !strings.Contains(line, `"status":5`) &&
+						!strings.Contains(line, `"status":4`) {
+						continue
+					}
+					keep = append(keep, line)
 				}
-				w.t.Logf("stderr of %s (%s), task %s, last lines:\n%s", a.Name, a.ID[:8], task, b)
+				if len(keep) > 80 {
+					keep = keep[len(keep)-80:]
+				}
+				w.t.Logf("stderr of %s (%s), task %s, all but successful requests:\n%s", a.Name, a.ID[:8], task, strings.Join(keep, "\n"))
 			}
 		}
 	}
