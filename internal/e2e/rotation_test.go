@@ -498,7 +498,11 @@ func (w *world) dumpLogs(ns string, jobs ...string) {
 				rc.Close()
 				// Everything but successful requests: reloads, warnings, errors.
 				var keep []string
+				causes := map[string]int{}
 				for _, line := range strings.Split(string(b), "\n") {
+					if strings.Contains(line, `"error":`) {
+						causes[failureCause(line)]++
+					}
 					if strings.Contains(line, `"msg":"request"`) && !strings.Contains(line, `"status":5`) &&
 						!strings.Contains(line, `"status":4`) {
 						continue
@@ -508,8 +512,27 @@ func (w *world) dumpLogs(ns string, jobs ...string) {
 				if len(keep) > 80 {
 					keep = keep[len(keep)-80:]
 				}
-				w.t.Logf("stderr of %s (%s), task %s, all but successful requests:\n%s", a.Name, a.ID[:8], task, strings.Join(keep, "\n"))
+				w.t.Logf("stderr of %s (%s), task %s: errors by cause %v; all but successful requests:\n%s",
+					a.Name, a.ID[:8], task, causes, strings.Join(keep, "\n"))
 			}
 		}
 	}
+}
+
+// failureCause sorts a logged error: credentials (a login refused, a user
+// without its privileges or gone: what a rotation gone wrong looks like),
+// timeouts (an overloaded machine), or other.
+func failureCause(line string) string {
+	l := strings.ToLower(line)
+	for _, s := range []string{"password authentication failed", "permission denied", "does not exist", "wrongpass", "noperm", "noauth", "role"} {
+		if strings.Contains(l, s) {
+			return "credentials"
+		}
+	}
+	for _, s := range []string{"deadline exceeded", "context canceled", "timeout", "i/o timeout"} {
+		if strings.Contains(l, s) {
+			return "timeout"
+		}
+	}
+	return "other"
 }
