@@ -246,9 +246,10 @@ func (p *Pools) acquire() (*backends, func()) {
 // connections, checks that they serve, makes them current and then waits
 // until the replaced connections have drained (requests already running
 // finish on them) and closes them. It returns whether it swapped. When the
-// new connections do not serve but the current ones do, it keeps the current
-// ones and returns an error wrapping ErrNewNotServing; on any other error the
-// current connections stay too.
+// new connections are refused but the current ones still serve, it keeps the
+// current ones and returns an error wrapping ErrNewNotServing; when they
+// cannot be proved within ReloadTimeout (a slow host), it switches anyway.
+// On any other error the current connections stay.
 func (p *Pools) Reload(ctx context.Context) (bool, error) {
 	swapped, drained, err := p.reload(ctx)
 	if drained != nil {
@@ -297,11 +298,15 @@ func (p *Pools) reload(ctx context.Context) (bool, <-chan struct{}, error) {
 			_ = newRC.client.Close()
 		}
 	}
+	// One budget, ReloadTimeout, for proving the new connections and, when
+	// they are refused, checking the current ones: the rotation margin
+	// counts on a reload never taking longer.
 	vctx, cancel := context.WithTimeout(ctx, ReloadTimeout)
 	verr := serves(vctx, newPGC, newRC)
-	cancel()
-	if verr != nil {
-		// Keep what works: the current connections, while they serve.
+	if verr != nil && vctx.Err() == nil {
+		// Refused (not merely slow): keep what works, the current
+		// connections, while they still serve; they do until their lease
+		// expires.
 		var oldPGC *pgConn
 		var oldRC *redisConn
 		if newPGC != nil {
@@ -310,14 +315,18 @@ func (p *Pools) reload(ctx context.Context) (bool, <-chan struct{}, error) {
 		if newRC != nil {
 			oldRC = cur.rc
 		}
-		octx, cancel := context.WithTimeout(ctx, ReloadTimeout)
-		oerr := serves(octx, oldPGC, oldRC)
-		cancel()
-		if oerr == nil {
+		if serves(vctx, oldPGC, oldRC) == nil {
+			cancel()
 			discard()
 			return false, nil, fmt.Errorf("%w: %w", ErrNewNotServing, verr)
 		}
-		p.log.WarnContext(ctx, "reload: neither the new nor the current credentials serve; switching to the new ones",
+	}
+	cancel()
+	if verr != nil {
+		// Slow to prove (an overloaded host) or refused along with the
+		// current ones: the new credentials are the ones Vault issued last,
+		// and the current ones will expire.
+		p.log.WarnContext(ctx, "reload: the new credentials could not be proved; switching to them anyway",
 			attrError, verr.Error())
 	}
 	pgc, rc := cur.pgc, cur.rc
