@@ -524,7 +524,7 @@ func (w *world) dumpLogs(ns string, jobs ...string) {
 // timeouts (an overloaded machine), or other.
 func failureCause(line string) string {
 	l := strings.ToLower(line)
-	for _, s := range []string{"password authentication failed", "permission denied", "does not exist", "wrongpass", "noperm", "noauth", "role"} {
+	for _, s := range []string{"password authentication failed", "permission denied", "does not exist", "wrongpass", "noperm", "noauth"} {
 		if strings.Contains(l, s) {
 			return "credentials"
 		}
