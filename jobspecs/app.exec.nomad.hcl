@@ -268,8 +268,13 @@ job "app" {
         disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
-      # Credentials for the app, re-rendered whenever Vault issues new ones or
-      # Postgres/Redis move; the process reloads them on SIGHUP.
+      # Credentials for the app: one template per credential, each into its own
+      # file, so a new Postgres user is written the moment it is issued and a
+      # Redis renewal or move never re-renders (or delays) the Postgres file,
+      # nor the other way round. `wait` bounds how long a change waits before
+      # it is written (Nomad's client default is min 5s, max 4m); the
+      # credential TTLs leave more than that for the rotation (docs/vault.md,
+      # "Rotation without failed requests"). The process reloads on SIGHUP.
       template {
         data                 = <<-EOT
           {{- with secret "${var.vault.database_mount}/creds/${var.names.db_role_app}" }}
@@ -278,6 +283,23 @@ job "app" {
           DATABASE_URL=postgres://{{ $user }}:{{ $pass }}@{{ .Address }}:{{ .Port }}/${var.names.database}?sslmode=disable
           {{- end }}
           {{- end }}
+        EOT
+        destination          = "secrets/postgres.env"
+        perms                = "0400"
+        uid                  = var.exec.app_uid
+        gid                  = var.exec.app_gid
+        change_mode          = "signal"
+        change_signal        = "SIGHUP"
+        error_on_missing_key = true
+
+        wait {
+          min = "1s"
+          max = "2s"
+        }
+      }
+
+      template {
+        data                 = <<-EOT
           {{- range service "${var.names.redis_service}" }}
           REDIS_ADDR={{ .Address }}:{{ .Port }}
           {{- end }}
@@ -286,20 +308,25 @@ job "app" {
           REDIS_PASSWORD={{ .Data.password }}
           {{- end }}
         EOT
-        destination          = "secrets/tenant.env"
+        destination          = "secrets/redis.env"
         perms                = "0400"
         uid                  = var.exec.app_uid
         gid                  = var.exec.app_gid
         change_mode          = "signal"
         change_signal        = "SIGHUP"
         error_on_missing_key = true
+
+        wait {
+          min = "1s"
+          max = "2s"
+        }
       }
 
       env {
         TENANT_ID           = var.tenant_id
         TENANT_NAME         = var.tenant_name
         TENANT_HOST         = var.host
-        TENANT_APP_ENV_FILE = "${NOMAD_SECRETS_DIR}/tenant.env"
+        TENANT_APP_ENV_FILE = "${NOMAD_SECRETS_DIR}/postgres.env:${NOMAD_SECRETS_DIR}/redis.env"
       }
 
       config {

@@ -64,8 +64,8 @@ const usage = `Usage: tenant-app serve [--addr HOST:PORT] [--shutdown-timeout 4s
                         [--group NAME] [--consumer NAME] [--claim-idle 30s]
 
 Connection settings (DATABASE_URL, REDIS_ADDR, REDIS_USERNAME, REDIS_PASSWORD)
-are read from the file named by TENANT_APP_ENV_FILE, or from the environment
-when it is unset; SIGHUP re-reads them. --addr defaults to Nomad's http port:
+are read from the files named by TENANT_APP_ENV_FILE (one path, or several
+joined by ":"), or from the environment when it is unset; SIGHUP re-reads them. --addr defaults to Nomad's http port:
 $NOMAD_IP_http:$NOMAD_PORT_http without a port mapping, else :$NOMAD_PORT_http.
 `
 

@@ -26,3 +26,11 @@ func (w *Worker) Stats() WorkerStats {
 	return WorkerStats{Done: w.done.Load(), Duplicate: w.duplicate.Load(), Failed: w.failed.Load(),
 		Retry: w.retry.Load(), DeadLettered: w.dead.Load(), Claimed: w.claimed.Load()}
 }
+
+// Connections returns the identities of the current Postgres pool and Redis
+// client, so a test can tell which of them a reload replaced.
+func (p *Pools) Connections() (pg, redis any) {
+	b, release := p.acquire()
+	defer release()
+	return b.pg, b.rdb
+}

@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -179,5 +181,108 @@ func TestRotationRevokeFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.must(http.StatusOK, "GET", "/api/contacts", nil, nil)
+	cl.must(http.StatusOK, "GET", "/api/ready", nil, nil)
+}
+
+// TestReloadKeepsServingConnections renders credentials that cannot serve
+// (a wrong Postgres password, an unknown Redis user): the reload keeps the
+// current connections and says why, requests go on succeeding, and the next
+// reload with working credentials swaps. This is the app's half of lossless
+// rotation: new credentials become current only once they have proved they
+// serve.
+func TestReloadKeepsServingConnections(t *testing.T) {
+	s := newStack(t, "keep")
+	old := s.issue(s.names.DBRoleApp, s.names.RedisRoleApp)
+	s.writeEnv(old)
+	logs := &syncBuffer{}
+	pools, base := s.startServer(logs)
+	cl := newClient(t, base, s.newOrg("Keep Org"))
+	cl.must(http.StatusCreated, "POST", "/api/contacts", app.ContactInput{Name: "Before"}, nil)
+
+	for _, tc := range []struct {
+		name string
+		bad  func(c creds) creds
+	}{
+		{"wrong postgres password", func(c creds) creds {
+			c.settings.DatabaseURL = strings.Replace(c.settings.DatabaseURL, "@", "x@", 1)
+			return c
+		}},
+		{"unknown redis user", func(c creds) creds {
+			c.settings.RedisUsername += "-gone"
+			return c
+		}},
+	} {
+		s.writeEnv(tc.bad(old))
+		swapped, err := pools.Reload(context.Background())
+		if swapped || !errors.Is(err, app.ErrNewNotServing) {
+			t.Errorf("%s: Reload got %v, %v; want false and ErrNewNotServing", tc.name, swapped, err)
+		}
+		cl.must(http.StatusOK, "GET", "/api/contacts", nil, nil)
+		cl.must(http.StatusOK, "GET", "/api/ready", nil, nil)
+	}
+
+	fresh := s.issue(s.names.DBRoleApp, s.names.RedisRoleApp)
+	s.writeEnv(fresh)
+	if swapped, err := pools.Reload(context.Background()); !swapped || err != nil {
+		t.Fatalf("Reload with working credentials: got %v, %v; want swapped", swapped, err)
+	}
+	s.revoke(old)
+	cl.must(http.StatusCreated, "POST", "/api/contacts", app.ContactInput{Name: "After"}, nil)
+	cl.must(http.StatusOK, "GET", "/api/ready", nil, nil)
+	if !strings.Contains(logs.String(), "do not serve yet") && !strings.Contains(logs.String(), "connections replaced") {
+		t.Errorf("logs: want the reloads reported; got %q", logs.String())
+	}
+	s.assertNoSecrets("logs", logs.String())
+}
+
+// TestReloadReplacesOnlyTheChangedCredential rotates the Redis credential
+// alone, then the Postgres one alone (what the per-credential templates
+// render): each reload replaces only the connections of the credential that
+// changed, and revoking the replaced lease breaks nothing.
+func TestReloadReplacesOnlyTheChangedCredential(t *testing.T) {
+	s := newStack(t, "onecred")
+	c := s.issue(s.names.DBRoleApp, s.names.RedisRoleApp)
+	s.writeEnv(c)
+	pools, base := s.startServer(io.Discard)
+	org := s.newOrg("One Org")
+	cl := newClient(t, base, org)
+	cl.must(http.StatusCreated, "POST", "/api/contacts", app.ContactInput{Name: "Someone"}, nil)
+	job := func(key string) app.Job {
+		return app.Job{IdempotencyKey: key, Type: app.JobContactScore, Payload: []byte(`{"contact_id":"00000000-0000-0000-0000-000000000000"}`)}
+	}
+
+	// Redis only.
+	pg0, rdb0 := pools.Connections()
+	r := s.issue(s.names.DBRoleApp, s.names.RedisRoleApp)
+	s.revoke(creds{leases: r.leases[:1]}) // only its Redis half is used
+	next := c
+	next.settings.RedisUsername, next.settings.RedisPassword = r.settings.RedisUsername, r.settings.RedisPassword
+	s.writeEnv(next)
+	if swapped, err := pools.Reload(context.Background()); !swapped || err != nil {
+		t.Fatalf("Reload (redis): got %v, %v; want swapped", swapped, err)
+	}
+	pg1, rdb1 := pools.Connections()
+	if pg1 != pg0 || rdb1 == rdb0 {
+		t.Errorf("after a Redis rotation: postgres replaced %v, redis replaced %v; want false, true", pg1 != pg0, rdb1 != rdb0)
+	}
+	s.revoke(creds{leases: c.leases[1:]}) // the old Redis user
+	cl.must(http.StatusAccepted, "POST", "/api/jobs", job("after-redis"), nil)
+	cl.must(http.StatusOK, "GET", "/api/contacts", nil, nil)
+
+	// Postgres only.
+	p := s.issue(s.names.DBRoleApp, s.names.RedisRoleApp)
+	s.revoke(creds{leases: p.leases[1:]})
+	next.settings.DatabaseURL = p.settings.DatabaseURL
+	s.writeEnv(next)
+	if swapped, err := pools.Reload(context.Background()); !swapped || err != nil {
+		t.Fatalf("Reload (postgres): got %v, %v; want swapped", swapped, err)
+	}
+	pg2, rdb2 := pools.Connections()
+	if pg2 == pg1 || rdb2 != rdb1 {
+		t.Errorf("after a Postgres rotation: postgres replaced %v, redis replaced %v; want true, false", pg2 != pg1, rdb2 != rdb1)
+	}
+	s.revoke(creds{leases: c.leases[:1]}) // the old Postgres user
+	cl.must(http.StatusOK, "GET", "/api/contacts", nil, nil)
+	cl.must(http.StatusAccepted, "POST", "/api/jobs", job("after-postgres"), nil)
 	cl.must(http.StatusOK, "GET", "/api/ready", nil, nil)
 }

@@ -20,6 +20,7 @@ const (
 	attrError      = "error"
 	attrBackends   = "connections"
 	attrDrainMS    = "drain_ms"
+	attrReplaced   = "replaced"
 	attrAddr       = "addr"
 	attrJob        = "job"
 	attrJobType    = "job_type"

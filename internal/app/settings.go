@@ -5,16 +5,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Environment variables tenant-app reads. The four connection settings come
-// from the file named by EnvFileVar when it is set (a Nomad template renders
+// from the files named by EnvFileVar (one path, or several joined by ":")
+// when it is set (a Nomad template renders
 // it from Vault), otherwise from the process environment. They are never
 // taken from the command line, where other users of the host could read them.
 const (
@@ -71,8 +74,11 @@ func (s Settings) validate() error {
 	return nil
 }
 
-// SettingsSource says where settings are read from: the env file File when it
-// is not empty, otherwise Getenv.
+// SettingsSource says where settings are read from: the env files in File
+// when it is not empty, otherwise Getenv. File is one path or several joined
+// by the OS's list separator (":"), read in order, a later file's keys
+// overriding an earlier one's: Nomad renders each credential with its own
+// template into its own file.
 type SettingsSource struct {
 	File   string
 	Getenv func(string) string
@@ -82,13 +88,17 @@ type SettingsSource struct {
 func (src SettingsSource) Load() (Settings, error) {
 	get := src.Getenv
 	if src.File != "" {
-		b, err := os.ReadFile(src.File)
-		if err != nil {
-			return Settings{}, fmt.Errorf("settings: read %s: %w", EnvFileVar, err)
-		}
-		vals, err := ParseEnvFile(b)
-		if err != nil {
-			return Settings{}, fmt.Errorf("settings: %s: %w", src.File, err)
+		vals := map[string]string{}
+		for _, f := range filepath.SplitList(src.File) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return Settings{}, fmt.Errorf("settings: read %s: %w", EnvFileVar, err)
+			}
+			fv, err := ParseEnvFile(b)
+			if err != nil {
+				return Settings{}, fmt.Errorf("settings: %s: %w", f, err)
+			}
+			maps.Copy(vals, fv)
 		}
 		get = func(k string) string { return vals[k] }
 	}

@@ -88,6 +88,28 @@ func TestSettingsLoad(t *testing.T) {
 	if _, err := (SettingsSource{File: filepath.Join(dir, "missing")}).Load(); err == nil {
 		t.Errorf("missing file: got nil error")
 	}
+
+	// One file per credential, as the jobspecs' templates render them; a
+	// later file's keys win.
+	pgFile, redisFile := filepath.Join(dir, "postgres.env"), filepath.Join(dir, "redis.env")
+	for p, body := range map[string]string{
+		pgFile:    "DATABASE_URL=postgres://u:" + password + "@127.0.0.1:5432/db?sslmode=disable\nREDIS_ADDR=old:1\n",
+		redisFile: "REDIS_ADDR=127.0.0.1:6380\nREDIS_USERNAME=r\nREDIS_PASSWORD=" + password + "\n",
+	} {
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err = SettingsSource{File: pgFile + string(filepath.ListSeparator) + redisFile}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RedisAddr != "127.0.0.1:6380" || s.RedisUsername != "r" || !strings.Contains(s.DatabaseURL, "127.0.0.1:5432/db") {
+		t.Errorf("two files: got %s; want postgres from the first, redis from the second", s)
+	}
+	if _, err := (SettingsSource{File: pgFile + string(filepath.ListSeparator) + filepath.Join(dir, "missing")}).Load(); err == nil {
+		t.Errorf("two files, one missing: got nil error")
+	}
 }
 
 func TestParseUUID(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 func (a *app) statusCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "status",
-		Usage:     "show a tenant's record, jobs, allocations, deployments and service health (all tenants without an id)",
+		Usage:     "show a tenant's record, jobs, allocations, deployments, service health and credential leases (all tenants without an id)",
 		ArgsUsage: "[tenant]",
 		Flags:     []ucli.Flag{jsonFlag()},
 		Action: func(c *ucli.Context) error {
@@ -68,7 +68,17 @@ func (a *app) status(c *ucli.Context) error {
 	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		fmt.Fprintf(w, "%s\t%d\t%d\n", k, len(st.Services[k]), len(consul.Passing(st.Services[k])))
 	}
-	return w.Flush()
+	fmt.Fprintln(w, "\nCREDENTIAL\tLEASE\tISSUED\tEXPIRES")
+	for _, l := range st.Leases {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Role, l.Lease, l.Issued.Format(time.RFC3339), l.Expires.Format(time.RFC3339))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if st.LeasesError != "" {
+		fmt.Fprintf(a.Stdout, "credential leases unknown: %s\n", st.LeasesError)
+	}
+	return nil
 }
 
 func (a *app) listCommand() *ucli.Command {

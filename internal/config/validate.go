@@ -191,6 +191,9 @@ func (c Config) checkDurations() error {
 		return &Error{Field: "vault.creds_ttl", Value: c.Vault.CredsTTL, Reason: "it is longer than vault.creds_max_ttl",
 			Example: `creds_ttl = "1h" with creds_max_ttl = "24h"`}
 	}
+	if err := checkRotation(d(c.Vault.CredsTTL), d(c.Vault.CredsMaxTTL)); err != nil {
+		return err
+	}
 	if err := CheckUpdateOrder(c.Update.MinHealthyTime, c.Update.HealthyDeadline, c.Update.ProgressDeadline); err != nil {
 		return &Error{Field: "update", Value: c.Update.MinHealthyTime + " < " + c.Update.HealthyDeadline + " < " + c.Update.ProgressDeadline,
 			Reason: err.Error(), Example: `"5s" < "3m" < "5m"`}

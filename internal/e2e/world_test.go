@@ -47,15 +47,31 @@ type world struct {
 	consul     *consulapi.Client
 	dir        string // 0755: binaries and tenant data, readable by the tasks' users
 	cfgPath    string
-	routerPort int
+	routerPort int // 0: no router
 	cliEnv     map[string]string
+	opts       worldOptions
+}
+
+// worldOptions vary the world's config.
+type worldOptions struct {
+	// NoRouter leaves router_address out of the config: up verifies the
+	// app's Consul service but not a route.
+	NoRouter bool
+	// CredsTTL, when set, is both vault.creds_ttl and vault.creds_max_ttl.
+	CredsTTL string
 }
 
 // newWorld starts the cluster; it skips without TENANTCTL_TEST_NOMAD_BIN.
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, worldOptions{}) }
+
+// newWorldWith starts the cluster with opts.
+func newWorldWith(t *testing.T, opts worldOptions) *world {
 	t.Helper()
 	testenv.NomadBinary(t) // skips, saying how, when no binary is given
-	w := &world{t: t, routerPort: testenv.FreePort(t)}
+	w := &world{t: t, opts: opts}
+	if !opts.NoRouter {
+		w.routerPort = testenv.FreePort(t)
+	}
 	dir, err := os.MkdirTemp("", "tenantctl-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -71,9 +87,14 @@ func newWorld(t *testing.T) *world {
 	configure := func(cfg *config.Config) {
 		cfg.Profile = tenant.ProfileExec
 		cfg.BaseDomain = baseDomain
-		cfg.RouterAddress = fmt.Sprintf("127.0.0.1:%d", w.routerPort)
-		cfg.PathRoutingHost = pathHost
+		if w.routerPort != 0 {
+			cfg.RouterAddress = fmt.Sprintf("127.0.0.1:%d", w.routerPort)
+			cfg.PathRoutingHost = pathHost
+		}
 		cfg.Exec = exe
+		if opts.CredsTTL != "" {
+			cfg.Vault.CredsTTL, cfg.Vault.CredsMaxTTL = opts.CredsTTL, opts.CredsTTL
+		}
 		cfg.Update = config.Default().Update // the shipped health gating, not the harness's shortcut
 	}
 	w.h = provisiontest.New(t, provisiontest.WithNomad(provisiontest.RealNomad(testenv.NomadOptions{}, &w.real)),
@@ -127,8 +148,13 @@ func (w *world) buildBinaries() {
 func (w *world) writeConfig(exe config.Exec) {
 	w.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "profile        = \"exec\"\nbase_domain    = %q\nrouter_address = \"127.0.0.1:%d\"\n", baseDomain, w.routerPort)
-	fmt.Fprintf(&b, "path_routing_host = %q\n", pathHost)
+	fmt.Fprintf(&b, "profile        = \"exec\"\nbase_domain    = %q\n", baseDomain)
+	if w.routerPort != 0 {
+		fmt.Fprintf(&b, "router_address = \"127.0.0.1:%d\"\npath_routing_host = %q\n", w.routerPort, pathHost)
+	}
+	if w.opts.CredsTTL != "" {
+		fmt.Fprintf(&b, "vault {\n  creds_ttl     = %q\n  creds_max_ttl = %q\n}\n", w.opts.CredsTTL, w.opts.CredsTTL)
+	}
 	fmt.Fprintf(&b, "exec {\n  postgres_bin_dir = %q\n  redis_server     = %q\n  redis_cli        = %q\n"+
 		"  tenant_app       = %q\n  tenantctl        = %q\n  data_dir         = %q\n}\n",
 		exe.PostgresBinDir, exe.RedisServer, exe.RedisCLI, exe.TenantApp, exe.Tenantctl, exe.DataDir)

@@ -2,63 +2,164 @@ package nomad
 
 import (
 	"context"
+
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 )
 
-// ReplaceAllocations stops the job's running allocations one at a time and
-// waits, after each, until Nomad has placed a replacement and it runs: a new
-// allocation starts its tasks from scratch, so its templates render fresh
-// credentials with the task's workload identity. It returns how many
-// allocations it replaced. Service health is the caller's to check (Consul
-// knows it; a replacement outside a deployment has no deployment health).
-func (c *Client) ReplaceAllocations(ctx context.Context, ns, jobID string) (int, error) {
+// ReplaceAllocations replaces every running allocation of the job's groups
+// with a new one, create-before-destroy, so a group never has fewer than its
+// count running (a one-instance app keeps serving): it scales the group up by
+// one and waits until the extra allocation runs, its deployment is healthy
+// and ready (when not nil) accepts it; then it stops each old allocation in
+// turn, Nomad placing a replacement under the same name, and waits for the
+// replacement the same way; finally it scales the group back to its count,
+// and Nomad stops the allocation with the highest name index, the extra one.
+// The job then equals its source again (a plan is None). A new allocation
+// starts its tasks from scratch, so its templates render fresh credentials
+// with the task's workload identity. It returns how many old allocations it
+// replaced. When it fails after scaling up it scales back down before it
+// returns (an `up` would also converge the count).
+//
+// ready is the caller's notion of serving (Consul knows it): it is called
+// with each new allocation's id and returns nil once that allocation passes.
+func (c *Client) ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (int, error) {
+	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
+	if err != nil {
+		return 0, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
+	}
+	replaced := 0
+	for _, tg := range job.TaskGroups {
+		n, err := c.replaceGroup(ctx, ns, jobID, *tg.Name, *tg.Count, ready)
+		replaced += n
+		if err != nil {
+			return replaced, err
+		}
+	}
+	return replaced, nil
+}
+
+func (c *Client) replaceGroup(ctx context.Context, ns, jobID, group string, count int, ready func(context.Context, string) error) (replaced int, err error) {
 	allocs, _, err := c.Allocations(ctx, ns, jobID)
 	if err != nil {
 		return 0, err
 	}
-	replaced := 0
+	seen := map[string]bool{}
+	var old []Alloc
 	for _, a := range allocs {
-		if a.DesiredStatus != api.AllocDesiredStatusRun || a.ClientStatus != api.AllocClientStatusRunning {
-			continue
+		seen[a.ID] = true
+		if a.Group == group && a.DesiredStatus == api.AllocDesiredStatusRun && a.ClientStatus == api.AllocClientStatusRunning {
+			old = append(old, a)
 		}
-		running := 0
-		for _, o := range allocs {
-			if o.DesiredStatus == api.AllocDesiredStatusRun && o.ClientStatus == api.AllocClientStatusRunning {
-				running++
-			}
+	}
+	if len(old) == 0 || count == 0 {
+		return 0, nil
+	}
+
+	// One extra instance first.
+	idx, err := c.scale(ctx, ns, jobID, group, count+1)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err == nil {
+			return
 		}
-		// The replacement is a running allocation Nomad did not have before
-		// this stop; comparing creation times would accept an earlier
-		// replacement.
-		known := make(map[string]bool, len(allocs))
-		for _, o := range allocs {
-			known[o.ID] = true
+		// Leave the job as its source says; the caller's error stands.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, serr := c.scale(sctx, ns, jobID, group, count); serr != nil {
+			c.log.WarnContext(ctx, "nomad: could not scale back after a failed replacement; `up` restores the count",
+				attrNamespace, ns, attrJob, jobID, "err", serr.Error())
 		}
+	}()
+	if err := c.awaitNew(ctx, ns, jobID, group, idx, seen, ready); err != nil {
+		return 0, fmt.Errorf("nomad: wait for the extra allocation of %q: %w", jobID, err)
+	}
+
+	for _, a := range old {
 		if _, err := c.api.Allocations().Stop(&api.Allocation{ID: a.ID}, c.q(ctx, ns)); err != nil {
 			return replaced, fmt.Errorf("nomad: stop allocation %s of %q: %s: %w", shortID(a.ID), jobID, responseBody(err), err)
 		}
 		replaced++
-		err := c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
-			list, idx, err := c.allocations(ctx, ns, jobID, q)
-			if err != nil {
-				return false, 0, err
-			}
-			allocs = list
-			now, fresh := 0, false
-			for _, o := range list {
-				if o.DesiredStatus != api.AllocDesiredStatusRun || o.ClientStatus != api.AllocClientStatusRunning {
-					continue
-				}
-				now++
-				fresh = fresh || !known[o.ID]
-			}
-			return fresh && now >= running, idx, nil
-		})
-		if err != nil {
+		if err := c.awaitNew(ctx, ns, jobID, group, 0, seen, ready); err != nil {
 			return replaced, fmt.Errorf("nomad: wait for the replacement of allocation %s of %q: %w", shortID(a.ID), jobID, err)
 		}
 	}
+
+	// Back to the source's count: Nomad stops the highest name index.
+	if _, err := c.scale(ctx, ns, jobID, group, count); err != nil {
+		return replaced, err
+	}
+	err = c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
+		list, idx, err := c.allocations(ctx, ns, jobID, q)
+		if err != nil {
+			return false, 0, err
+		}
+		running := 0
+		for _, o := range list {
+			if o.Group == group && o.DesiredStatus == api.AllocDesiredStatusRun {
+				running++
+			}
+		}
+		return running <= count, idx, nil
+	})
+	if err != nil {
+		return replaced, fmt.Errorf("nomad: wait for %q to scale back to %d: %w", jobID, count, err)
+	}
 	return replaced, nil
+}
+
+// scale sets the group's count (a new job version) and returns its
+// JobModifyIndex.
+func (c *Client) scale(ctx context.Context, ns, jobID, group string, count int) (uint64, error) {
+	resp, _, err := c.api.Jobs().Scale(jobID, group, &count, "tenantctl rotate: replace allocations", false, nil,
+		(&api.WriteOptions{Namespace: ns, Region: c.region}).WithContext(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("nomad: scale %q group %s to %d: %s: %w", jobID, group, count, responseBody(err), err)
+	}
+	return resp.JobModifyIndex, nil
+}
+
+// awaitNew waits for an allocation of group that seen does not hold to run,
+// for the deployment of the version registered at sinceIndex (when not 0)
+// to succeed, and for ready to accept the allocation; it adds the new
+// allocation to seen.
+func (c *Client) awaitNew(ctx context.Context, ns, jobID, group string, sinceIndex uint64, seen map[string]bool, ready func(context.Context, string) error) error {
+	var fresh string
+	err := c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
+		list, idx, err := c.allocations(ctx, ns, jobID, q)
+		if err != nil {
+			return false, 0, err
+		}
+		for _, o := range list {
+			if o.Group == group && !seen[o.ID] && o.DesiredStatus == api.AllocDesiredStatusRun {
+				if o.ClientStatus == api.AllocClientStatusFailed {
+					return false, 0, fmt.Errorf("allocation %s failed", shortID(o.ID))
+				}
+				if o.ClientStatus == api.AllocClientStatusRunning {
+					fresh = o.ID
+					return true, idx, nil
+				}
+			}
+		}
+		return false, idx, nil
+	})
+	if err != nil {
+		return err
+	}
+	seen[fresh] = true
+	if sinceIndex > 0 {
+		if err := c.WaitDeployment(ctx, ns, jobID, sinceIndex); err != nil {
+			return err
+		}
+	}
+	if ready != nil {
+		if err := ready(ctx, fresh); err != nil {
+			return fmt.Errorf("allocation %s: %w", shortID(fresh), err)
+		}
+	}
+	return nil
 }

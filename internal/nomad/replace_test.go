@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 
@@ -25,7 +26,7 @@ func TestReplaceAllocationsReplacesEachRunningOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := c.ReplaceAllocations(ctx, ns, id)
+	n, err := c.ReplaceAllocations(ctx, ns, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +106,90 @@ func TestHostVolumesIdempotent(t *testing.T) {
 		if changed != want {
 			t.Errorf("delete %d: got changed=%v; want %v", i, changed, want)
 		}
+	}
+}
+
+// TestReplaceAllocationsCreateBeforeDestroy replaces the only allocation of
+// a one-instance job while a watcher counts the running allocations: never
+// fewer than one, every new allocation is handed to ready, and afterwards
+// the job equals its source (plan None).
+func TestReplaceAllocationsCreateBeforeDestroy(t *testing.T) {
+	const ns, id = "acme--tenant", "acme--app"
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, ns)
+	src := serviceSrc(ns, id)
+	res := applied(t, c, src, "")
+	ctx := ctxFor(t, waitLimit)
+	if err := c.WaitDeployment(ctx, ns, id, res.JobModifyIndex); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := c.Allocations(ctx, ns, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	minRunning := make(chan int, 1)
+	go func() {
+		least := 1 << 30
+		for {
+			select {
+			case <-stop:
+				minRunning <- least
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			list, _, err := c.Allocations(ctx, ns, id)
+			if err != nil {
+				continue
+			}
+			n := 0
+			for _, a := range list {
+				if a.DesiredStatus == api.AllocDesiredStatusRun && a.ClientStatus == api.AllocClientStatusRunning {
+					n++
+				}
+			}
+			least = min(least, n)
+		}
+	}()
+	var readied []string
+	n, err := c.ReplaceAllocations(ctx, ns, id, func(_ context.Context, allocID string) error {
+		readied = append(readied, allocID)
+		return nil
+	})
+	close(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if least := <-minRunning; least < 1 {
+		t.Errorf("running allocations during the replacement: got a minimum of %d; want at least 1", least)
+	}
+	if n != 1 || len(readied) != 2 {
+		t.Errorf("got %d replaced, %d handed to ready; want 1 and 2 (the extra one and the replacement)", n, len(readied))
+	}
+	after, _, err := c.Allocations(ctx, ns, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running []Alloc
+	for _, a := range after {
+		if a.DesiredStatus == api.AllocDesiredStatusRun {
+			running = append(running, a)
+		}
+	}
+	if len(running) != 1 || running[0].ID == before[0].ID || running[0].Name != before[0].Name {
+		t.Errorf("after: got %d allocations to run (%v); want one new allocation named %s", len(running), running, before[0].Name)
+	}
+	job, err := c.Parse(ctx, []byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := c.Plan(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.DiffType != DiffNone {
+		t.Errorf("plan after the replacement: got %s; want %s", plan.DiffType, DiffNone)
 	}
 }

@@ -37,7 +37,10 @@
 // evaluation); dispatch (refusals as HTTP 500, child IDs, a token naming
 // its child for as long as the child exists); deployments, evaluations
 // (including the deployment watcher's) and allocation and task-event
-// shapes; allocation stop (replacement linked both ways); blocking queries;
+// shapes; allocation stop (replacement linked both ways); scaling a group
+// (/v1/job/:id/scale: a new version with its deployment, new allocations at
+// the lowest free name indices, a smaller count stopping the highest, a plan
+// of the source None again afterwards); blocking queries;
 // namespace deletion (refused with non-terminal jobs, allowed with stopped
 // jobs or host volumes, "namespace not found" when missing); dynamic host
 // volumes (pending, then ready). Cases that need scripting only the double

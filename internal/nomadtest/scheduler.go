@@ -181,6 +181,8 @@ func (s *Server) runEval(evalID string, job *api.Job) {
 			}
 		}
 		count := deref(tg.Count)
+		// Nomad stops the allocations with the highest name indices.
+		byNameIndex(keep)
 		for len(keep) > count {
 			a := keep[len(keep)-1]
 			keep = keep[:len(keep)-1]

@@ -35,7 +35,9 @@ type Nomad interface {
 	// health, placement, the newest allocation's last task event), for the
 	// progress reports of a long wait.
 	Describe(ctx context.Context, ns, jobID string) string
-	ReplaceAllocations(ctx context.Context, ns, jobID string) (int, error)
+	// ReplaceAllocations replaces the job's allocations create-before-destroy;
+	// ready reports when a new allocation serves.
+	ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (int, error)
 	EnsureHostVolume(ctx context.Context, ns, name, nodePool string) (bool, error)
 	DeleteHostVolume(ctx context.Context, ns, name string) (bool, error)
 }
@@ -51,6 +53,9 @@ type Vault interface {
 	RotateRoots(ctx context.Context, n tenant.Names) (vault.RotateReport, error)
 	ListLeases(ctx context.Context, n tenant.Names) (vault.Leases, error)
 	RevokeLeases(ctx context.Context, n tenant.Names, l vault.Leases) ([]vault.RoleLeases, error)
+	// LeaseInfos describes the tenant's credential leases (role, issued,
+	// expires), without secrets.
+	LeaseInfos(ctx context.Context, n tenant.Names) ([]vault.LeaseInfo, error)
 	Teardown(ctx context.Context, n tenant.Names) (bool, error)
 	PurgeKeys(ctx context.Context, n tenant.Names) (bool, error)
 }

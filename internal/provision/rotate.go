@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,12 +37,14 @@ type RotateResult struct {
 }
 
 // Rotate rotates the root credentials of the tenant's Postgres and Redis
-// connections in Vault, then replaces the app's and worker's allocations one
-// at a time (each replacement renders fresh credentials with its workload
-// identity and passes its checks before the next), then revokes exactly the
-// dynamic credentials that existed before the replacements. In that order no
-// task is ever left holding revoked credentials. It returns when every task is
-// healthy again.
+// connections in Vault, then replaces the app's and worker's allocations
+// create-before-destroy (nomad.Client.ReplaceAllocations: one extra instance
+// first, then each old allocation in turn, each new one passing in Consul
+// before the next step, so a one-instance tenant always has a passing
+// instance; each new allocation renders fresh credentials with its workload
+// identity), then revokes exactly the dynamic credentials that existed before
+// the replacements. In that order no task is ever left holding revoked
+// credentials. It returns when every task is healthy again.
 func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, error) {
 	n := tenant.NamesFor(opt.ID)
 	r := env.runner("rotate", opt.ID)
@@ -74,8 +77,13 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 			defer cancel()
 			total := 0
 			workloads := tenant.ComponentsAt(tenant.StageWorkload)
-			for _, job := range n.Jobs(workloads) {
-				replaced, err := env.Nomad.ReplaceAllocations(wctx, n.Namespace, job)
+			for _, c := range workloads {
+				job := n.Job(c)
+				ready := func(ctx context.Context, allocID string) error { return nil }
+				if c.Service {
+					ready = env.allocPassing(n.Service(c), timeout)
+				}
+				replaced, err := env.Nomad.ReplaceAllocations(wctx, n.Namespace, job, ready)
 				total += replaced
 				if err != nil {
 					return Outcome{Changed: total > 0}, fmt.Errorf("replace %s allocations: %w", job, err)
@@ -99,4 +107,34 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 	rep, err := r.run(ctx, steps)
 	res.Report = rep
 	return res, err
+}
+
+// allocPassing returns a readiness check for ReplaceAllocations: the
+// allocation's instance of service passes in Consul (Nomad names a service
+// instance after its allocation).
+func (e Env) allocPassing(service string, timeout time.Duration) func(ctx context.Context, allocID string) error {
+	return func(ctx context.Context, allocID string) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		delay := 50 * time.Millisecond
+		for {
+			is, err := e.Consul.ServiceHealth(ctx, service)
+			if err == nil {
+				for _, i := range consul.Passing(is) {
+					if strings.Contains(i.ID, allocID) {
+						return nil
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				if err == nil {
+					err = errors.New("its instance is not passing")
+				}
+				return fmt.Errorf("consul service %s: %w", service, err)
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, time.Second)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/nomad"
 	"github.com/tenantctl/tenantctl/internal/tenant"
+	"github.com/tenantctl/tenantctl/internal/vault"
 )
 
 // TenantStatus is what status reports of one tenant.
@@ -17,6 +18,11 @@ type TenantStatus struct {
 	Jobs     map[string]nomad.JobStatus   `json:"jobs"`
 	Services map[string][]consul.Instance `json:"services"`
 	Links    map[string]string            `json:"links"`
+	// Leases are the dynamic credentials in use (role, issued, expires; no
+	// secret). LeasesError says why they could not be read (for example a
+	// token without the lookup capability); status still reports the rest.
+	Leases      []vault.LeaseInfo `json:"leases"`
+	LeasesError string            `json:"leases_error,omitempty"`
 }
 
 func notFound(id tenant.ID) error {
@@ -24,7 +30,8 @@ func notFound(id tenant.ID) error {
 		"tenant %q does not exist", id)
 }
 
-// Status reads a tenant's record, jobs and services. It only reads.
+// Status reads a tenant's record, jobs, services and credential leases. It
+// only reads.
 func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 	n := tenant.NamesFor(id)
 	st := TenantStatus{Tenant: id.String(), Jobs: map[string]nomad.JobStatus{},
@@ -51,6 +58,16 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 			return st, err
 		}
 		st.Services[svc] = is
+	}
+	if env.Vault != nil {
+		leases, err := env.Vault.LeaseInfos(ctx, n)
+		if err != nil {
+			st.LeasesError = err.Error()
+		}
+		st.Leases = leases
+	}
+	if st.Leases == nil {
+		st.Leases = []vault.LeaseInfo{}
 	}
 	return st, nil
 }

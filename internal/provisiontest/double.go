@@ -324,7 +324,7 @@ func (d *double) migrateTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 	}
 }
 
-// appTask writes the env file the app's template renders and runs the
+// appTask writes the env files the app's templates render and runs the
 // reference app (serve) or worker (work) in-process on the allocation's port.
 func (d *double) appTask(h *Harness, n tenant.Names, cmd, dbRole, redisRole, readyPath string) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
@@ -349,12 +349,19 @@ func (d *double) appTask(h *Harness, n tenant.Names, cmd, dbRole, redisRole, rea
 		if err != nil {
 			return nil, err
 		}
-		envFile := filepath.Join(ts.SecretsDir, "tenant.env")
-		body := fmt.Sprintf("DATABASE_URL=postgres://%s:%s@%s/%s?sslmode=disable\nREDIS_ADDR=%s\nREDIS_USERNAME=%s\nREDIS_PASSWORD=%s\n",
-			url.PathEscape(dbUser), url.PathEscape(dbPass), pgAddr, n.Database, redisAddr, rUser, rPass)
-		if err := os.WriteFile(envFile, []byte(body), 0o400); err != nil {
-			return nil, err
+		// One file per credential, as the jobspec's two templates render them.
+		pgFile, redisFile := filepath.Join(ts.SecretsDir, "postgres.env"), filepath.Join(ts.SecretsDir, "redis.env")
+		files := map[string]string{
+			pgFile: fmt.Sprintf("DATABASE_URL=postgres://%s:%s@%s/%s?sslmode=disable\n",
+				url.PathEscape(dbUser), url.PathEscape(dbPass), pgAddr, n.Database),
+			redisFile: fmt.Sprintf("REDIS_ADDR=%s\nREDIS_USERNAME=%s\nREDIS_PASSWORD=%s\n", redisAddr, rUser, rPass),
 		}
+		for f, body := range files {
+			if err := os.WriteFile(f, []byte(body), 0o400); err != nil {
+				return nil, err
+			}
+		}
+		envFile := pgFile + string(filepath.ListSeparator) + redisFile
 		env := map[string]string{}
 		for k, v := range ts.Env {
 			env[k] = v

@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -77,5 +78,36 @@ func TestStagedRotationKeepsNewCredentials(t *testing.T) {
 	foreign := vault.Leases{s.names.DBRoleApp: {"database/creds/" + other.names.DBRoleApp + "/x"}}
 	if _, err := e.client.RevokeLeases(ctx, s.names, foreign); err == nil {
 		t.Errorf("RevokeLeases of another tenant's lease: no error; want refusal")
+	}
+}
+
+// TestLeaseInfos lists the credentials a tenant's workloads hold, as status
+// shows them: role, issue and expiry time, and nothing secret.
+func TestLeaseInfos(t *testing.T) {
+	e := newEnv(t)
+	s := e.startTenant("leases")
+	other := e.startTenant("leases-corp")
+	ctx := context.Background()
+	_, pgPass, _ := e.creds(s.names.DBRoleApp)
+	_, rdPass, _ := e.creds(s.names.RedisRoleWorker)
+	e.creds(other.names.DBRoleApp)
+
+	infos, err := e.client.LeaseInfos(ctx, s.names)
+	e.check(err)
+	roles := map[string]int{}
+	for _, l := range infos {
+		roles[l.Role]++
+		if l.Issued.IsZero() || !l.Expires.After(l.Issued) || len(l.Lease) == 0 || len(l.Lease) > 8 {
+			t.Errorf("lease %+v: want an issue time, a later expiry and a short id", l)
+		}
+	}
+	if len(infos) != 2 || roles[s.names.DBRoleApp] != 1 || roles[s.names.RedisRoleWorker] != 1 {
+		t.Errorf("LeaseInfos = %+v; want the app's postgres and the worker's redis lease only", infos)
+	}
+	text := fmt.Sprintf("%+v", infos)
+	for _, sec := range []string{pgPass, rdPass} {
+		if strings.Contains(text, sec) {
+			t.Errorf("LeaseInfos holds a password")
+		}
 	}
 }

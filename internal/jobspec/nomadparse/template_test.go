@@ -49,10 +49,10 @@ func TestTemplatesRender(t *testing.T) {
 	}
 	redisHash := funcs["sha256Hex"].(func(string) string)("redis-boot")
 	want := map[string]string{
-		"app/secrets/tenant.env": "\nDATABASE_URL=postgres://v-acme--app:pw-acme--app@10.0.0.7:25432/acme__app?sslmode=disable" +
-			"\nREDIS_ADDR=10.0.0.7:26379\nREDIS_USERNAME=v-acme--redis-app\nREDIS_PASSWORD=pw-acme--redis-app\n",
-		"worker/secrets/tenant.env": "\nDATABASE_URL=postgres://v-acme--worker:pw-acme--worker@10.0.0.7:25432/acme__app?sslmode=disable" +
-			"\nREDIS_ADDR=10.0.0.7:26379\nREDIS_USERNAME=v-acme--redis-worker\nREDIS_PASSWORD=pw-acme--redis-worker\n",
+		"app/secrets/postgres.env":           "\nDATABASE_URL=postgres://v-acme--app:pw-acme--app@10.0.0.7:25432/acme__app?sslmode=disable\n",
+		"app/secrets/redis.env":              "\nREDIS_ADDR=10.0.0.7:26379\nREDIS_USERNAME=v-acme--redis-app\nREDIS_PASSWORD=pw-acme--redis-app\n",
+		"worker/secrets/postgres.env":        "\nDATABASE_URL=postgres://v-acme--worker:pw-acme--worker@10.0.0.7:25432/acme__app?sslmode=disable\n",
+		"worker/secrets/redis.env":           "\nREDIS_ADDR=10.0.0.7:26379\nREDIS_USERNAME=v-acme--redis-worker\nREDIS_PASSWORD=pw-acme--redis-worker\n",
 		"migrate/secrets/migrate.env":        "\nDATABASE_URL=postgres://v-acme--migrate:pw-acme--migrate@10.0.0.7:25432/acme__app?sslmode=disable\n",
 		"postgres/secrets/postgres_password": "pg-boot\n",
 		"redis/secrets/users.acl": "user default off\nuser acme--admin on #" + redisHash + " ~* &* +@all\n" +

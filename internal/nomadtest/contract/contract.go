@@ -28,6 +28,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("VersionsAndSubmissions", func(t *testing.T) { testVersionsAndSubmissions(t, target) })
 	t.Run("DeregisterEdges", func(t *testing.T) { testDeregisterEdges(t, target) })
 	t.Run("AllocStop", func(t *testing.T) { testAllocStop(t, target) })
+	t.Run("ScaleReplace", func(t *testing.T) { testScaleReplace(t, target) })
 	t.Run("DispatchDetails", func(t *testing.T) { testDispatchDetails(t, target) })
 	t.Run("DeploymentShape", func(t *testing.T) { testDeploymentShape(t, target) })
 	t.Run("HostVolumes", func(t *testing.T) { testHostVolumes(t, target) })
