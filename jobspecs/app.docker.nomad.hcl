@@ -242,6 +242,10 @@ job "app" {
 
     task "app" {
       driver       = "docker"
+      # The images of `go tool task images` run as 65532; the job says so
+      # itself, so the credential file (0400, below) is readable by the
+      # process whatever the image's USER.
+      user         = "65532:65532"
       kill_timeout = "20s"
 
       # Workload identity: the task logs in to Vault with its own JWT. The
@@ -271,7 +275,9 @@ job "app" {
           {{- end }}
         EOT
         destination          = "secrets/tenant.env"
-        perms                = "0444"
+        perms                = "0400"
+        uid                  = 65532
+        gid                  = 65532
         change_mode          = "signal"
         change_signal        = "SIGHUP"
         error_on_missing_key = true

@@ -209,6 +209,7 @@ job "migrate" {
 
     task "migrate" {
       driver = "docker"
+      user   = "65532:65532"
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -229,6 +230,9 @@ job "migrate" {
           {{- end }}
         EOT
         destination          = "secrets/migrate.env"
+        perms                = "0400"
+        uid                  = 65532
+        gid                  = 65532
         env                  = true
         change_mode          = "noop"
         error_on_missing_key = true
