@@ -11,8 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantctl/tenantctl/internal/config"
@@ -160,4 +162,95 @@ func credentialOf(t *testing.T, u *user.User) *syscall.Credential {
 		t.Fatalf("user %s: uid %q gid %q", u.Username, u.Uid, u.Gid)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+// TestDockerProfilePostgresScripts runs the docker profile's Postgres tasks
+// on the host, as the image would run them (no Docker here): the init task's
+// script as root with the volume on a temp dir and the server binaries on
+// PATH (as the image's PATH has them), twice (the second run finds the data),
+// then the postgres task's entrypoint and args as the postgres user. The
+// tenant database exists, the superuser's password is the bootstrap one
+// (SCRAM), and pg_hba accepts password logins from other hosts, since the
+// job's peers come through the mapped port. The containers themselves run in
+// the opt-in real suite (internal/e2e, TENANTCTL_TEST_DOCKER).
+func TestDockerProfilePostgresScripts(t *testing.T) {
+	e := newExecEnv(t) // root, Debian's PostgreSQL, a postgres user, a traversable temp dir
+	jobs, err := jobspec.Render(jobspecs.FS, e.cfg, mustSpec(t, "acme", "ACME", tenant.ProfileDocker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := jobhcl.Parse(jobs[0].Source, jobs[0].Vars, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	volume := filepath.Join(filepath.Dir(e.dataDir), "volume") // mounted at /var/lib/postgresql/data
+	if err := os.MkdirAll(volume, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	onVolume := func(s string) string { return strings.Replace(s, "/var/lib/postgresql/data", volume, 1) }
+	imagePath := "PATH=" + e.cfg.Exec.PostgresBinDir + ":" + os.Getenv("PATH")
+	runtime := map[string]string{}
+
+	initTask := task(t, job, "init")
+	if initTask.User != "root" {
+		t.Errorf("init task user %q; want root", initTask.User)
+	}
+	_, env := prepareTask(t, initTask, runtime)
+	for i, kv := range env {
+		env[i] = onVolume(kv)
+	}
+	env = append(env, imagePath)
+	cmd, args := dockerCommandOf(t, initTask, runtime)
+	for i, want := range []string{"postgres: initialised ", "is initialised"} {
+		c := exec.Command(cmd, args...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("init run %d: %v\n%s; want %q", i+1, err, out, want)
+		}
+	}
+	pgdata := filepath.Join(volume, "pgdata")
+	for _, p := range []string{volume, pgdata} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); fmt.Sprint(st.Uid) != e.pgUser.Uid || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v owner %d; want 0700 owned by postgres (%s)", p, fi.Mode().Perm(), st.Uid, e.pgUser.Uid)
+		}
+	}
+	if hba, err := os.ReadFile(filepath.Join(pgdata, "pg_hba.conf")); err != nil || !strings.Contains(string(hba), "\nhost all all all scram-sha-256\n") {
+		t.Errorf("pg_hba.conf: %v; want a line accepting password logins from other hosts", err)
+	}
+
+	pgTask := task(t, job, "postgres")
+	if pgTask.User != "postgres" {
+		t.Errorf("postgres task user %q; want postgres", pgTask.User)
+	}
+	cmd, args = dockerCommandOf(t, pgTask, runtime)
+	for i := range args {
+		args[i] = onVolume(args[i])
+	}
+	if cmd != "postgres" {
+		t.Fatalf("postgres entrypoint %q; want postgres", cmd)
+	}
+	port := freePort(t)
+	start(t, "postgres", filepath.Join(e.cfg.Exec.PostgresBinDir, cmd),
+		append(args, "-p", port, "-c", "listen_addresses=127.0.0.1"), []string{imagePath}, credentialOf(t, e.pgUser))
+
+	url := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%s/acme__app?sslmode=disable", "pg%20boot%20%22pw%22", port)
+	var conn *pgx.Conn
+	eventually(t, "connect to the tenant database", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn, err = pgx.Connect(ctx, url)
+		return err
+	})
+	defer conn.Close(context.Background())
+	var db, method string
+	err = conn.QueryRow(context.Background(),
+		`select current_database(), left(rolpassword, 13) from pg_authid where rolname = 'postgres'`).Scan(&db, &method)
+	if err != nil || db != "acme__app" || method != "SCRAM-SHA-256" {
+		t.Fatalf("got database %q, password %q (%v); want acme__app, SCRAM-SHA-256", db, method, err)
+	}
 }
