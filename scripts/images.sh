@@ -169,8 +169,8 @@ import_tar() {
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 debian_rootfs postgres postgresql-15
 import_tar "$rootfs_tar" "${data_images[0]}" "ENV PATH=/usr/lib/postgresql/15/bin:$path" "ENV LANG=C.UTF-8" \
-  "STOPSIGNAL SIGINT" "CMD [\"postgres\"]"
+  "CMD [\"postgres\"]"
 debian_rootfs redis redis-server
 import_tar "$rootfs_tar" "${data_images[1]}" "ENV PATH=$path" "CMD [\"redis-server\"]"
 debian_rootfs nginx nginx-light
-import_tar "$rootfs_tar" "${data_images[2]}" "ENV PATH=$path" "STOPSIGNAL SIGQUIT" "CMD [\"nginx\", \"-g\", \"daemon off;\"]"
+import_tar "$rootfs_tar" "${data_images[2]}" "ENV PATH=$path" "CMD [\"nginx\", \"-g\", \"daemon off;\"]"
