@@ -182,6 +182,8 @@ debian_rootfs() {
     tar -C "$root" --numeric-owner -cf "$tarball.new" .
     mv "$tarball.new" "$tarball"
     rm -rf "$root"
+    # Root filesystems of an earlier package list or trim are of no further use.
+    find "$cache" -maxdepth 1 -name "$name-*.tar" ! -name "${tarball##*/}" -delete
   fi
   rootfs_tar=$tarball
 }
