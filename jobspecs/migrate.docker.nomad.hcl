@@ -217,6 +217,10 @@ job "migrate" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+
+        # No token file in secrets/ (Nomad writes it there readable by all
+        # by default): only the template runner uses the token.
+        disable_file = true
       }
 
       # DATABASE_URL with the migration role's credentials, as environment.

@@ -253,6 +253,10 @@ job "postgres" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+
+        # No token file in secrets/ (Nomad writes it there readable by all
+        # by default): only the template runner uses the token.
+        disable_file = true
       }
 
       # The bootstrap superuser password, read once at first boot; only root

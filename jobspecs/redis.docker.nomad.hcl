@@ -253,6 +253,10 @@ job "redis" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+
+        # No token file in secrets/ (Nomad writes it there readable by all
+        # by default): only the template runner uses the token.
+        disable_file = true
       }
 
       # Bootstrap ACL file: the default user is off; the admin user (Vault
@@ -360,6 +364,10 @@ job "redis" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+
+        # No token file in secrets/ (Nomad writes it there readable by all
+        # by default): only the template runner uses the token.
+        disable_file = true
       }
 
       template {

@@ -246,6 +246,10 @@ job "worker" {
         role        = var.names.vault_role
         env         = false
         change_mode = "noop"
+
+        # No token file in secrets/ (Nomad writes it there readable by all
+        # by default): only the template runner uses the token.
+        disable_file = true
       }
 
       # Credentials for the app, re-rendered whenever Vault issues new ones or
