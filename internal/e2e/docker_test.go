@@ -340,11 +340,12 @@ const (
 // markData writes a row to the tenant's database and a key to its Redis.
 func (w *world) markData(id string) {
 	w.t.Helper()
-	db := provisiontest.Names(w.t, id).Database
-	conn := w.h.Observe(id, db)
+	n := provisiontest.Names(w.t, id)
+	conn := w.h.Observe(id, n.Database)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := conn.Exec(ctx, "CREATE TABLE "+markerTable+" (v text); INSERT INTO "+markerTable+" VALUES ('kept')"); err != nil {
+	// As the schema owner, like a migration.
+	if _, err := conn.Exec(ctx, "SET ROLE "+n.OwnerRole+"; CREATE TABLE "+markerTable+" (v text); INSERT INTO "+markerTable+" VALUES ('kept')"); err != nil {
 		w.t.Fatalf("e2e: mark %s's database: %v", id, err)
 	}
 	rdb := w.redis(id)
