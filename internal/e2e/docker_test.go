@@ -187,11 +187,25 @@ func TestRealNomadDockerCycle(t *testing.T) {
 	w.assertData("acme", "after the data jobs were stopped and up ran again")
 	w.assertRouted("acme")
 
-	// down --purge-data deletes the volumes; acme is untouched.
+	// down --purge-data deletes the volumes and their directories; acme is
+	// untouched.
+	purged := map[string]string{}
+	for _, vol := range []string{"acme-corp--postgres-data", "acme-corp--redis-data"} {
+		if v := w.hostVolume("acme-corp", vol); v != nil {
+			purged[vol] = v.HostPath
+		} else {
+			t.Errorf("before down acme-corp: volume %s missing", vol)
+		}
+	}
 	before := h.Snapshot("acme")
 	r = w.must("down", "acme-corp", "--yes", "--purge-data", "--json")
 	reportSteps("docker/down/purge-data", r)
 	h.AssertGone("acme-corp")
+	for vol, path := range purged {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("after down acme-corp --purge-data: volume %s's directory %s: %v; want it deleted", vol, path, err)
+		}
+	}
 	if after := h.Snapshot("acme"); after != before {
 		t.Errorf("acme after down acme-corp:\n got %s\nwant %s", after, before)
 	}
@@ -266,7 +280,8 @@ func (w *world) runningAllocs(ns, job string) []*nomadapi.Allocation {
 
 // assertSecretFiles checks every file in the secrets directory of every
 // running task of the tenant: readable by no one but the user the task's
-// container runs as (or root, which only the init tasks run as).
+// container runs as, or by root alone (files only Nomad reads, such as env
+// templates).
 func (w *world) assertSecretFiles(id string) {
 	w.t.Helper()
 	ns := provisiontest.Names(w.t, id).Namespace
@@ -289,8 +304,11 @@ func (w *world) assertSecretFiles(id string) {
 					continue
 				}
 				for _, e := range entries {
+					// Nomad's own entries are no credentials: the task API
+					// socket (it asks for the workload identity) and the
+					// empty .nomad-mount marker.
 					fi, err := os.Stat(filepath.Join(dir, e.Name()))
-					if err != nil || fi.IsDir() {
+					if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 						continue
 					}
 					owner := fileUID(fi)
