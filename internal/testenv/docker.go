@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,8 +56,8 @@ func StartDocker(tb testing.TB) *Docker {
 	case v != "1":
 		tb.Fatalf("testenv: %s=%q: want 1 (start dockerd) or a unix:// address", DockerEnv, v)
 	}
-	if _, err := net.InterfaceByName("docker0"); err == nil {
-		tb.Fatalf("testenv: a Docker engine already runs on this machine (docker0 exists); set %s=unix:///path/to/its/docker.sock instead of 1", DockerEnv)
+	if pid := runningDockerd(); pid != 0 {
+		tb.Fatalf("testenv: a Docker engine already runs on this machine (dockerd, pid %d) and owns the default bridge; set %s=unix:///path/to/its/docker.sock instead of 1", pid, DockerEnv)
 	}
 	dockerd, err := exec.LookPath("dockerd")
 	if err != nil {
@@ -109,6 +110,25 @@ func StartDocker(tb testing.TB) *Docker {
 		proc.cleanup()
 	})
 	return d
+}
+
+// runningDockerd returns the pid of a dockerd process running on the
+// machine, or 0. It only reads /proc.
+func runningDockerd() int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if comm, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "dockerd" {
+			return pid
+		}
+	}
+	return 0
 }
 
 // stopGracefully sends SIGTERM to the process alone and waits up to grace
