@@ -402,8 +402,11 @@ ensure_docker() {
   [[ $DOCKER_HOST == "" || $DOCKER_HOST == unix://* ]] || die "DOCKER_HOST=$DOCKER_HOST does not answer"
   ((EUID == 0)) || die "no Docker engine answers and starting dockerd needs root"
   command -v dockerd >/dev/null || die "no Docker engine answers and dockerd is not installed (apt-get install docker.io)"
-  if ip link show "$docker_bridge" >/dev/null 2>&1; then
-    die "no Docker engine answers at ${DOCKER_HOST:-the default socket}, but $docker_bridge exists: another engine owns it; set DOCKER_HOST to its socket"
+  # Only one engine can own the default bridge (which outlives its engine, so
+  # look for the process, never to signal it).
+  local other
+  if other=$(pgrep -x dockerd | head -n 1) && [[ -n $other ]]; then
+    die "no Docker engine answers at ${DOCKER_HOST:-the default socket}, but a dockerd runs (pid $other): set DOCKER_HOST to its socket"
   fi
   mkdir -p "$state/docker"
   export DOCKER_HOST="unix://$docker_sock"
