@@ -78,6 +78,17 @@ variable "burst" {
   description = "Requests above the rate accepted at once before nginx answers 429."
 }
 
+variable "path_routing_host" {
+  type        = string
+  default     = ""
+  description = "Shared host under which /<tenant-id>/... reaches each tenant's app (prefix stripped); empty turns path routing off. Set tenantctl.hcl's path_routing_host to the same value."
+
+  validation {
+    condition     = var.path_routing_host == "" || (strlen(var.path_routing_host) <= 253 && regex_replace(var.path_routing_host, "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", "") == "")
+    error_message = "The path routing host must be empty or a lower-case DNS name of at most 253 characters."
+  }
+}
+
 variable "template_wait_min" {
   type        = string
   default     = "1s"
@@ -171,6 +182,7 @@ job "tenantctl-router" {
         TENANTCTL_ROUTER_RATE       = var.rate
         TENANTCTL_ROUTER_BURST      = var.burst
         TENANTCTL_ROUTER_ACCESS_LOG = "/dev/stdout"
+        TENANTCTL_ROUTER_PATH_HOST  = var.path_routing_host
       }
 
       # The base configuration: static, rendered once.
@@ -212,7 +224,7 @@ http {
     types_hash_max_size 2048;
     # Room for many long tenant host names.
     server_names_hash_max_size 4096;
-    server_names_hash_bucket_size 128;
+    server_names_hash_bucket_size 512;
     map_hash_bucket_size 128;
     variables_hash_max_size 2048;
 
@@ -267,6 +279,9 @@ EOT_NGINX_CONF
     TENANTCTL_ROUTER_RATE        per-tenant, per-client rate, N r/s or N r/m   (20r/s)
     TENANTCTL_ROUTER_BURST       burst above the rate before 429               (40)
     TENANTCTL_ROUTER_ACCESS_LOG  access log file, or "off"                     (/dev/stdout)
+    TENANTCTL_ROUTER_PATH_HOST   shared host under which /<id>/... reaches
+                                 tenant <id>'s app, prefix stripped; off when
+                                 empty; no tenant may claim it                ()
   An invalid setting fails the render instead of producing a config.
 */ -}}
 {{- $listenRe := `^(([0-9]{1,3}\.){3}[0-9]{1,3}:|\[[0-9a-fA-F:.]+\]:)?[0-9]{1,5}$` -}}
@@ -300,6 +315,13 @@ EOT_NGINX_CONF
 {{- if not (regexMatch $pathRe $accessLog) -}}
 {{- sprig_fail (printf "TENANTCTL_ROUTER_ACCESS_LOG=%q: want a file path or off" $accessLog) -}}
 {{- end -}}
+{{- $hostRe := `^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$` -}}
+{{- $pathHost := envOrDefault "TENANTCTL_ROUTER_PATH_HOST" "" -}}
+{{- if and (ne $pathHost "") (or (gt (len $pathHost) 253) (not (regexMatch $hostRe $pathHost)) (not (regexMatch `\.[0-9-]*[a-z][a-z0-9-]*$` $pathHost))) -}}
+{{- sprig_fail (printf "TENANTCTL_ROUTER_PATH_HOST=%q: want a lower-case DNS name" $pathHost) -}}
+{{- end -}}
+{{- if ne $pathHost "" }}{{ scratch.Set (printf "used %s" $pathHost) "-" }}{{ end -}}
+{{- $pathLocations := "" -}}
 {{- $accessLogLine := printf "access_log %s tenantctl;" $accessLog -}}
 {{- if eq $accessLog "off" }}{{ $accessLogLine = "access_log off;" }}{{ end -}}
 # Rendered by consul-template from consul-templates/nginx-tenants.conf.ctmpl
@@ -332,33 +354,63 @@ server {
     }
 }
 {{- /*
-  Pass 1: every valid service claims the hosts whose first label is its own
+  Pass 1: validate every service tagged "tenantctl" once and keep the result
+  in scratch under "svc <name>" as "<id> <host> <host>..." (nothing is kept for
+  an invalid service). Tags are the union over the service's instances.
+  Every valid service also claims the hosts whose first label is its own
   tenant id (acme claims acme.example.test), so no other service can take a
   tenant's default host whatever their names' order.
+  Nomad's template runner refuses calls to sub-templates (its default
+  function_denylist), so this template defines none.
 */ -}}
 {{- range services }}
 {{- if .Tags | contains "tenantctl" }}
-{{- $v := split " " (executeTemplate "tenantctl.service" .) }}
-{{- if gt (len $v) 1 }}
-{{- $id := index $v 0 }}
-{{- range $i, $h := $v }}
-{{- if and (gt $i 0) (eq (index (split "." $h) 0) $id) }}{{ scratch.Set (printf "claim %s" $h) $id }}{{ end }}
+{{- $name := .Name }}
+{{- $id := "" }}
+{{- $ids := 0 }}
+{{- $hosts := "" }}
+{{- $valid := true }}
+{{- range .Tags }}
+{{- if regexMatch `^tenantctl\.tenant=` . }}
+{{- $id = trimPrefix "tenantctl.tenant=" . }}
+{{- $ids = add $ids 1 }}
+{{- else if regexMatch `^tenantctl\.host=` . }}
+{{- $host := trimPrefix "tenantctl.host=" . }}
+{{- if and (le (len $host) 253) (regexMatch $hostRe $host) (regexMatch `\.[0-9-]*[a-z][a-z0-9-]*$` $host) }}
+{{- $hosts = printf "%s %s" $hosts $host }}
+{{- else }}
+{{- $valid = false }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $valid (eq $ids 1) (le (len $id) 32) (regexMatch `^[a-z](-?[a-z0-9])+$` $id) (eq $name (printf "%s--app" $id)) (ne $hosts "") }}
+{{- scratch.Set (printf "svc %s" $name) (printf "%s%s" $id $hosts) }}
+{{- range split " " $hosts }}
+{{- if and (ne . "") (eq (index (split "." .) 0) $id) }}{{ scratch.Set (printf "claim %s" .) $id }}{{ end }}
 {{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
-{{- /* Pass 2: one server per valid service. */ -}}
+{{- /*
+  Pass 2: one server per valid service. An instance is listed when it
+  carries its tenant's tag, its port is valid and its address is an IP
+  literal (IPv6 in brackets). Host names are refused: nginx would resolve
+  them at load time and fail the whole configuration when one does not
+  resolve.
+*/ -}}
 {{- range services }}
 {{- if .Tags | contains "tenantctl" }}
 {{- $name := .Name }}
-{{- $v := split " " (executeTemplate "tenantctl.service" .) }}
-{{- if lt (len $v) 2 }}
+{{- $svcKey := printf "svc %s" $name }}
+{{- if not (scratch.Key $svcKey) }}
 {{- if regexMatch `--app$` $name }}
 
 # Skipped a service tagged tenantctl: its name or a tenantctl.* tag is invalid.
 {{- end }}
 {{- else }}
+{{- $v := split " " (scratch.Get $svcKey) }}
 {{- $id := index $v 0 }}
+{{- $tenantTag := printf "tenantctl.tenant=%s" $id }}
 {{- $hosts := "" }}
 {{- range $i, $h := $v }}
 {{- if gt $i 0 }}
@@ -375,9 +427,16 @@ server {
 # Skipped tenant {{ $id }}: every host it names is served for another tenant.
 {{- else }}
 {{- $instances := 0 }}
+{{- $servers := "" }}
 {{- range service $name }}
-{{- if executeTemplate "tenantctl.instance" . }}
+{{- if and (.Tags | contains $tenantTag) (gt .Port 0) (lt .Port 65536) }}
+{{- if regexMatch `^([0-9]{1,3}\.){3}[0-9]{1,3}$` .Address }}
+{{- $servers = printf "%s\n    server %s:%d;" $servers .Address .Port }}
 {{- $instances = add $instances 1 }}
+{{- else if regexMatch `^[0-9a-fA-F]*:[0-9a-fA-F:.]+$` .Address }}
+{{- $servers = printf "%s\n    server [%s]:%d;" $servers .Address .Port }}
+{{- $instances = add $instances 1 }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -385,11 +444,7 @@ server {
 limit_req_zone $binary_remote_addr zone=tenantctl_{{ $id }}:1m rate={{ $rate }};
 {{- if gt $instances 0 }}
 upstream tenantctl_{{ $id }} {
-{{- range service $name }}
-{{- with executeTemplate "tenantctl.instance" . }}
-    server {{ . }};
-{{- end }}
-{{- end }}
+{{- $servers }}
     keepalive 16;
 }
 {{- end }}
@@ -435,52 +490,74 @@ server {
     }
 {{- end }}
 }
-{{- end }}
-{{- end }}
-{{- end }}
-{{- end }}
-{{- "\n" }}
-{{- /*
-  tenantctl.service: given a catalog service (.Name, .Tags) tagged
-  "tenantctl", outputs "<id> <host> <host>..." when the service is a valid
-  tenant app service, and nothing otherwise. Tags are the union over the
-  service's instances.
-*/ -}}
-{{- define "tenantctl.service" }}
-{{- $id := "" }}
-{{- $ids := 0 }}
-{{- $hosts := "" }}
-{{- $valid := true }}
-{{- range .Tags }}
-{{- if regexMatch `^tenantctl\.tenant=` . }}
-{{- $id = trimPrefix "tenantctl.tenant=" . }}
-{{- $ids = add $ids 1 }}
-{{- else if regexMatch `^tenantctl\.host=` . }}
-{{- $host := trimPrefix "tenantctl.host=" . }}
-{{- if and (le (len $host) 253) (regexMatch `^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$` $host) (regexMatch `\.[0-9-]*[a-z][a-z0-9-]*$` $host) }}
-{{- $hosts = printf "%s %s" $hosts $host }}
+{{- if ne $pathHost "" }}
+{{- if gt $instances 0 }}
+{{- $pathLocations = printf `%s
+    # Tenant %s by path.
+    location = /%s {
+        return 308 /%s/$is_args$args;
+    }
+    location /%s/ {
+        set $tenantctl_tenant %s;
+        limit_req zone=tenantctl_%s burst=%s nodelay;
+        proxy_pass http://tenantctl_%s/;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Prefix /%s;
+        proxy_set_header X-Request-ID $request_id;
+        proxy_connect_timeout 3s;
+        error_page 502 504 = @unavailable_%s;
+    }
+    location @unavailable_%s {
+        default_type application/json;
+        return 502 '{"error":"no instance answered","tenant":"%s"}\n';
+    }` $pathLocations $id $id $id $id $id $id $burst $id $id $id $id $id }}
 {{- else }}
-{{- $valid = false }}
+{{- $pathLocations = printf `%s
+    # Tenant %s by path: no passing instance.
+    location /%s/ {
+        set $tenantctl_tenant %s;
+        add_header Retry-After "10" always;
+        return 503 '{"error":"no healthy instance","tenant":"%s"}\n';
+    }` $pathLocations $id $id $id $id }}
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if and $valid (eq $ids 1) (le (len $id) 32) (regexMatch `^[a-z](-?[a-z0-9])+$` $id) (eq .Name (printf "%s--app" $id)) (ne $hosts "") }}
-{{- $id }}{{ $hosts }}
 {{- end }}
 {{- end }}
-{{- /*
-  tenantctl.instance: given a passing instance, outputs "<ip>:<port>" (IPv6 in
-  brackets) when its address is an IP literal and its port valid, and nothing
-  otherwise. Host names are refused: nginx would resolve them at load time and
-  fail the whole configuration when one does not resolve.
-*/ -}}
-{{- define "tenantctl.instance" }}
-{{- if and (gt .Port 0) (lt .Port 65536) }}
-{{- if regexMatch `^([0-9]{1,3}\.){3}[0-9]{1,3}$` .Address }}{{ .Address }}:{{ .Port }}
-{{- else if regexMatch `^[0-9a-fA-F]*:[0-9a-fA-F:.]+$` .Address }}[{{ .Address }}]:{{ .Port }}
 {{- end }}
+{{- if ne $pathHost "" }}
+
+# Path routing: /<tenant-id>/... on the shared host, prefix stripped.
+server {
+    listen {{ $listen }};
+{{- if $tls }}
+    listen {{ $tlsListen }} ssl;
+    ssl_certificate {{ $cert }};
+    ssl_certificate_key {{ $key }};
 {{- end }}
-{{- end -}}
+    server_name {{ $pathHost }};
+    server_tokens off;
+    absolute_redirect off;
+    set $tenantctl_tenant "-";
+    {{ $accessLogLine }}
+    limit_req_status 429;
+    default_type application/json;
+    add_header X-Content-Type-Options "nosniff" always;
+    add_header X-Frame-Options "SAMEORIGIN" always;
+    add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+    add_header Strict-Transport-Security $tenantctl_hsts always;
+    location / {
+        return 404 '{"error":"unknown tenant"}\n';
+    }
+{{- $pathLocations }}
+}
+{{- end }}
+{{- "\n" -}}
 EOT_TENANTS_CONF
       }
 

@@ -10,7 +10,7 @@ set -euo pipefail
 
 VAULT_VERSION=v1.13.0
 CONSUL_VERSION=v1.14.11
-CONSUL_TEMPLATE_VERSION=v0.41.1
+CONSUL_TEMPLATE_VERSION=v0.42.1
 
 cache="${TENANTCTL_TESTSERVERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tenantctl/testservers}"
 bin="$cache/bin"

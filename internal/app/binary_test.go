@@ -119,6 +119,13 @@ func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 	org := s.newOrg("Binary Org")
 	cl := newClient(t, "http://"+srv.addr, org)
 	newClient(t, "http://"+wrk.addr, "").must(http.StatusOK, "GET", "/api/ready", nil, nil)
+	// The health answer names the tenant (TENANT_ID), so a router check can
+	// tell that it reached this tenant and not another one.
+	var health map[string]string
+	cl.must(http.StatusOK, "GET", "/api/health", nil, &health)
+	if health["tenant"] != "binary" {
+		t.Errorf("GET /api/health: got %v; want tenant binary", health)
+	}
 
 	var deal app.Deal
 	cl.must(http.StatusCreated, "POST", "/api/deals", app.DealInput{Name: "Binary deal"}, &deal)

@@ -143,6 +143,7 @@ func Run(ctx context.Context, args []string, env Env) error {
 	}
 
 	srv := NewServer(pools, *stream, logger)
+	srv.Tenant = env.Getenv(TenantIDVar)
 	handler := srv.Handler()
 	var worker *Worker
 	if cmd == "work" {

@@ -33,6 +33,9 @@ const requestTimeout = 10 * time.Second
 // Server is the HTTP API of the tenant app: health, readiness, contacts,
 // deals and job submission. Its handler is safe for concurrent use.
 type Server struct {
+	// Tenant is the tenant id this app serves (TENANT_ID); /api/health names
+	// it, so a router check can tell that it reached the right tenant.
+	Tenant   string
 	pools    *Pools
 	log      *slog.Logger
 	stream   string
@@ -75,7 +78,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	body := map[string]string{"status": "ok"}
+	if s.Tenant != "" {
+		body["tenant"] = s.Tenant
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,10 @@ type Config struct {
 	// RouterAddress is host:port of the nginx router; empty skips the
 	// Host-header probe.
 	RouterAddress string
+	// PathRoutingHost is the shared host under which the router serves
+	// /<tenant-id>/... for every tenant (the router job's path_routing_host);
+	// when set, up's routing check probes that path too. Empty: off.
+	PathRoutingHost string
 
 	Vault  Vault
 	Docker Docker

@@ -22,6 +22,7 @@ base_domain    = "tenants.example.com"
 datacenters    = ["dc1", "dc2"]
 profile        = "exec"
 router_address = "127.0.0.1:8080"
+path_routing_host = "apps.example.com"
 
 vault {
   kv_mount = "secret/tenantctl"
@@ -42,7 +43,7 @@ plan "large" {
 	}
 	def := Default()
 	if cfg.BaseDomain != "tenants.example.com" || len(cfg.Datacenters) != 2 || cfg.Profile != tenant.ProfileExec ||
-		cfg.RouterAddress != "127.0.0.1:8080" || cfg.Vault.KVMount != "secret/tenantctl" ||
+		cfg.RouterAddress != "127.0.0.1:8080" || cfg.PathRoutingHost != "apps.example.com" || cfg.Vault.KVMount != "secret/tenantctl" ||
 		cfg.Vault.DatabaseMount != def.Vault.DatabaseMount || cfg.Exec.TenantApp != "/opt/tenant-app/bin/tenant-app" ||
 		cfg.Exec.RedisServer != def.Exec.RedisServer {
 		t.Fatalf("got %+v; want the file's settings over the defaults", cfg)
@@ -82,6 +83,8 @@ func TestParseRejects(t *testing.T) {
 		`datacenters = "dc1"`:                               "datacenters",
 		`profile = "podman"`:                                "profile",
 		`router_address = "nohost"`:                         "router_address",
+		`path_routing_host = "apps.example.com/x"`:          "path_routing_host",
+		`path_routing_host = "Apps.Example.com"`:            "path_routing_host",
 		`node_pool = "pool\nx"`:                             "node_pool",
 		`bogus = 1`:                                         "(schema)",
 		`vault { kv_mount = "/tenantctl/" }`:                "vault.kv_mount",

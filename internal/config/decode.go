@@ -18,11 +18,12 @@ import (
 func decodeFile(body hcl.Body, cfg *Config) error {
 	profile := string(cfg.Profile)
 	top := fields{
-		"base_domain":    &cfg.BaseDomain,
-		"datacenters":    &cfg.Datacenters,
-		"node_pool":      &cfg.NodePool,
-		"profile":        &profile,
-		"router_address": &cfg.RouterAddress,
+		"base_domain":       &cfg.BaseDomain,
+		"datacenters":       &cfg.Datacenters,
+		"node_pool":         &cfg.NodePool,
+		"profile":           &profile,
+		"router_address":    &cfg.RouterAddress,
+		"path_routing_host": &cfg.PathRoutingHost,
 	}
 	blocks := map[string]fields{
 		"vault": {

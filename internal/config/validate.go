@@ -129,6 +129,9 @@ func (c Config) Validate() error {
 	if c.RouterAddress != "" {
 		checks = append(checks, check{"router_address", c.RouterAddress, `"127.0.0.1:8080"`, CheckHostPort})
 	}
+	if c.PathRoutingHost != "" {
+		checks = append(checks, check{"path_routing_host", c.PathRoutingHost, `"apps.example.com"`, tenant.ValidateHostname})
+	}
 	if len(c.Datacenters) == 0 {
 		return &Error{Field: "datacenters", Value: "[]", Reason: "it is empty", Example: `datacenters = ["dc1"]`}
 	}

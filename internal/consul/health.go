@@ -3,6 +3,8 @@ package consul
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	consulapi "github.com/hashicorp/consul/api"
 )
@@ -62,4 +64,31 @@ func Passing(is []Instance) []Instance {
 		}
 	}
 	return out
+}
+
+// TenantsTagged returns the tenant ids (from their tenantctl.tenant=<id>
+// tags) of the catalog's services that carry tag, sorted and unique: for
+// example the tenants whose services name a host (tenantctl.host=<host>).
+func (c *Client) TenantsTagged(ctx context.Context, tag string) ([]string, error) {
+	services, _, err := c.api.Catalog().Services((&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("consul: catalog services: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, tags := range services {
+		if !slices.Contains(tags, tag) {
+			continue
+		}
+		for _, t := range tags {
+			if id, ok := strings.CutPrefix(t, "tenantctl.tenant="); ok {
+				seen[id] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
 }

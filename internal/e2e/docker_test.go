@@ -60,6 +60,7 @@ func newDockerWorld(t *testing.T) *world {
 		cfg.Profile = tenant.ProfileDocker
 		cfg.BaseDomain = baseDomain
 		cfg.RouterAddress = fmt.Sprintf("127.0.0.1:%d", w.routerPort)
+		cfg.PathRoutingHost = pathHost
 		cfg.Docker = config.Docker{
 			PostgresImage: w.images.Postgres, RedisImage: w.images.Redis,
 			AppImage: w.images.App, TenantctlImage: w.images.Tenantctl,
@@ -73,6 +74,7 @@ func newDockerWorld(t *testing.T) *world {
 	w.cfgPath = filepath.Join(dir, "tenantctl.hcl")
 	var b strings.Builder
 	fmt.Fprintf(&b, "profile        = \"docker\"\nbase_domain    = %q\nrouter_address = \"127.0.0.1:%d\"\n", baseDomain, w.routerPort)
+	fmt.Fprintf(&b, "path_routing_host = %q\n", pathHost)
 	fmt.Fprintf(&b, "docker {\n  postgres_image  = %q\n  redis_image     = %q\n  app_image       = %q\n  tenantctl_image = %q\n}\n",
 		w.images.Postgres, w.images.Redis, w.images.App, w.images.Tenantctl)
 	if err := os.WriteFile(w.cfgPath, []byte(b.String()), 0o644); err != nil {

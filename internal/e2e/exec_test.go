@@ -82,12 +82,19 @@ func TestRealNomadExecCycle(t *testing.T) {
 
 	r = w.must("status", "acme", "--json")
 	var st struct {
-		Result map[string]any `json:"result"`
+		Tenant string `json:"tenant"`
+		Record *struct {
+			Status string `json:"status"`
+		} `json:"record"`
+		Services map[string][]struct {
+			Status string `json:"status"`
+		} `json:"services"`
 	}
-	if err := json.Unmarshal([]byte(lastLine(r.stdout)), &st); err != nil || st.Result == nil {
-		t.Errorf("status --json: got %q (%v); want one JSON result", r.stdout, err)
-	} else if b, _ := json.Marshal(st.Result); !strings.Contains(string(b), `"ready"`) {
-		t.Errorf("status --json of a healthy tenant: got %s; want status ready", b)
+	if err := json.Unmarshal([]byte(lastLine(r.stdout)), &st); err != nil || st.Record == nil {
+		t.Errorf("status --json: got %.300q (%v); want the tenant's status as one JSON object", r.stdout, err)
+	} else if st.Tenant != "acme" || st.Record.Status != "ready" || len(st.Services["acme--app"]) == 0 {
+		t.Errorf("status --json of a healthy tenant: got tenant %q, record status %q, %d app instances; want acme, ready, ≥ 1",
+			st.Tenant, st.Record.Status, len(st.Services["acme--app"]))
 	}
 
 	// down of one tenant leaves the other exactly as it was.

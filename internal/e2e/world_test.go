@@ -33,6 +33,9 @@ import (
 // baseDomain is the tenants' domain in the suite's config.
 const baseDomain = "tenants.localhost.test"
 
+// pathHost is the router's shared path-routing host in the real suite.
+const pathHost = "apps.localhost.test"
+
 // world is one real cluster for a test: a Nomad dev agent wired to the
 // harness's Consul and Vault, tenantctl and tenant-app built from this
 // checkout (as host binaries for the exec profile, as images for the docker
@@ -72,6 +75,7 @@ func newWorld(t *testing.T) *world {
 		cfg.Profile = tenant.ProfileExec
 		cfg.BaseDomain = baseDomain
 		cfg.RouterAddress = fmt.Sprintf("127.0.0.1:%d", w.routerPort)
+		cfg.PathRoutingHost = pathHost
 		cfg.Exec = exe
 		cfg.Update = config.Default().Update // the shipped health gating, not the harness's shortcut
 	}
@@ -127,6 +131,7 @@ func (w *world) writeConfig(exe config.Exec) {
 	w.t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "profile        = \"exec\"\nbase_domain    = %q\nrouter_address = \"127.0.0.1:%d\"\n", baseDomain, w.routerPort)
+	fmt.Fprintf(&b, "path_routing_host = %q\n", pathHost)
 	fmt.Fprintf(&b, "exec {\n  postgres_bin_dir = %q\n  redis_server     = %q\n  redis_cli        = %q\n"+
 		"  tenant_app       = %q\n  tenantctl        = %q\n  data_dir         = %q\n}\n",
 		exe.PostgresBinDir, exe.RedisServer, exe.RedisCLI, exe.TenantApp, exe.Tenantctl, exe.DataDir)
@@ -212,7 +217,7 @@ func (w *world) startRouter() {
 	}
 	hcl, _ := io.ReadAll(src)
 	src.Close()
-	vars := fmt.Sprintf("http_port = %d\nhttps_port = %d\n", w.routerPort, testenv.FreePort(w.t))
+	vars := fmt.Sprintf("http_port = %d\nhttps_port = %d\npath_routing_host = %q\n", w.routerPort, testenv.FreePort(w.t), pathHost)
 	if w.docker != nil {
 		vars += fmt.Sprintf("nginx_image = %q\n", w.images.Nginx)
 	} else {
@@ -244,11 +249,20 @@ func (w *world) startRouter() {
 
 // routed GETs path from the router with the tenant's Host header.
 func (w *world) routed(id, path string) (int, string, error) {
+	return w.get(id+"."+baseDomain, path)
+}
+
+// routedByPath GETs /<id><path> from the router on the shared path host.
+func (w *world) routedByPath(id, path string) (int, string, error) {
+	return w.get(pathHost, "/"+id+path)
+}
+
+func (w *world) get(host, path string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", w.routerPort, path), nil)
 	if err != nil {
 		return 0, "", err
 	}
-	req.Host = id + "." + baseDomain
+	req.Host = host
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -259,12 +273,18 @@ func (w *world) routed(id, path string) (int, string, error) {
 	return resp.StatusCode, string(b), nil
 }
 
-// assertRouted checks that the router answers for the tenant's host.
+// assertRouted checks that the router answers for the tenant's host, and
+// for /<id>/ on the shared path host, from the tenant's own app.
 func (w *world) assertRouted(id string) {
 	w.t.Helper()
 	code, body, err := w.routed(id, "/api/ready")
 	if err != nil || code != http.StatusOK {
 		w.t.Errorf("GET /api/ready with Host %s.%s through the router: got %d %q (%v); want 200", id, baseDomain, code, body, err)
+	}
+	want := fmt.Sprintf("%q:%q", "tenant", id)
+	code, body, err = w.routedByPath(id, "/api/health")
+	if err != nil || code != http.StatusOK || !strings.Contains(body, want) {
+		w.t.Errorf("GET /%s/api/health with Host %s through the router: got %d %q (%v); want 200 naming the tenant", id, pathHost, code, body, err)
 	}
 }
 

@@ -68,7 +68,7 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 	if e.Config.RouterAddress != "" {
 		err := routing.Verify(ctx, e.Consul, routing.VerifySpec{
 			Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
-			Timeout: 3 * time.Second, Logger: e.log(),
+			Tenant: d.spec.ID.String(), PathHost: e.pathHost(), Timeout: 3 * time.Second, Logger: e.log(),
 		})
 		if err != nil {
 			return "the route does not answer yet", nil

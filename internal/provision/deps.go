@@ -66,6 +66,7 @@ type Consul interface {
 	// ServiceHealth is also routing.HealthReader, what routing
 	// verification reads.
 	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
+	TenantsTagged(ctx context.Context, tag string) ([]string, error)
 }
 
 var (

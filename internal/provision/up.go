@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
@@ -125,7 +129,11 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	var converged bool
 	pre := []Step{
 		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
-			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, d.names)
+			if err := preflight(ctx, env, d.names); err != nil {
+				return Outcome{}, err
+			}
+			return Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"},
+				env.hostFree(ctx, d)
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
 			why, err := env.convergedCheck(ctx, d)
@@ -178,7 +186,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	}
 	if !opt.Detach {
 		steps = append(steps, Step{Name: StepRouting, Apply: func(ctx context.Context) (Outcome, error) {
-			return env.verifyRoute(ctx, d)
+			return env.verifyRoute(ctx, d, r)
 		}})
 	}
 	steps = append(steps, Step{Name: StepRecord, Apply: func(ctx context.Context) (Outcome, error) {
@@ -486,8 +494,9 @@ func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Durat
 	for {
 		is, err := e.Consul.ServiceHealth(ctx, service)
 		if err == nil {
+			is = ownInstances(service, is)
 			if p := consul.Passing(is); len(p) > 0 {
-				return fmt.Sprintf("%s:%d", p[0].Address, p[0].Port), nil
+				return net.JoinHostPort(p[0].Address, strconv.Itoa(p[0].Port)), nil
 			}
 		}
 		select {
@@ -503,6 +512,55 @@ func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Durat
 			delay *= 2
 		}
 	}
+}
+
+// hostFree refuses a host that another tenant holds: in its record, or in
+// the tags of its services in Consul (a tenant whose up has not finished
+// yet). Routing would otherwise hand one tenant's traffic to another.
+func (e Env) hostFree(ctx context.Context, d desired) error {
+	host := d.spec.Host.String()
+	var holders []string
+	recs, err := e.Consul.ListRecords(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Host == host && r.Tenant != d.spec.ID.String() {
+			holders = append(holders, r.Tenant)
+		}
+	}
+	tagged, err := e.Consul.TenantsTagged(ctx, "tenantctl.host="+host)
+	if err != nil {
+		return err
+	}
+	for _, id := range tagged {
+		if id != d.spec.ID.String() && !slices.Contains(holders, id) {
+			holders = append(holders, id)
+		}
+	}
+	if len(holders) == 0 {
+		return nil
+	}
+	return exit.UsageError("choose another --host for "+d.spec.ID.String()+", or first move "+holders[0]+" off it",
+		"host %s is held by tenant %s", host, strings.Join(holders, ", "))
+}
+
+// ownInstances keeps the instances of a tenant's service ("<id>--<component>")
+// that carry the tenant's tag: an instance registered under the name by
+// anything else is never handed to Vault as the tenant's database.
+func ownInstances(service string, is []consul.Instance) []consul.Instance {
+	id, _, ok := strings.Cut(service, "--")
+	if !ok {
+		return nil
+	}
+	tag := "tenantctl.tenant=" + id
+	out := is[:0:0]
+	for _, in := range is {
+		if slices.Contains(in.Tags, tag) {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 func (e Env) secretsEngines(ctx context.Context, d desired) (Outcome, error) {
@@ -524,18 +582,38 @@ func (e Env) secretsEngines(ctx context.Context, d desired) (Outcome, error) {
 	return out, err
 }
 
-func (e Env) verifyRoute(ctx context.Context, d desired) (Outcome, error) {
-	err := routing.Verify(ctx, e.Consul, routing.VerifySpec{
-		Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
-		Timeout: d.timeout, Logger: e.log(),
-	})
+func (e Env) verifyRoute(ctx context.Context, d desired, r runner) (Outcome, error) {
+	var seen atomic.Value // string: what the last failed attempt saw
+	seen.Store("")
+	err := e.reportWhile(ctx, r, StepRouting, "the route to "+d.spec.Host.String(),
+		func(context.Context) string { return seen.Load().(string) },
+		func() error {
+			return routing.Verify(ctx, e.Consul, routing.VerifySpec{
+				Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
+				Tenant: d.spec.ID.String(), PathHost: e.pathHost(), Timeout: d.timeout, Logger: e.log(),
+				Observe: func(s string) { seen.Store(s) },
+			})
+		})
 	if err != nil {
 		return Outcome{}, err
 	}
 	if e.Config.RouterAddress == "" {
 		return Outcome{Detail: d.names.ServiceApp + " passing in consul (no router address configured)"}, nil
 	}
-	return Outcome{Detail: d.spec.Host.String() + " answers through " + e.Config.RouterAddress}, nil
+	detail := d.spec.Host.String() + " answers through " + e.Config.RouterAddress
+	if h := e.pathHost(); h != "" {
+		detail += ", and " + h + "/" + d.spec.ID.String() + "/"
+	}
+	return Outcome{Detail: detail}, nil
+}
+
+// pathHost is the router's shared path-routing host to probe, when the
+// config names one and a router address to probe it through.
+func (e Env) pathHost() string {
+	if e.Config.RouterAddress == "" {
+		return ""
+	}
+	return e.Config.PathRoutingHost
 }
 
 func links(n Nomad, d desired) map[string]string {

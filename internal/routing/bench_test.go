@@ -85,12 +85,13 @@ func BenchmarkRouter200(b *testing.B) {
 		tmpl := filepath.Join(r.dir, "tenants.ctmpl")
 		out := filepath.Join(r.dir, nginxconf.TenantsConf)
 		ct := testenv.ConsulTemplateBinary(b)
+		cfg := testenv.ConsulTemplateConfig(b, tmpl, out, "")
 		for b.Loop() {
 			b.StopTimer()
 			want := flip()
 			waitConsul(b, client, passing)
 			b.StartTimer()
-			render := exec.Command(ct, "-consul-addr", c.Addr, "-once", "-log-level", "warn", "-template", tmpl+":"+out)
+			render := exec.Command(ct, "-consul-addr", c.Addr, "-once", "-log-level", "warn", "-config", cfg)
 			render.Env = r.env
 			if out, err := render.CombinedOutput(); err != nil {
 				b.Fatalf("consul-template -once: %v\n%s", err, out)

@@ -36,6 +36,8 @@ func TestRenderGolden(t *testing.T) {
 		{Service: "acme--worker", Tags: append(tenantTags("acme", "acme.example.test"), "tenantctl.component=worker"), Address: "10.0.0.14", Port: 9090},
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.12", Port: 8080},
 		{Service: "acme--app", Tags: tenantTags("acme", "acme.example.test"), Address: "10.0.0.13", Port: 8080, Status: critical},
+		// An instance that does not carry the tenant's tag is never routed.
+		{Service: "acme--app", Tags: []string{"tenantctl"}, Address: "10.0.0.99", Port: 8080},
 		{Service: "globex--app", Tags: append(tenantTags("globex", "globex.example.test"), "tenantctl.host=www.globex.test"),
 			Address: "fd00::12", Port: 9000},
 		{Service: "initech--app", Tags: tenantTags("initech", "initech.example.test"), Address: "10.0.0.21", Port: 8080, Status: critical},
@@ -64,7 +66,7 @@ func TestRenderGolden(t *testing.T) {
 	writeFile(t, tmpl, readEmbedded(t, consultemplates.FS, consultemplates.NginxTenants))
 	out := filepath.Join(dir, nginxconf.TenantsConf)
 	cmd := exec.Command(testenv.ConsulTemplateBinary(t), "-consul-addr", c.Addr, "-once", "-log-level", "warn",
-		"-template", tmpl+":"+out)
+		"-config", testenv.ConsulTemplateConfig(t, tmpl, out, ""))
 	cmd.Env = append(os.Environ(), "TENANTCTL_ROUTER_LISTEN=8080", "TENANTCTL_ROUTER_TLS_LISTEN=8443",
 		"TENANTCTL_ROUTER_TLS_CERT=tls/cert.pem", "TENANTCTL_ROUTER_TLS_KEY=tls/key.pem")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -250,4 +252,33 @@ func replaceHeredoc(t *testing.T, path, s, marker, body string) string {
 // heredoc.
 func escapeHCLTemplate(text string) string {
 	return strings.NewReplacer("${", "$${", "%{", "%%{").Replace(text)
+}
+
+// TestTemplateFollowsNomadsRunner renders templates with the harness's
+// consul-template configuration: a template calling a function that Nomad's
+// template runner refuses (executeTemplate) must fail here as it fails in a
+// Nomad allocation, and the shipped template must use none of them.
+func TestTemplateFollowsNomadsRunner(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartConsul(t)
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "refused.ctmpl")
+	writeFile(t, tmpl, []byte(`{{ define "x" }}x{{ end }}{{ executeTemplate "x" }}`))
+	out := filepath.Join(dir, "refused.out")
+	cmd := exec.Command(testenv.ConsulTemplateBinary(t), "-consul-addr", c.Addr, "-once", "-log-level", "warn",
+		"-config", testenv.ConsulTemplateConfig(t, tmpl, out, ""))
+	b, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("consul-template rendered a template calling executeTemplate; want it refused as Nomad refuses it:\n%s", b)
+	}
+	if !strings.Contains(string(b), "function is disabled") {
+		t.Errorf("consul-template output: %s; want it to say the function is disabled", b)
+	}
+
+	shipped := string(readEmbedded(t, consultemplates.FS, consultemplates.NginxTenants))
+	for _, f := range testenv.NomadTemplateFunctionDenylist() {
+		if strings.Contains(shipped, f) {
+			t.Errorf("the tenants template calls %s, which Nomad's template runner refuses", f)
+		}
+	}
 }

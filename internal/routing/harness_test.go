@@ -95,7 +95,7 @@ func startRouter(tb testing.TB, consulAddr string, opts routerOptions) *router {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	once := exec.CommandContext(ctx, ct, "-consul-addr", consulAddr, "-once", "-log-level", "warn",
-		"-template", tmpl+":"+out)
+		"-config", testenv.ConsulTemplateConfig(tb, tmpl, out, ""))
 	once.Env = r.env
 	if b, err := once.CombinedOutput(); err != nil {
 		tb.Fatalf("consul-template -once: %v\n%s", err, b)
@@ -115,7 +115,7 @@ func startRouter(tb testing.TB, consulAddr string, opts routerOptions) *router {
 		reload = "kill -HUP $(cat " + filepath.Join(dir, "nginx.pid") + ")"
 	}
 	args := []string{"-consul-addr", consulAddr, "-log-level", "info",
-		"-template", tmpl + ":" + out + ":" + reload}
+		"-config", testenv.ConsulTemplateConfig(tb, tmpl, out, reload)}
 	if opts.Wait != "" {
 		args = append(args, "-wait", opts.Wait)
 	}
@@ -276,7 +276,9 @@ func startBackend(tb testing.TB, tenantID, instance string) *backend {
 				fmt.Fprintf(w, "unhealthy tenant=%s instance=%s\n", b.Tenant, b.Instance)
 				return
 			}
-			fmt.Fprintf(w, "ok tenant=%s instance=%s\n", b.Tenant, b.Instance)
+			// As tenant-app answers: JSON naming its tenant.
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, "{\"status\":\"ok\",\"tenant\":%q,\"instance\":%q}\n", b.Tenant, b.Instance)
 			return
 		}
 		h := r.Header.Clone()

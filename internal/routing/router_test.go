@@ -11,6 +11,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/tenantctl/tenantctl/internal/tenant"
 	"github.com/tenantctl/tenantctl/internal/testenv"
 )
 
@@ -31,8 +32,10 @@ func TestRouter(t *testing.T) {
 	t.Run("UnhealthyTenantIsolated", func(t *testing.T) { testUnhealthyTenantIsolated(t, r, client) })
 	t.Run("UnreachableInstance", func(t *testing.T) { testUnreachableInstance(t, r, client) })
 	t.Run("HostileTags", func(t *testing.T) { testHostileTags(t, r, client) })
+	t.Run("LongestHosts", func(t *testing.T) { testLongestHosts(t, r, client) })
 	t.Run("TLS", func(t *testing.T) { testTLS(t, r, client) })
 	t.Run("RateLimitPerTenant", func(t *testing.T) { testRateLimit(t, c.Addr, client) })
+	t.Run("PathRouting", func(t *testing.T) { testPathRouting(t, c.Addr, client) })
 	t.Run("Verify", func(t *testing.T) { testVerify(t, r, client) })
 	t.Run("TwoHundredTenants", func(t *testing.T) { testManyTenants(t, r, client, 200) })
 }
@@ -45,6 +48,35 @@ func wantTenant(t *testing.T, r *router, host, tenantID string) {
 		return st == http.StatusOK && strings.HasPrefix(body, "tenant="+tenantID+" "),
 			fmt.Sprintf("got %d %q; want 200 from tenant=%s", st, body, tenantID)
 	})
+}
+
+// longestHost is a valid host of tenant.MaxHostLen (253) characters: three
+// labels of 63 and a last label of 61, ending in the tenant's own suffix.
+func longestHost(first string) string {
+	h := first + strings.Repeat("a", 63-len(first)) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "."
+	return h + strings.Repeat("d", 253-len(h)-len(".test")) + ".test"
+}
+
+// testLongestHosts routes two tenants whose hosts have the longest length
+// tenant.ValidateHostname accepts: nginx must accept the rendered config
+// (server_names_hash_bucket_size in nginx/nginx.conf holds them) and route
+// both, so no valid host can make nginx keep an old config for everyone.
+func testLongestHosts(t *testing.T, r *router, client *consulapi.Client) {
+	for _, id := range []string{"longa", "longb"} {
+		host := longestHost(id)
+		if len(host) != 253 || tenant.ValidateHostname(host) != nil {
+			t.Fatalf("test host %q: %d characters, valid: %v; want a valid 253-character host", host, len(host), tenant.ValidateHostname(host))
+		}
+		b := startBackend(t, id, id+"-1")
+		registerBackend(t, client, b, host)
+	}
+	for _, id := range []string{"longa", "longb"} {
+		wantTenant(t, r, longestHost(id), id)
+	}
+	r.nginxTest(t)
+	if host := longestHost("x") + "a"; tenant.ValidateHostname(host) == nil {
+		t.Errorf("tenant.ValidateHostname accepts %d characters; want at most 253, what nginx.conf is tested with", len(host))
+	}
 }
 
 func testHostsReachTheirOwnTenant(t *testing.T, r *router, client *consulapi.Client) {

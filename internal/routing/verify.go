@@ -10,6 +10,7 @@ package routing
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,8 +62,21 @@ type VerifySpec struct {
 	// HTTPClient sends the probe; when nil, a client without keep-alives (so
 	// every attempt sees the router's current configuration).
 	HTTPClient *http.Client
+	// PathHost, when set with RouterAddr and Tenant, is the router's shared
+	// path-routing host: GET <router>/<Tenant><HealthPath> with that Host
+	// must reach the tenant too.
+	PathHost string
+	// Tenant, when set, is the tenant id the router must reach: the app's
+	// health answer names its tenant ({"tenant": "<id>"}), and a 200 from
+	// another tenant's app (a host served for someone else) is a failure.
+	Tenant string
 	// Logger receives one debug line per failed attempt; nil discards.
 	Logger *slog.Logger
+	// Observe, when set, receives after every failed attempt a one-line
+	// account of what it saw ("no passing instance of acme--app: …",
+	// "router answered 404 unknown host"), for progress reports of a long
+	// wait. It is called from Verify's goroutine.
+	Observe func(seen string)
 }
 
 // Verify waits until spec.Service has at least one passing instance in
@@ -89,6 +103,9 @@ func Verify(ctx context.Context, health HealthReader, spec VerifySpec) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 
+	if spec.PathHost != "" && (spec.RouterAddr == "" || spec.Tenant == "") {
+		return fmt.Errorf("routing: verify %s: a path host needs a router address and a tenant", spec.Service)
+	}
 	v := &verifier{health: health, spec: spec, log: log}
 	if spec.RouterAddr != "" {
 		u, err := routerURL(spec.RouterAddr, spec.HealthPath)
@@ -97,6 +114,10 @@ func Verify(ctx context.Context, health HealthReader, spec VerifySpec) error {
 				"routing: router address %q: %v", spec.RouterAddr, err)
 		}
 		v.probeURL = u
+		if spec.PathHost != "" {
+			// The tenant id is validated ([a-z0-9-]), so it is a safe path segment.
+			v.pathURL, _ = routerURL(spec.RouterAddr, "/"+spec.Tenant+"/"+strings.TrimPrefix(spec.HealthPath, "/"))
+		}
 		v.client = spec.HTTPClient
 		if v.client == nil {
 			v.client = defaultClient(u, spec.Host)
@@ -115,6 +136,7 @@ type verifier struct {
 	spec     VerifySpec
 	log      *slog.Logger
 	probeURL *url.URL
+	pathURL  *url.URL // the path-routing probe; nil when not configured
 	client   *http.Client
 
 	consulErr error             // last error talking to Consul
@@ -129,6 +151,9 @@ type probeOutcome struct {
 	status int    // 0 when the request failed
 	body   string // start of the body, for the error
 	err    error
+	tenant string // the tenant a 200 answer names; "" when none
+	url    *url.URL
+	host   string // the Host header sent
 }
 
 func (v *verifier) run(ctx context.Context) error {
@@ -137,6 +162,9 @@ func (v *verifier) run(ctx context.Context) error {
 	for {
 		if v.attempt(ctx) {
 			return nil
+		}
+		if v.spec.Observe != nil && ctx.Err() == nil {
+			v.spec.Observe(v.seen())
 		}
 		select {
 		case <-ctx.Done():
@@ -167,9 +195,15 @@ func (v *verifier) attempt(ctx context.Context) bool {
 	if v.probeURL == nil {
 		return true
 	}
-	p := v.probeOnce(ctx)
-	if p.status == http.StatusOK {
-		return true
+	p := v.probeOnce(ctx, v.probeURL, v.spec.Host)
+	if p.status == http.StatusOK && (v.spec.Tenant == "" || p.tenant == v.spec.Tenant) {
+		if v.pathURL == nil {
+			return true
+		}
+		p = v.probeOnce(ctx, v.pathURL, v.spec.PathHost)
+		if p.status == http.StatusOK && p.tenant == v.spec.Tenant {
+			return true
+		}
 	}
 	if ctx.Err() == nil || v.probe == nil {
 		// A probe cut short by the deadline says less than the one before.
@@ -179,22 +213,60 @@ func (v *verifier) attempt(ctx context.Context) bool {
 	return false
 }
 
-func (v *verifier) probeOnce(ctx context.Context) *probeOutcome {
+func (v *verifier) probeOnce(ctx context.Context, u *url.URL, host string) *probeOutcome {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.probeURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return &probeOutcome{err: err}
+		return &probeOutcome{err: err, url: u, host: host}
 	}
-	req.Host = v.spec.Host
+	req.Host = host
 	req.Header.Set("User-Agent", "tenantctl-routing-verify")
 	resp, err := v.client.Do(req)
 	if err != nil {
-		return &probeOutcome{err: err}
+		return &probeOutcome{err: err, url: u, host: host}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return &probeOutcome{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
+	out := &probeOutcome{status: resp.StatusCode, body: strings.TrimSpace(string(body)), url: u, host: host}
+	if resp.StatusCode == http.StatusOK {
+		var health struct {
+			Tenant string `json:"tenant"`
+		}
+		if json.Unmarshal(body, &health) == nil {
+			out.tenant = health.Tenant
+		}
+	}
+	return out
+}
+
+// seen says in one line what the last attempt saw.
+func (v *verifier) seen() string {
+	svc := v.spec.Service
+	switch {
+	case v.consulErr != nil:
+		return fmt.Sprintf("consul health of %s: %v", svc, v.consulErr)
+	case len(v.instances) == 0:
+		return fmt.Sprintf("service %s is not registered in Consul yet", svc)
+	case v.passing == 0:
+		return fmt.Sprintf("service %s: %d instance(s), none passing yet", svc, len(v.instances))
+	case v.probe == nil:
+		return fmt.Sprintf("service %s passing; router not probed yet", svc)
+	case v.probe.err != nil:
+		return fmt.Sprintf("router %s unreachable: %v", v.probeURL.Host, v.probe.err)
+	case v.probe.status == http.StatusOK:
+		return fmt.Sprintf("router answered %s (Host %s) for tenant %q; want %q", v.probe.url.Path, v.probe.host, v.probe.tenant, v.spec.Tenant)
+	default:
+		return fmt.Sprintf("router answered %d for %s (Host %s): %s", v.probe.status, v.probe.url.Path, v.probe.host, firstLine(v.probe.body))
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
 }
 
 // failure builds the error for a verification that ran out of time: the
@@ -218,6 +290,9 @@ func (v *verifier) failure(ctx context.Context) error {
 
 	p := v.probe
 	target := fmt.Sprintf("router %s (Host: %s)", v.probeURL.Host, v.spec.Host)
+	if p != nil && p.url != nil {
+		target = fmt.Sprintf("router %s (Host: %s, path %s)", p.url.Host, p.host, p.url.Path)
+	}
 	routerHint := "check the router job (nomad job status router; its allocation logs show consul-template and nginx errors) " +
 		"and that the app service carries the tags tenantctl, tenantctl.tenant=<id> and tenantctl.host=" + v.spec.Host
 	switch {
@@ -227,6 +302,10 @@ func (v *verifier) failure(ctx context.Context) error {
 		return exit.New(exit.Partial,
 			"check the router address (it must reach the router's HTTP listener) and that the router job is running",
 			"routing: %s unreachable after %s: %w", target, waited, p.err)
+	case p.status == http.StatusOK:
+		return exit.New(exit.Partial,
+			"another tenant serves host "+v.spec.Host+": check `tenantctl list` for the tenant holding it and the app's TENANT_ID",
+			"routing: %s reached tenant %q after %s; want tenant %q", target, p.tenant, waited, v.spec.Tenant)
 	case p.status == http.StatusNotFound && strings.Contains(p.body, "unknown host"):
 		return exit.New(exit.Partial, routerHint,
 			"routing: %s has no server for the host after %s (404 unknown host)", target, waited)

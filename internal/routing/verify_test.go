@@ -34,6 +34,10 @@ func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 	if err := Verify(ctx, health, spec); err != nil {
 		t.Fatalf("Verify(wayne, router as a URL): %v; want nil", err)
 	}
+	spec.Tenant = "wayne"
+	if err := Verify(ctx, health, spec); err != nil {
+		t.Fatalf("Verify(wayne, tenant checked): %v; want nil", err)
+	}
 
 	wonka := startBackend(t, "wonka", "wonka-1")
 	wonka.healthy.Store(false)
@@ -64,6 +68,11 @@ func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 			exit.Partial, []string{"unreachable", "connection refused"}},
 		{"consul unreachable", unreachableConsul, VerifySpec{Service: "wayne--app", Timeout: short},
 			exit.Unreachable, []string{"consul", "connection refused"}},
+		// The router answers 200 for the host, but from wayne's app: a
+		// host served for another tenant is not this tenant's route.
+		{"another tenant answers", health, VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: r.Addr,
+			Tenant: "gotham", Timeout: short},
+			exit.Partial, []string{`reached tenant "wayne"`, `want tenant "gotham"`}},
 		{"bad router address", health, VerifySpec{Service: "wayne--app", Host: "wayne.example.test", RouterAddr: "ftp://x", Timeout: short},
 			exit.Usage, []string{"router address"}},
 	}
@@ -87,6 +96,19 @@ func testVerify(t *testing.T, r *router, client *consulapi.Client) {
 			}
 		})
 	}
+
+	t.Run("observed", func(t *testing.T) {
+		t.Parallel()
+		var seen []string
+		err := Verify(ctx, health, VerifySpec{Service: "cyberdyne--app", Host: "cyberdyne.example.test", RouterAddr: r.Addr,
+			Timeout: short, Observe: func(s string) { seen = append(seen, s) }})
+		if err == nil {
+			t.Fatal("Verify(cyberdyne): nil; want an error")
+		}
+		if len(seen) == 0 || !strings.Contains(seen[len(seen)-1], "router answered 404") {
+			t.Errorf("observed %q; want the last to say the router answered 404", seen)
+		}
+	})
 
 	t.Run("cancelled", func(t *testing.T) {
 		t.Parallel()

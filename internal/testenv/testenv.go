@@ -27,7 +27,7 @@ import (
 const (
 	VaultVersion          = "v1.13.0"
 	ConsulVersion         = "v1.14.11"
-	ConsulTemplateVersion = "v0.41.1"
+	ConsulTemplateVersion = "v0.42.1"
 )
 
 // shared holds the servers shared by one test binary. It is test support, so
