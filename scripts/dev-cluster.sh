@@ -399,7 +399,7 @@ ensure_docker() {
     export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
     return 0
   fi
-  [[ $DOCKER_HOST == "" || $DOCKER_HOST == unix://* ]] || die "DOCKER_HOST=$DOCKER_HOST does not answer"
+  [[ ${DOCKER_HOST:-} == "" || ${DOCKER_HOST:-} == unix://* ]] || die "DOCKER_HOST=${DOCKER_HOST:-} does not answer"
   ((EUID == 0)) || die "no Docker engine answers and starting dockerd needs root"
   command -v dockerd >/dev/null || die "no Docker engine answers and dockerd is not installed (apt-get install docker.io)"
   # Only one engine can own the default bridge (which outlives its engine, so
