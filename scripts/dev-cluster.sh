@@ -674,6 +674,11 @@ cmd_stop() {
   stop_one nomad INT 90
   # A dockerd this script started (its data root, with the images, stays unless --purge).
   stop_one dockerd TERM 60
+  # dockerd leaves its default network namespace mounted under its exec root.
+  local m
+  for m in $(awk -v d="$state/" 'index($2, d) == 1 {print $2}' /proc/mounts); do
+    umount -l "$m" 2>/dev/null || warn "could not unmount $m"
+  done
   stop_one vault TERM 30
   stop_one consul TERM 30
   # Every server kept its state in memory: what is on disk would not match a new

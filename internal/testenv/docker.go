@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,6 +108,10 @@ func StartDocker(tb testing.TB) *Docker {
 		// Containers still running (Nomad stops its own before this runs)
 		// are stopped by the engine itself on SIGTERM; give it the time.
 		stopGracefully(proc, 30*time.Second)
+		// dockerd leaves its default network namespace mounted under
+		// the exec root; the directory cannot be removed until it is
+		// unmounted.
+		unmountBelow(dir)
 		proc.cleanup()
 	})
 	return d
@@ -129,6 +134,20 @@ func runningDockerd() int {
 		}
 	}
 	return 0
+}
+
+// unmountBelow lazily unmounts every mount point below dir (only those).
+func unmountBelow(dir string) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			_ = syscall.Unmount(f[1], syscall.MNT_DETACH)
+		}
+	}
 }
 
 // stopGracefully sends SIGTERM to the process alone and waits up to grace
