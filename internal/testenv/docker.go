@@ -29,10 +29,6 @@ type Docker struct {
 	Version string
 }
 
-// DockerRequested reports whether TENANTCTL_TEST_DOCKER asks for the docker
-// profile.
-func DockerRequested() bool { return os.Getenv(DockerEnv) != "" }
-
 // StartDocker returns the engine TENANTCTL_TEST_DOCKER names, or skips the
 // test, saying how to run it. With "1" it starts dockerd with its own
 // socket, exec root and pid file in a scratch directory and its data root in
@@ -204,24 +200,4 @@ func (d *Docker) ImageSize(image string) (int64, error) {
 	var n int64
 	_, err = fmt.Sscan(strings.TrimSpace(out), &n)
 	return n, err
-}
-
-// BridgeIP is the IPv4 address of the engine's bridge: where the Nomad
-// client publishes mapped ports so that containers (through the bridge) and
-// the host both reach them.
-func (d *Docker) BridgeIP() (string, error) {
-	ifc, err := net.InterfaceByName(d.Bridge)
-	if err != nil {
-		return "", err
-	}
-	addrs, err := ifc.Addrs()
-	if err != nil {
-		return "", err
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-			return ipn.IP.String(), nil
-		}
-	}
-	return "", fmt.Errorf("bridge %s has no IPv4 address", d.Bridge)
 }
