@@ -213,6 +213,7 @@ job "migrate" {
 
     task "migrate" {
       driver = "docker"
+      user   = "65532:65532"
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -235,6 +236,8 @@ job "migrate" {
         EOT
         destination          = "secrets/migrate.env"
         perms                = "0400" # read by Nomad itself (env = true)
+        uid                  = 65532
+        gid                  = 65532
         env                  = true
         change_mode          = "noop"
         error_on_missing_key = true

@@ -237,10 +237,19 @@ job "postgres" {
       }
     }
 
-    task "postgres" {
-      driver       = "docker"
-      kill_signal  = "SIGINT"
-      kill_timeout = "30s"
+    # Prestart, as root inside the Postgres image: give the data directory to
+    # the image's postgres user and, on first boot only, initialise it. The
+    # job depends on no entrypoint script: any image with /bin/sh, su,
+    # coreutils, initdb and postgres on its PATH and a user named postgres
+    # works (the official postgres image, or the one scripts/images.sh builds).
+    task "init" {
+      driver = "docker"
+      user   = "root"
+
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -251,17 +260,56 @@ job "postgres" {
         disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
-      # The bootstrap superuser password, read once at first boot.
+      # The bootstrap superuser password, read once at first boot; only root
+      # (this task's user) can read it.
       template {
         data                 = <<-EOT
           {{- with secret "${var.vault.kv_mount}/data/${var.names.bootstrap_path}" }}{{ .Data.data.postgres_password }}{{ end }}
         EOT
         destination          = "secrets/postgres_password"
         perms                = "0400"
-        uid                  = 999
-        gid                  = 999
         change_mode          = "noop"
         error_on_missing_key = true
+      }
+
+      # First boot only: initdb into a scratch directory, create the tenant
+      # database, accept password logins from other hosts (the task's peers
+      # reach it through the mapped port), then move it into place, so a
+      # failed first boot leaves nothing half made. Later boots find
+      # PG_VERSION and only make sure the postgres user owns the directory.
+      template {
+        data        = <<-EOT
+          set -eu
+          mkdir -p "$PGDATA_PARENT"
+          chown postgres: "$PGDATA_PARENT"
+          chmod 0700 "$PGDATA_PARENT"
+          if [ -s "$PGDATA/PG_VERSION" ]; then
+            chown -R postgres: "$PGDATA"
+            echo "postgres: $PGDATA is initialised"
+            exit 0
+          fi
+          scratch="$PGDATA.init"
+          rm -rf "$scratch"
+          install -d -m 0700 -o postgres -g postgres "$scratch"
+          initdb="$(command -v initdb)"
+          server="$(command -v postgres)"
+          # initdb runs as postgres, who cannot read the secrets dir: hand it
+          # a private copy of the password file, removed on exit.
+          pwdir="$(mktemp -d)"
+          trap 'rm -rf "$pwdir"' EXIT
+          install -m 0400 -o postgres "$NOMAD_SECRETS_DIR/postgres_password" "$pwdir/pwfile"
+          chown postgres "$pwdir"
+          su -s /bin/sh postgres -c '"$0" -D "$1" -U postgres -E UTF8 --auth=scram-sha-256 --pwfile="$2" >/dev/null' \
+            "$initdb" "$scratch" "$pwdir/pwfile"
+          echo "CREATE DATABASE $DATABASE;" |
+            su -s /bin/sh postgres -c '"$0" --single -D "$1" postgres >/dev/null' "$server" "$scratch"
+          echo "host all all all scram-sha-256" >>"$scratch/pg_hba.conf"
+          mv "$scratch" "$PGDATA"
+          echo "postgres: initialised $PGDATA"
+        EOT
+        destination = "local/init.sh"
+        perms       = "0500"
+        change_mode = "noop"
       }
 
       volume_mount {
@@ -269,20 +317,43 @@ job "postgres" {
         destination = "/var/lib/postgresql/data"
       }
 
-      # The image initialises an empty data directory on first boot only:
-      # superuser password from the template, scram-sha-256, the tenant database.
       env {
-        PGDATA                 = "/var/lib/postgresql/data/pgdata"
-        POSTGRES_PASSWORD_FILE = "${NOMAD_SECRETS_DIR}/postgres_password"
-        POSTGRES_DB            = var.names.database
-        POSTGRES_INITDB_ARGS   = "--auth-host=scram-sha-256 --auth-local=scram-sha-256"
+        PGDATA_PARENT = "/var/lib/postgresql/data"
+        PGDATA        = "/var/lib/postgresql/data/pgdata"
+        DATABASE      = var.names.database
       }
 
       config {
-        image = var.images.postgres
-        ports = ["db"]
+        image      = var.images.postgres
+        entrypoint = ["/bin/sh"]
+        args       = ["${NOMAD_TASK_DIR}/init.sh"]
+      }
+
+      resources {
+        cpu    = 100
+        memory = 128
+      }
+    }
+
+    task "postgres" {
+      driver       = "docker"
+      user         = "postgres"
+      kill_signal  = "SIGINT"
+      kill_timeout = "30s"
+
+      volume_mount {
+        volume      = "data"
+        destination = "/var/lib/postgresql/data"
+      }
+
+      config {
+        image      = var.images.postgres
+        ports      = ["db"]
+        entrypoint = ["postgres"]
         args = [
-          "postgres",
+          "-D", "/var/lib/postgresql/data/pgdata",
+          "-c", "listen_addresses=*",
+          "-c", "unix_socket_directories=",
           "-c", "max_connections=${var.resources.postgres_max_connections}",
           "-c", "password_encryption=scram-sha-256",
         ]

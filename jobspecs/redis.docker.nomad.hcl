@@ -244,6 +244,7 @@ job "redis" {
     # longer holds the bootstrap admin password.
     task "init" {
       driver = "docker"
+      user   = "root"
 
       lifecycle {
         hook    = "prestart"
@@ -286,22 +287,25 @@ job "redis" {
         REDIS_DATA_DIR = "/data"
       }
 
-      # The image's entrypoint runs commands other than redis-server as root;
-      # the file goes to the image's redis user (uid 999).
+      # As root inside the Redis image (no entrypoint script is involved): the
+      # volume and the file go to the image's redis user, whom Redis runs as.
       config {
-        image   = var.images.redis
-        command = "/bin/sh"
-        args = ["-c", <<-EOT
+        image      = var.images.redis
+        entrypoint = ["/bin/sh", "-c"]
+        args = [<<-EOT
           set -eu
           acl="$REDIS_DATA_DIR/users.acl"
+          chown redis: "$REDIS_DATA_DIR"
+          chmod 0700 "$REDIS_DATA_DIR"
           if [ -e "$acl" ]; then
+            chown redis: "$acl"
             echo "redis: keeping $acl"
             exit 0
           fi
           umask 077
           cp "$NOMAD_SECRETS_DIR/users.acl" "$acl.new"
           chmod 0600 "$acl.new"
-          chown 999:999 "$acl.new"
+          chown redis: "$acl.new"
           mv "$acl.new" "$acl"
           echo "redis: created $acl"
         EOT
@@ -316,6 +320,7 @@ job "redis" {
 
     task "redis" {
       driver = "docker"
+      user   = "redis"
 
       volume_mount {
         volume      = "data"
@@ -323,10 +328,10 @@ job "redis" {
       }
 
       config {
-        image = var.images.redis
-        ports = ["redis"]
+        image      = var.images.redis
+        ports      = ["redis"]
+        entrypoint = ["redis-server"]
         args = [
-          "redis-server",
           "--aclfile", "/data/users.acl",
           "--dir", "/data",
           "--appendonly", "yes",
@@ -349,6 +354,7 @@ job "redis" {
     # tenant's app does.
     task "aclsave" {
       driver = "docker"
+      user   = "redis"
 
       lifecycle {
         hook    = "poststart"
@@ -384,9 +390,9 @@ job "redis" {
       }
 
       config {
-        image   = var.images.redis
-        command = "/bin/sh"
-        args = ["-c", <<-EOT
+        image      = var.images.redis
+        entrypoint = ["/bin/sh", "-c"]
+        args = [<<-EOT
           trap 'kill $! 2>/dev/null; exit 0' INT TERM
           while :; do
             sleep "$ACL_SAVE_INTERVAL" &

@@ -238,8 +238,11 @@ job "worker" {
 
     task "worker" {
       driver       = "docker"
+      # The images of `go tool task images` run as 65532; the job says so
+      # itself, so the credential file (0400, below) is readable by the
+      # process whatever the image's USER.
+      user         = "65532:65532"
       kill_timeout = "20s"
-      user         = "65534:65534" # nobody: the owner of secrets/tenant.env
 
       # Workload identity: the task logs in to Vault with its own JWT. The
       # token stays with Nomad's template runner; the process never sees it.
@@ -268,8 +271,8 @@ job "worker" {
         EOT
         destination          = "secrets/postgres.env"
         perms                = "0400"
-        uid                  = 65534 # the task's user (nobody), below
-        gid                  = 65534
+        uid                  = 65532 # the task's user, below
+        gid                  = 65532
         change_mode          = "signal"
         change_signal        = "SIGHUP"
         error_on_missing_key = true
@@ -292,8 +295,8 @@ job "worker" {
         EOT
         destination          = "secrets/redis.env"
         perms                = "0400"
-        uid                  = 65534 # the task's user (nobody), below
-        gid                  = 65534
+        uid                  = 65532 # the task's user, below
+        gid                  = 65532
         change_mode          = "signal"
         change_signal        = "SIGHUP"
         error_on_missing_key = true

@@ -7,6 +7,9 @@
 #   scripts/dev-cluster.sh [up]              start what is not running (idempotent), print how to use it
 #   scripts/dev-cluster.sh up --no-nomad     Consul and Vault only (no cluster init: it needs Nomad's JWKS)
 #   scripts/dev-cluster.sh up --no-router    do not run the router job
+#   scripts/dev-cluster.sh up --docker       the docker profile: a Docker engine (DOCKER_HOST, the default
+#                                            socket, or a dockerd it starts), the images built locally by
+#                                            scripts/images.sh --all, Nomad's docker driver, the nginx image router
 #   scripts/dev-cluster.sh status            what runs, and the environment to use it
 #   scripts/dev-cluster.sh stop [--purge]    stop everything it started; --purge also deletes the state dir
 #
@@ -25,6 +28,9 @@ env_file="$state/env"
 nomad_config="$state/nomad.hcl"
 nomad_data="$state/nomad"
 volumes="$state/volumes"
+docker_config="$state/nomad-docker.hcl"
+docker_sock="$state/docker.sock"
+docker_bridge=docker0
 
 consul_http=127.0.0.1:8500
 vault_addr=http://127.0.0.1:8200
@@ -52,6 +58,7 @@ pattern() {
     consul) echo 'consul[^ ]* agent -dev' ;;
     vault) echo 'vault[^ ]* server -dev' ;;
     nomad) echo 'nomad[^ ]* agent -dev' ;;
+    dockerd) echo 'dockerd .*--data-root' ;;
   esac
 }
 
@@ -324,6 +331,9 @@ ensure_nomad() {
   if pid=$(pid_of nomad); then
     wait_until nomad "ready node and JWKS" 60 nomad_ready
     log "nomad: already running (pid $pid) at $nomad_addr"
+    if [[ $docker == yes ]] && ! NOMAD_ADDR=$nomad_addr nomad node status -self -verbose 2>/dev/null | grep -Eq 'driver\.docker +(= +)?1'; then
+      warn "the running Nomad agent has no healthy docker driver; restart the dev cluster with --docker: $0 stop, then $0 up --docker"
+    fi
     return 0
   fi
   port_free nomad "$nomad_addr/v1/agent/health"
@@ -342,11 +352,20 @@ ensure_nomad() {
   text=${text//@VAULT_ADDR@/$vault_addr}
   [[ $text != *@[A-Z_]*@* ]] || die "scripts/dev/nomad.hcl has a placeholder this script does not fill"
   printf '%s\n' "$text" >"$nomad_config"
-  log "nomad: starting at $nomad_addr (config $nomad_config)"
+  local configs=(-config="$nomad_config")
+  if [[ $docker == yes ]]; then
+    text=$(<"$repo/scripts/dev/nomad-docker.hcl")
+    text=${text//@DOCKER_ENDPOINT@/$DOCKER_HOST}
+    text=${text//@BRIDGE@/$docker_bridge}
+    [[ $text != *@[A-Z_]*@* ]] || die "scripts/dev/nomad-docker.hcl has a placeholder this script does not fill"
+    printf '%s\n' "$text" >"$docker_config"
+    configs+=(-config="$docker_config")
+  fi
+  log "nomad: starting at $nomad_addr (config ${configs[*]#-config=})"
   (
     # With workload identities the agent needs no Vault or Nomad token.
     unset VAULT_TOKEN NOMAD_TOKEN NOMAD_ADDR
-    start_bg nomad "$(command -v nomad)" agent -dev -config="$nomad_config"
+    start_bg nomad "$(command -v nomad)" agent -dev "${configs[@]}"
   )
   wait_until nomad "ready node and JWKS" 90 nomad_ready
   started+=(nomad)
@@ -360,7 +379,58 @@ ensure_nomad() {
   done
 }
 
+# docker_answers: the engine DOCKER_HOST (or the default socket) names answers.
+docker_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# ensure_docker: a Docker engine for the docker profile, exported as DOCKER_HOST: ours
+# if it runs, else the one DOCKER_HOST or the default socket names, else a dockerd
+# started here with its data, exec root and socket in the state dir.
+ensure_docker() {
+  command -v docker >/dev/null || die "--docker needs the docker client (apt-get install docker.io)"
+  local pid
+  if pid=$(pid_of dockerd); then
+    export DOCKER_HOST="unix://$docker_sock"
+    wait_until dockerd "engine answering" 30 docker_answers
+    log "docker: already running (pid $pid) at $DOCKER_HOST"
+    return 0
+  fi
+  if docker_answers; then
+    log "docker: using the engine at ${DOCKER_HOST:-the default socket} ($(docker version --format '{{.Server.Version}}'))"
+    export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
+    return 0
+  fi
+  [[ ${DOCKER_HOST:-} == "" || ${DOCKER_HOST:-} == unix://* ]] || die "DOCKER_HOST=${DOCKER_HOST:-} does not answer"
+  ((EUID == 0)) || die "no Docker engine answers and starting dockerd needs root"
+  command -v dockerd >/dev/null || die "no Docker engine answers and dockerd is not installed (apt-get install docker.io)"
+  # Only one engine can own the default bridge (which outlives its engine, so
+  # look for the process, never to signal it).
+  local other
+  if other=$(pgrep -x dockerd | head -n 1) && [[ -n $other ]]; then
+    die "no Docker engine answers at ${DOCKER_HOST:-the default socket}, but a dockerd runs (pid $other): set DOCKER_HOST to its socket"
+  fi
+  mkdir -p "$state/docker"
+  export DOCKER_HOST="unix://$docker_sock"
+  log "docker: starting dockerd at $DOCKER_HOST (data root $state/docker)"
+  start_bg dockerd "$(command -v dockerd)" --data-root "$state/docker" --exec-root "$state/docker-run" \
+    --pidfile "$state/docker-run.pid" --host "$DOCKER_HOST"
+  wait_until dockerd "engine answering" 60 docker_answers
+  wait_until dockerd "bridge $docker_bridge" 30 ip link show "$docker_bridge"
+  started+=(dockerd)
+}
+
+# build_images: every image the docker profile and its router name, built locally (no pull).
+build_images() {
+  log "building the images (scripts/images.sh --all; the first run debootstraps Debian, a few minutes)"
+  bash "$repo/scripts/images.sh" --all || die "scripts/images.sh --all failed (above)"
+  mapfile -t images < <(bash "$repo/scripts/images.sh" --print)
+  ((${#images[@]} == 5)) || die "scripts/images.sh --print: want 5 image names"
+}
+
 write_config() {
+  if [[ $docker == yes ]]; then
+    write_docker_config
+    return 0
+  fi
   local pg_bin redis nginx_line=''
   pg_bin=$(newest_postgres_bin)
   redis=$(command -v redis-server || true)
@@ -397,6 +467,25 @@ write_config() {
   log "wrote $config_file"
 }
 
+write_docker_config() {
+  {
+    echo "# tenantctl.hcl of the local dev cluster (docker profile), written by scripts/dev-cluster.sh"
+    echo "# on every run (copy it elsewhere to keep edits). Images built by scripts/images.sh --all."
+    echo 'profile = "docker"'
+    if [[ $router == yes ]]; then
+      echo "router_address = \"127.0.0.1:$router_port\"   # the router job's HTTP port; tenantctl up probes it"
+    fi
+    echo
+    echo 'docker {'
+    echo "  app_image       = \"${images[0]}\""
+    echo "  tenantctl_image = \"${images[1]}\""
+    echo "  postgres_image  = \"${images[2]}\""
+    echo "  redis_image     = \"${images[3]}\""
+    echo '}'
+  } >"$config_file"
+  log "wrote $config_file"
+}
+
 # tenantctl ARGS...: the freshly built tenantctl against the dev cluster.
 tenantctl() {
   (
@@ -425,6 +514,11 @@ ensure_router() {
   [[ $router == yes ]] || return 0
   if NOMAD_ADDR=$nomad_addr nomad job status -short "$router_job" >/dev/null 2>&1; then
     log "router: job $router_job already registered"
+  elif [[ $docker == yes ]]; then
+    log "router: running jobspecs/router.docker.nomad.hcl with ${images[4]} (http 127.0.0.1:$router_port)"
+    NOMAD_ADDR=$nomad_addr nomad job run -detach -var "http_port=$router_port" \
+      -var "https_port=$router_tls_port" -var "nginx_image=${images[4]}" "$repo/jobspecs/router.docker.nomad.hcl" >&2 ||
+      die "nomad job run jobspecs/router.docker.nomad.hcl failed (above); run again with --no-router to skip it"
   else
     log "router: running jobspecs/router.exec.nomad.hcl (http 127.0.0.1:$router_port)"
     NOMAD_ADDR=$nomad_addr nomad job run -detach -var "http_port=$router_port" \
@@ -451,6 +545,7 @@ write_env() {
     # shellcheck disable=SC2016 # expanded when the file is sourced
     printf 'export VAULT_TOKEN="$(cat %q)"\n' "$token_file"
     printf 'export TENANTCTL_CONFIG=%q\n' "$config_file"
+    if [[ $docker == yes ]]; then printf 'export DOCKER_HOST=%q\n' "$DOCKER_HOST"; fi
     # shellcheck disable=SC2016 # expanded when the file is sourced
     printf 'export PATH=%q:"$PATH"\n' "$repo/bin"
   } >"$env_file"
@@ -470,7 +565,11 @@ print_usage() {
   sed -n 's/^export /    export /p' "$env_file"
   echo
   if [[ $with_nomad == yes ]]; then
-    echo "    tenantctl up acme --profile exec"
+    if [[ $docker == yes ]]; then
+      echo "    tenantctl up acme            # docker profile, images ${images[0]%%:*}:… built locally"
+    else
+      echo "    tenantctl up acme --profile exec"
+    fi
     [[ $router == yes ]] && echo "    curl -H 'Host: $host' http://127.0.0.1:$router_port/api/health"
     echo
     echo "UIs: Nomad $nomad_addr/ui  Consul http://$consul_http/ui  Vault $vault_addr/ui"
@@ -486,10 +585,12 @@ print_usage() {
 cmd_up() {
   with_nomad=yes
   router=yes
+  docker=no
   local arg
   for arg in "$@"; do
     case $arg in
       --no-nomad) with_nomad=no ;;
+      --docker) docker=yes ;;
       --no-router) router=no ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument $arg (see $0 --help)" ;;
@@ -503,8 +604,9 @@ cmd_up() {
   else
     router=no
   fi
+  [[ $docker == no || $with_nomad == yes ]] || die "--docker needs Nomad (drop --no-nomad)"
   nginx=$(command -v nginx || true)
-  if [[ $router == yes && -z $nginx ]]; then
+  if [[ $router == yes && $docker == no && -z $nginx ]]; then
     warn "no nginx on PATH (Debian package nginx-light): no router job"
     router=no
   fi
@@ -523,6 +625,10 @@ cmd_up() {
   servers=$("$repo/scripts/testservers.sh" consul)
   servers=$("$repo/scripts/testservers.sh" vault)
   started=()
+  if [[ $docker == yes ]]; then
+    ensure_docker
+    build_images
+  fi
   ensure_consul
   ensure_vault
   [[ $with_nomad == yes ]] && ensure_nomad
@@ -540,7 +646,7 @@ cmd_up() {
 
 cmd_status() {
   local name pid up=0
-  for name in consul vault nomad; do
+  for name in consul vault nomad dockerd; do
     if pid=$(pid_of "$name"); then
       echo "$name: running (pid $pid)"
       up=$((up + 1))
@@ -571,6 +677,13 @@ cmd_stop() {
   # Nomad first: in -dev mode it stops every allocation on the way out, and those
   # deregister from Consul and revoke Vault leases.
   stop_one nomad INT 90
+  # A dockerd this script started (its data root, with the images, stays unless --purge).
+  stop_one dockerd TERM 60
+  # dockerd leaves its default network namespace mounted under its exec root.
+  local m
+  for m in $(awk -v d="$state/" 'index($2, d) == 1 {print $2}' /proc/mounts); do
+    umount -l "$m" 2>/dev/null || warn "could not unmount $m"
+  done
   stop_one vault TERM 30
   stop_one consul TERM 30
   # Every server kept its state in memory: what is on disk would not match a new

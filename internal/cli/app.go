@@ -16,11 +16,8 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/version"
 )
-
-// Version is tenantctl's version, set at build time with
-// -ldflags "-X github.com/tenantctl/tenantctl/internal/cli.Version=v1.2.3".
-var Version = "dev"
 
 // Streams are the process's standard streams and environment. Tests pass
 // buffers and a map-backed Getenv.
@@ -69,7 +66,7 @@ func (a *app) cliApp() *ucli.App {
 		Description: "tenantctl converges a tenant (a Nomad namespace; Vault-issued Postgres and Redis credentials;\n" +
 			"migrations; app and worker; nginx routing through Consul) to its desired state, and removes it.\n\n" +
 			exitCodeHelp(),
-		Version:              Version,
+		Version:              version.Version,
 		HideVersion:          true,
 		Reader:               a.Stdin,
 		Writer:               a.Stdout,

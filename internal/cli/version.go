@@ -7,6 +7,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/tenantctl/tenantctl/internal/compat"
+	"github.com/tenantctl/tenantctl/internal/version"
 )
 
 type versionInfo struct {
@@ -23,7 +24,7 @@ func (a *app) versionCommand() *ucli.Command {
 		Flags: []ucli.Flag{&ucli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *ucli.Context) error {
 			info := versionInfo{
-				Version:   Version,
+				Version:   version.Version,
 				GoVersion: runtime.Version(),
 				Platform:  runtime.GOOS + "/" + runtime.GOARCH,
 				Supports:  compat.Requirements,

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/tenantctl/tenantctl/internal/tenant"
+	"github.com/tenantctl/tenantctl/internal/version"
 )
 
 // DefaultFile is the config file read when none is given and it exists.
@@ -59,7 +60,10 @@ type Vault struct {
 	TokenTTL      string // TTL of the tokens the jwt role issues
 }
 
-// Docker holds the images of the docker profile.
+// Docker holds the images of the docker profile. The defaults of AppImage and
+// TenantctlImage are what `go tool task images` builds from this checkout
+// (tenantctl/<name>:<version>); a cluster pulls them from a registry the
+// operator pushed them to and names here.
 type Docker struct {
 	PostgresImage  string
 	RedisImage     string
@@ -126,8 +130,8 @@ func Default() Config {
 		Docker: Docker{
 			PostgresImage:  "postgres:15",
 			RedisImage:     "redis:7",
-			AppImage:       "ghcr.io/tenantctl/tenant-app:latest",
-			TenantctlImage: "ghcr.io/tenantctl/tenantctl:latest",
+			AppImage:       "tenantctl/tenant-app:" + version.Version,
+			TenantctlImage: "tenantctl/tenantctl:" + version.Version,
 		},
 		Exec: Exec{
 			PostgresBinDir: "/usr/lib/postgresql/15/bin",

@@ -38,8 +38,9 @@ const pathHost = "apps.localhost.test"
 
 // world is one real cluster for a test: a Nomad dev agent wired to the
 // harness's Consul and Vault, tenantctl and tenant-app built from this
-// checkout, a tenantctl.hcl for the exec profile and (when started) the
-// router job.
+// checkout (as host binaries for the exec profile, as images for the docker
+// profile), a tenantctl.hcl for the profile and (when started) the router
+// job.
 type world struct {
 	t          *testing.T
 	h          *provisiontest.Harness
@@ -50,6 +51,8 @@ type world struct {
 	routerPort int // 0: no router
 	cliEnv     map[string]string
 	opts       worldOptions
+	docker     *testenv.Docker // the docker profile's engine; nil for exec
+	images     dockerImages    // the docker profile's images
 }
 
 // worldOptions vary the world's config.
@@ -226,19 +229,26 @@ func reportSteps(name string, r result) {
 	}
 }
 
-// startRouter registers the router job (exec profile) in the default
-// namespace and waits until its Consul check passes.
+// startRouter registers the router job of the world's profile in the
+// default namespace and waits until its Consul check passes.
 func (w *world) startRouter() {
 	w.t.Helper()
-	src, err := jobspecs.FS.Open("router.exec.nomad.hcl")
+	file := "router.exec.nomad.hcl"
+	if w.docker != nil {
+		file = "router.docker.nomad.hcl"
+	}
+	src, err := jobspecs.FS.Open(file)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	hcl, _ := io.ReadAll(src)
 	src.Close()
-	nginx := testenv.NginxBinary(w.t)
-	vars := fmt.Sprintf("http_port = %d\nhttps_port = %d\nnginx_binary = %q\npath_routing_host = %q\n",
-		w.routerPort, testenv.FreePort(w.t), nginx, pathHost)
+	vars := fmt.Sprintf("http_port = %d\nhttps_port = %d\npath_routing_host = %q\n", w.routerPort, testenv.FreePort(w.t), pathHost)
+	if w.docker != nil {
+		vars += fmt.Sprintf("nginx_image = %q\n", w.images.Nginx)
+	} else {
+		vars += fmt.Sprintf("nginx_binary = %q\n", testenv.NginxBinary(w.t))
+	}
 	c := w.real.Client()
 	job, err := c.Jobs().ParseHCLOpts(&nomadapi.JobsParseRequest{JobHCL: string(hcl), Variables: vars, Canonicalize: true})
 	if err != nil {

@@ -81,3 +81,27 @@ func (r *Real) Postgres(h *Harness, id, db string) (string, error) {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, pass), Host: addr, Path: "/" + db, RawQuery: "sslmode=disable"}
 	return u.String(), nil
 }
+
+// Redis returns the address of tenant id's Redis (the instance Nomad runs,
+// found through Consul) and an ACL user that Vault issues with the root token
+// from the app's Redis role, for observations. Issuing it proves Vault can
+// log in to Redis as its (rotated) admin.
+func (r *Real) Redis(h *Harness, id string) (addr, user, pass string, err error) {
+	n := Names(h.t, id)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, err = h.passingAddr(ctx, n.ServiceRedis)
+	if err != nil {
+		return "", "", "", err
+	}
+	secret, err := h.vaultRoot.Logical().ReadWithContext(ctx, h.cfg.Vault.DatabaseMount+"/creds/"+n.RedisRoleApp)
+	if err != nil {
+		return "", "", "", fmt.Errorf("vault: redis credentials of %s: %w", id, err)
+	}
+	if secret == nil || secret.Data == nil {
+		return "", "", "", fmt.Errorf("vault: no redis credentials for %s", id)
+	}
+	user, _ = secret.Data["username"].(string)
+	pass, _ = secret.Data["password"].(string)
+	return addr, user, pass, nil
+}

@@ -48,6 +48,11 @@ type NomadOptions struct {
 	// DockerEndpoint enables the docker driver against this engine
 	// (unix:///path/to/docker.sock).
 	DockerEndpoint string
+	// NetworkInterface is the client's network interface: mapped ports are
+	// published on its address and services registered with it. A dev
+	// agent uses loopback, which containers cannot reach; with the docker
+	// driver, name the engine's bridge (Docker.Bridge).
+	NetworkInterface string
 	// HostVolumesDir is where the client creates dynamic host volumes
 	// (a directory under the agent's data dir when empty).
 	HostVolumesDir string
@@ -193,6 +198,9 @@ func nomadAgentConfig(data, hostVolumes string, ports [3]int, opts NomadOptions)
 	b.WriteString("client {\n  enabled = true\n")
 	fmt.Fprintf(&b, "  cgroup_parent = %q\n", "tenantctl-test-"+randomSecret(4)+".slice")
 	fmt.Fprintf(&b, "  host_volumes_dir = %q\n", hostVolumes)
+	if opts.NetworkInterface != "" {
+		fmt.Fprintf(&b, "  network_interface = %q\n", opts.NetworkInterface)
+	}
 	b.WriteString("  options = {\n    \"driver.raw_exec.enable\" = \"1\"\n" +
 		"    \"fingerprint.denylist\" = \"env_aws,env_gce,env_azure,env_digitalocean\"\n  }\n}\n")
 	b.WriteString("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n")

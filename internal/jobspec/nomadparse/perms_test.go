@@ -16,7 +16,7 @@ import (
 // renders into secrets/ is 0400, and no task gets Nomad's 0666
 // secrets/vault_token file; the app and worker never run as root, and
 // their credential file belongs to their user (exec: the configured user,
-// here a non-default one; docker: nobody, 65534). internal/e2e checks the
+// here a non-default one; docker: 65532, the images' user). internal/e2e checks the
 // same on a real agent's files and processes.
 func TestCredentialFilesAreOwnerOnly(t *testing.T) {
 	cfg := config.Default()
@@ -48,7 +48,7 @@ func TestCredentialFilesAreOwnerOnly(t *testing.T) {
 					if j.Name != "app" && j.Name != "worker" {
 						continue
 					}
-					wantUser, wantUID, wantGID := "65534:65534", 65534, 65534
+					wantUser, wantUID, wantGID := "65532:65532", 65532, 65532
 					if profile == tenant.ProfileExec {
 						wantUser, wantUID, wantGID = "tenantapp", 4321, 4322
 					}

@@ -66,6 +66,6 @@ resources    = {
 images       = {
   postgres  = "postgres:15"
   redis     = "redis:7"
-  app       = "ghcr.io/tenantctl/tenant-app:latest"
-  tenantctl = "ghcr.io/tenantctl/tenantctl:latest"
+  app       = "tenantctl/tenant-app:0.1.0"
+  tenantctl = "tenantctl/tenantctl:0.1.0"
 }
