@@ -27,6 +27,8 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 		return fmt.Sprintf("the last apply ended %s at step %s", rec.Status, rec.LastStep), nil
 	case rec.SpecVersion != d.digest:
 		return "the desired spec changed since the last apply", nil
+	case rec.AppVersion != d.spec.App.Version:
+		return fmt.Sprintf("the app version changes from %q to %q", rec.AppVersion, d.spec.App.Version), nil
 	}
 	if h, err := e.Consul.Held(ctx, d.names.LockKey); err != nil {
 		return "", err

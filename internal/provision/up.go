@@ -217,11 +217,19 @@ func (e Env) record(d desired, status tenant.Status, step, msg string) tenant.Re
 	return tenant.Record{
 		Tenant: d.spec.ID.String(), Name: d.spec.Name.String(), Host: d.spec.Host.String(),
 		Plan: string(d.spec.Plan), Profile: string(d.spec.Profile), SpecVersion: d.digest,
+		AppVersion: d.spec.App.Version, AppArtifact: d.spec.App.Artifact,
 		Status: status, LastApply: e.now().UTC(), LastStep: step, Error: msg,
 	}
 }
 
-func preflight(ctx context.Context, env Env, n tenant.Names) error {
+// Preflight checks once that Nomad, Consul and Vault answer, run supported
+// versions and that the Vault token can provision the tenants named (a fleet
+// apply checks its whole fleet before starting any tenant).
+func Preflight(ctx context.Context, env Env, names ...tenant.Names) error {
+	return preflight(ctx, env, names...)
+}
+
+func preflight(ctx context.Context, env Env, n ...tenant.Names) error {
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -236,7 +244,7 @@ func preflight(ctx context.Context, env Env, n tenant.Names) error {
 	wg.Add(3)
 	go check(func() error { _, err := env.Nomad.Preflight(ctx); return err })
 	go check(func() error { return env.Consul.Preflight(ctx) })
-	go check(func() error { return env.Vault.Preflight(ctx, n) })
+	go check(func() error { return env.Vault.Preflight(ctx, n...) })
 	wg.Wait()
 	if len(errs) == 0 {
 		return nil
