@@ -50,6 +50,7 @@ func (a *app) renderCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "var", Usage: "override a variable, as path=value (e.g. resources.app_count=3); repeatable"},
 			jobspecsDirFlag(),
 			&ucli.BoolFlag{Name: "json", Usage: "print a JSON manifest of what was written"},
+			fileFlag("render every tenant of this fleet file (tenants.hcl) into --out/<tenant>/"),
 		),
 		Action: a.render,
 	}
@@ -59,6 +60,9 @@ func (a *app) render(c *ucli.Context) error {
 	args, err := interspersedFlags(c)
 	if err != nil {
 		return err
+	}
+	if c.String("file") != "" {
+		return a.renderFleet(c)
 	}
 	if len(args) != 1 {
 		return exit.UsageError("tenantctl render acme-corp --out ./rendered/acme-corp",
