@@ -148,11 +148,11 @@ func (a *app) render(c *ucli.Context) error {
 // positional arguments.
 func interspersedFlags(c *ucli.Context) ([]string, error) {
 	bools := map[string]bool{}
-	known := map[string]bool{}
+	known := map[string]string{} // name or alias → the flag's name
 	for _, f := range c.Command.Flags {
 		_, isBool := f.(*ucli.BoolFlag)
 		for _, n := range f.Names() {
-			known[n], bools[n] = true, isBool
+			known[n], bools[n] = f.Names()[0], isBool
 		}
 	}
 	var pos []string
@@ -168,7 +168,7 @@ func interspersedFlags(c *ucli.Context) ([]string, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(tok, "-"), "=")
-		if !known[name] {
+		if known[name] == "" {
 			return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: unknown flag %q", c.Command.Name, tok)
 		}
 		switch {
@@ -181,7 +181,7 @@ func interspersedFlags(c *ucli.Context) ([]string, error) {
 			i++
 			value = rest[i]
 		}
-		if err := c.Set(name, value); err != nil {
+		if err := c.Set(known[name], value); err != nil {
 			return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: flag %s: %v", c.Command.Name, tok, err)
 		}
 	}

@@ -312,22 +312,31 @@ func (a *applier) soak(ctx context.Context, specs []tenant.Spec) string {
 	end := time.Now().Add(a.opt.CanarySoak)
 	tick := time.NewTicker(a.opt.SoakEvery)
 	defer tick.Stop()
+	// A canary is first seen healthy (its up waited for its deployments;
+	// a Consul check may still be on its first interval), then must stay
+	// healthy at every check until the soak ends.
+	seen := make([]bool, len(specs))
 	for {
+		last := !time.Now().Before(end)
 		for i, s := range specs {
 			why, err := provision.Health(ctx, a.env, s.ID)
-			if err == nil && why == "" {
-				continue
-			}
 			if ctx.Err() != nil {
 				return "interrupted during the canary soak"
 			}
 			if err != nil {
 				why = err.Error()
 			}
+			if why == "" {
+				seen[i] = true
+				continue
+			}
+			if !seen[i] && !last {
+				continue
+			}
 			a.set(i, StateFailed, "", fmt.Errorf("unhealthy during the canary soak: %s", why))
 			return fmt.Sprintf("canary %s turned unhealthy during the soak: %s", s.ID, why)
 		}
-		if !time.Now().Before(end) {
+		if last {
 			break
 		}
 		select {
