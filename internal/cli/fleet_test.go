@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantctl/tenantctl/internal/config"
 	"github.com/tenantctl/tenantctl/internal/exit"
+	"github.com/tenantctl/tenantctl/internal/fleet"
+	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
 )
 
@@ -196,5 +199,35 @@ func TestFleetCLI(t *testing.T) {
 	h.WaitPassing("fl-one")
 	if e := list("-f", next)["fl-one"]; e.AppVersion != "2.0" || len(e.Drift) != 0 {
 		t.Errorf("list after the rollout: got %+v; want app 2.0, no drift", e)
+	}
+}
+
+// TestFleetViewLive: on a terminal the fleet view redraws one table in place:
+// the counts, elapsed and ETA, then the running tenants (with their step)
+// before the finished ones.
+func TestFleetViewLive(t *testing.T) {
+	f, err := fleet.Parse([]byte("tenant \"lv-one\" {}\ntenant \"lv-two\" {}\ntenant \"lv-three\" {}\n"), "tenants.hcl", config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	v := newFleetView(&buf, false, true, f)
+	v.start()
+	v.update(fleet.Update{Tenant: "lv-one", Wave: fleet.WaveCanary, State: fleet.StateRunning})
+	v.Event(provision.Event{Tenant: "lv-one", Step: provision.StepDataServices, Phase: provision.PhaseStart})
+	v.update(fleet.Update{Tenant: "lv-one", Wave: fleet.WaveCanary, State: fleet.StateConverged, Detail: "converged in 3s"})
+	v.update(fleet.Update{Tenant: "lv-two", Wave: fleet.WaveRest, State: fleet.StateRunning})
+	v.Event(provision.Event{Tenant: "lv-two", Step: provision.StepMigrations, Phase: provision.PhaseStart})
+	v.stop()
+	out := buf.String()
+	last := out[strings.LastIndex(out, "fleet: "):]
+	for _, want := range []string{"1 converged, 1 running, 1 pending of 3", "elapsed", "ETA", "\x1b[2K"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("live view lacks %q:\n%q", want, out)
+		}
+	}
+	two, one := strings.Index(last, "lv-two"), strings.Index(last, "lv-one")
+	if two < 0 || one < 0 || two > one || !strings.Contains(last, "migrations") {
+		t.Errorf("last frame: got %q; want lv-two (running, at migrations) above lv-one", last)
 	}
 }
