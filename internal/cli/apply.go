@@ -143,9 +143,12 @@ func (a *app) printApplySummary(res fleet.Result) {
 	}
 	if len(res.Orphaned) > 0 {
 		fmt.Fprintf(a.Stdout, "orphaned (on the cluster, not in the file): %s", strings.Join(res.Orphaned, ", "))
-		if len(res.Pruned) > 0 {
+		switch {
+		case len(res.Pruned) > 0:
 			fmt.Fprintf(a.Stdout, "; pruned: %s", strings.Join(res.Pruned, ", "))
-		} else {
+		case res.PruneSkipped != "":
+			fmt.Fprintf(a.Stdout, "; kept: %s", res.PruneSkipped)
+		default:
 			fmt.Fprint(a.Stdout, "; kept (apply --prune removes them)")
 		}
 		fmt.Fprintln(a.Stdout)

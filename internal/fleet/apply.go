@@ -105,6 +105,9 @@ type Result struct {
 	// Pruned those of them removed.
 	Orphaned []string `json:"orphaned"`
 	Pruned   []string `json:"pruned"`
+	// PruneSkipped says why --prune removed nothing although there were
+	// orphans (a tenant of the file failed or was not started).
+	PruneSkipped string `json:"prune_skipped,omitempty"`
 	// Halted says the rollout stopped before every tenant started, why,
 	// and which tenants it left untouched.
 	Halted     bool          `json:"halted"`
@@ -197,6 +200,9 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 	if ctx.Err() != nil {
 		a.haltAll(0, "interrupted")
 		return finish(exit.Wrap(ctx.Err(), exit.Interrupted, ""))
+	}
+	if opt.Prune && len(orphans) > 0 && (a.res.Halted || a.failures() > 0) {
+		a.res.PruneSkipped = "not every tenant of the file converged; orphans are removed only after a clean apply"
 	}
 	if opt.Prune && len(orphans) > 0 && !a.res.Halted && a.failures() == 0 {
 		if opt.Confirm == nil {
