@@ -185,16 +185,16 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 	// Canaries: all must converge, then stay healthy through the soak.
 	a.wave(ctx, f.Tenants[:canary], 0, func() bool { return a.failures() > 0 })
 	if n := a.failures(); n > 0 {
-		a.haltAll(canary, fmt.Sprintf("canary %s failed", strings.Join(a.res.Failed(), ", ")))
+		a.haltAll(0, fmt.Sprintf("canary %s failed", strings.Join(a.res.Failed(), ", ")))
 	} else if canary > 0 && opt.CanarySoak > 0 && ctx.Err() == nil {
 		if why := a.soak(ctx, f.Tenants[:canary]); why != "" {
-			a.haltAll(canary, why)
+			a.haltAll(0, why)
 		}
 	}
 	if !a.res.Halted && ctx.Err() == nil {
 		a.wave(ctx, f.Tenants[canary:], canary, func() bool { return a.failures() > opt.MaxFailures })
 		if a.failures() > opt.MaxFailures {
-			a.haltAll(canary, fmt.Sprintf("%d tenants failed, more than --max-failures %d", a.failures(), opt.MaxFailures))
+			a.haltAll(0, fmt.Sprintf("%d tenants failed, more than --max-failures %d", a.failures(), opt.MaxFailures))
 		}
 	}
 	if ctx.Err() != nil {
