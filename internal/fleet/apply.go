@@ -165,12 +165,12 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 		names[i] = s.Names()
 	}
 	if err := provision.Preflight(ctx, env, names...); err != nil {
-		a.haltAll(0, "preflight failed: "+firstLine(err.Error()))
+		a.haltAll("preflight failed: "+firstLine(err.Error()))
 		return finish(err)
 	}
 	recs, err := provision.List(ctx, env)
 	if err != nil {
-		a.haltAll(0, "listing the tenants failed")
+		a.haltAll("listing the tenants failed")
 		return finish(exit.Because(err, exit.Unreachable, consul.CauseUnreachable))
 	}
 	var orphans []tenant.Record
@@ -185,20 +185,20 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 	// Canaries: all must converge, then stay healthy through the soak.
 	a.wave(ctx, f.Tenants[:canary], 0, func() bool { return a.failures() > 0 })
 	if n := a.failures(); n > 0 {
-		a.haltAll(0, fmt.Sprintf("canary %s failed", strings.Join(a.res.Failed(), ", ")))
+		a.haltAll(fmt.Sprintf("canary %s failed", strings.Join(a.res.Failed(), ", ")))
 	} else if canary > 0 && opt.CanarySoak > 0 && ctx.Err() == nil {
 		if why := a.soak(ctx, f.Tenants[:canary]); why != "" {
-			a.haltAll(0, why)
+			a.haltAll(why)
 		}
 	}
 	if !a.res.Halted && ctx.Err() == nil {
 		a.wave(ctx, f.Tenants[canary:], canary, func() bool { return a.failures() > opt.MaxFailures })
 		if a.failures() > opt.MaxFailures {
-			a.haltAll(0, fmt.Sprintf("%d tenants failed, more than --max-failures %d", a.failures(), opt.MaxFailures))
+			a.haltAll(fmt.Sprintf("%d tenants failed, more than --max-failures %d", a.failures(), opt.MaxFailures))
 		}
 	}
 	if ctx.Err() != nil {
-		a.haltAll(0, "interrupted")
+		a.haltAll("interrupted")
 		return finish(exit.Wrap(ctx.Err(), exit.Interrupted, ""))
 	}
 	if opt.Prune && len(orphans) > 0 && (a.res.Halted || a.failures() > 0) {
@@ -358,11 +358,11 @@ func (a *applier) soak(ctx context.Context, specs []tenant.Spec) string {
 	return ""
 }
 
-// haltAll marks every pending tenant from index from on as not started.
-func (a *applier) haltAll(from int, why string) {
+// haltAll marks every tenant not yet started as not started, for why.
+func (a *applier) haltAll(why string) {
 	a.mu.Lock()
 	var halted []int
-	for i := from; i < len(a.res.Tenants); i++ {
+	for i := range a.res.Tenants {
 		if a.res.Tenants[i].State == StatePending {
 			a.res.Tenants[i].State = StateNotStarted
 			a.res.NotStarted = append(a.res.NotStarted, a.res.Tenants[i].Tenant)
