@@ -80,7 +80,7 @@ func testAutoRevert(t *testing.T, tg Target) {
 	if tg.Double != nil {
 		// The double's stand-in for /bin/sh: a broken greeting exits 1
 		// before it is ever healthy.
-		tg.Double.OnTask(ns, "revert", "server", func(_ context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
+		hook := func(_ context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
 			if ts.Env["GREETING"] != "broken" {
 				return &nomadtest.TaskRun{}, nil
 			}
@@ -88,8 +88,17 @@ func testAutoRevert(t *testing.T, tg Target) {
 				Ready: func(context.Context) error { return errors.New("not running") },
 				Wait:  func(context.Context) int { return 1 },
 			}, nil
-		})
+		}
+		tg.Double.OnTask(ns, "revert", "server", hook)
+		tg.Double.OnTask(ns, "nostable", "server", hook)
 	}
+	// A job whose first version fails has nothing to go back to.
+	register(t, c, ns, revertHCL(ns, "nostable"), "greeting = \"broken\"\n")
+	first := waitDeployment(t, c, ns, "nostable", api.DeploymentStatusFailed, api.DeploymentStatusSuccessful)
+	if want := "Failed due to unhealthy allocations - no stable job version to auto revert to"; first.StatusDescription != want {
+		t.Errorf("first version: got deployment %s %q; want failed %q", first.Status, first.StatusDescription, want)
+	}
+
 	q := &api.QueryOptions{Namespace: ns}
 	register(t, c, ns, revertHCL(ns, "revert"), "")
 	if d := waitDeployment(t, c, ns, "revert", api.DeploymentStatusSuccessful, api.DeploymentStatusFailed); d.Status != api.DeploymentStatusSuccessful {
