@@ -165,7 +165,7 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 		names[i] = s.Names()
 	}
 	if err := provision.Preflight(ctx, env, names...); err != nil {
-		a.haltAll("preflight failed: "+firstLine(err.Error()))
+		a.haltAll("preflight failed: " + firstLine(err.Error()))
 		return finish(err)
 	}
 	recs, err := provision.List(ctx, env)
