@@ -291,7 +291,8 @@ func (a *applier) up(ctx context.Context, i int, spec tenant.Spec) {
 	if a.opt.Holder != nil {
 		h = a.opt.Holder(spec.ID)
 	}
-	res, err := provision.Up(ctx, a.env, provision.UpOptions{Spec: spec, Timeout: a.opt.Timeout, LockTimeout: a.opt.LockTimeout, Holder: h})
+	res, err := provision.Up(ctx, a.env, provision.UpOptions{Spec: spec, Timeout: a.opt.Timeout, LockTimeout: a.opt.LockTimeout, Holder: h,
+		Preflighted: true})
 	a.mu.Lock()
 	a.res.Tenants[i].Duration = time.Since(started)
 	a.mu.Unlock()

@@ -43,6 +43,10 @@ type UpOptions struct {
 	Detach bool
 	// Holder names this process in the tenant's lock.
 	Holder consul.Holder
+	// Preflighted says the caller already ran Preflight for this tenant
+	// (a fleet apply checks its whole fleet once); the preflight step then
+	// only reports it.
+	Preflighted bool
 }
 
 // UpResult is what up did.
@@ -125,6 +129,9 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	var converged bool
 	pre := []Step{
 		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
+			if opt.Preflighted {
+				return Outcome{Detail: "checked once for the fleet"}, nil
+			}
 			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, d.names)
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
