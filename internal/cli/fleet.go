@@ -159,6 +159,9 @@ func (a *app) planFleet(c *ucli.Context) error {
 				jobs = append(jobs, fmt.Sprintf("%s (%s, %s)", j.Job, strings.ToLower(j.Diff), j.Update))
 			}
 			detail := strings.Join(jobs, ", ")
+			if t.Action == fleet.ActionCreate {
+				detail = fmt.Sprintf("%d new jobs", len(t.Jobs))
+			}
 			if t.Reason != "" {
 				detail = strings.TrimPrefix(detail+"; "+t.Reason, "; ")
 			}
