@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/nomad/api"
@@ -150,5 +151,19 @@ func testAutoRevert(t *testing.T, tg Target) {
 	}
 	if len(versions) != 3 {
 		t.Errorf("got %d versions; want 3 (0, the broken 1, the rollback 2)", len(versions))
+	}
+}
+
+// testPlanMissingNamespace: Nomad refuses to plan a job in a namespace that
+// does not exist (HTTP 500, the register refusal's text); nomad.Client.Plan
+// turns that into an "Added" plan, as registering after the namespace is
+// created would be.
+func testPlanMissingNamespace(t *testing.T, tg Target) {
+	ns := "missing-" + suffix()
+	job := parse(t, tg.Client, serviceHCL(ns, "noplan"), "")
+	_, _, err := tg.Client.Jobs().Plan(job, true, &api.WriteOptions{Namespace: ns})
+	want := fmt.Sprintf("job %q is in nonexistent namespace %q", "noplan", ns)
+	if statusCode(err) != 500 || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("plan in a missing namespace: got %v; want HTTP 500 saying %s", err, want)
 	}
 }
