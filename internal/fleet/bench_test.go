@@ -10,14 +10,14 @@ import (
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
 )
 
-// BenchmarkApplyFleet applies a fleet file of 20 new tenants at --parallel 8
+// BenchmarkApplyFleet applies a fleet file of 12 new tenants at --parallel 6
 // (one canary) on the Nomad double with real Vault, Consul, Postgres and
 // Redis, then the same file again (every tenant unchanged), and reports
 // tenants per minute for both and the writes of the unchanged apply. Each
 // tenant's Postgres is pre-started from a pool outside the timer. Run it with
 // -benchtime 1x.
 func BenchmarkApplyFleet(b *testing.B) {
-	const tenants, parallel = 20, 8
+	const tenants, parallel = 12, 6
 	round := 0
 	for b.Loop() {
 		b.StopTimer()
