@@ -120,7 +120,7 @@ func TestRealNomadFleet(t *testing.T) {
 }
 
 // writeConfigNoRouter rewrites the world's tenantctl.hcl without
-// router_address.
+// router_address and with a progress deadline of one minute.
 func (w *world) writeConfigNoRouter() {
 	w.t.Helper()
 	b, err := os.ReadFile(w.cfgPath)
@@ -133,6 +133,10 @@ func (w *world) writeConfigNoRouter() {
 			keep = append(keep, l)
 		}
 	}
+	// A broken build's allocations are rescheduled until the progress
+	// deadline (the jobspecs keep Nomad's reschedule policy), so the failing
+	// canary's deployment fails then; 1m keeps the test short.
+	keep = append(keep, "update {\n  min_healthy_time  = \"5s\"\n  healthy_deadline  = \"30s\"\n  progress_deadline = \"1m\"\n}\n")
 	if err := os.WriteFile(w.cfgPath, []byte(strings.Join(keep, "\n")), 0o644); err != nil {
 		w.t.Fatal(err)
 	}
