@@ -15,5 +15,6 @@ func (a *app) extraCommands() []*ucli.Command {
 		a.migrateCommand(),
 		a.rotateCommand(),
 		a.downCommand(),
+		a.applyCommand(),
 	}
 }

@@ -14,10 +14,14 @@ import (
 
 func (a *app) planCommand() *ucli.Command {
 	return tenantCommand("plan", "show what up would change in each of a tenant's jobs (exit 0: none, 3: changes)", "",
-		append(append(specFlags(), dirFlags()...), jsonFlag()), a.plan)
+		append(append(specFlags(), dirFlags()...), jsonFlag(),
+			fileFlag("plan every tenant of this fleet file (tenants.hcl): create, change or untouched")), a.plan)
 }
 
 func (a *app) plan(c *ucli.Context) error {
+	if c.String("file") != "" {
+		return a.planFleet(c)
+	}
 	t, err := a.prepare(c, true, nil)
 	if err != nil {
 		return err

@@ -50,6 +50,7 @@ func (a *app) renderCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "var", Usage: "override a variable, as path=value (e.g. resources.app_count=3); repeatable"},
 			jobspecsDirFlag(),
 			&ucli.BoolFlag{Name: "json", Usage: "print a JSON manifest of what was written"},
+			fileFlag("render every tenant of this fleet file (tenants.hcl) into --out/<tenant>/"),
 		),
 		Action: a.render,
 	}
@@ -59,6 +60,9 @@ func (a *app) render(c *ucli.Context) error {
 	args, err := interspersedFlags(c)
 	if err != nil {
 		return err
+	}
+	if c.String("file") != "" {
+		return a.renderFleet(c)
 	}
 	if len(args) != 1 {
 		return exit.UsageError("tenantctl render acme-corp --out ./rendered/acme-corp",
@@ -144,11 +148,11 @@ func (a *app) render(c *ucli.Context) error {
 // positional arguments.
 func interspersedFlags(c *ucli.Context) ([]string, error) {
 	bools := map[string]bool{}
-	known := map[string]bool{}
+	known := map[string]string{} // name or alias → the flag's name
 	for _, f := range c.Command.Flags {
 		_, isBool := f.(*ucli.BoolFlag)
 		for _, n := range f.Names() {
-			known[n], bools[n] = true, isBool
+			known[n], bools[n] = f.Names()[0], isBool
 		}
 	}
 	var pos []string
@@ -164,7 +168,7 @@ func interspersedFlags(c *ucli.Context) ([]string, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(tok, "-"), "=")
-		if !known[name] {
+		if known[name] == "" {
 			return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: unknown flag %q", c.Command.Name, tok)
 		}
 		switch {
@@ -177,7 +181,7 @@ func interspersedFlags(c *ucli.Context) ([]string, error) {
 			i++
 			value = rest[i]
 		}
-		if err := c.Set(name, value); err != nil {
+		if err := c.Set(known[name], value); err != nil {
 			return nil, exit.UsageError(fmt.Sprintf("run `tenantctl %s --help`", c.Command.Name), "%s: flag %s: %v", c.Command.Name, tok, err)
 		}
 	}

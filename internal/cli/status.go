@@ -11,9 +11,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
-	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/provision"
-	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
 func (a *app) statusCommand() *ucli.Command {
@@ -79,42 +77,6 @@ func (a *app) status(c *ucli.Context) error {
 		fmt.Fprintf(a.Stdout, "credential leases unknown: %s\n", st.LeasesError)
 	}
 	return nil
-}
-
-func (a *app) listCommand() *ucli.Command {
-	return &ucli.Command{
-		Name:   "list",
-		Usage:  "list tenants with their status",
-		Flags:  []ucli.Flag{jsonFlag()},
-		Action: a.list,
-	}
-}
-
-func (a *app) list(c *ucli.Context) error {
-	cfg, err := loadConfig(a.opts.ConfigFile)
-	if err != nil {
-		return err
-	}
-	env, err := a.provisionEnv(c, cfg, nil)
-	if err != nil {
-		return err
-	}
-	recs, err := provision.List(c.Context, env)
-	if err != nil {
-		return exit.Because(err, exit.Unreachable, consul.CauseUnreachable)
-	}
-	if wantJSON(c) {
-		if recs == nil {
-			recs = []tenant.Record{}
-		}
-		return writeJSON(a.Stdout, recs)
-	}
-	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TENANT\tNAME\tHOST\tPLAN\tPROFILE\tSTATUS\tLAST APPLY")
-	for _, r := range recs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.Name, r.Host, r.Plan, r.Profile, r.Status, r.LastApply.Format(time.RFC3339))
-	}
-	return w.Flush()
 }
 
 // allocSummary is "2 running, 1 failed" for a job's allocation counts.

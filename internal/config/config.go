@@ -14,9 +14,6 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-
 	"github.com/tenantctl/tenantctl/internal/tenant"
 	"github.com/tenantctl/tenantctl/internal/version"
 )
@@ -52,12 +49,12 @@ type Config struct {
 
 // Vault holds Vault mount paths and credential TTLs.
 type Vault struct {
-	JWTAuthPath   string // jwt auth mount for Nomad workload identity
-	KVMount       string // KV v2 mount holding bootstrap secrets
-	DatabaseMount string // database secrets engine mount
-	CredsTTL      string // default TTL of dynamic credentials
-	CredsMaxTTL   string // max TTL of dynamic credentials
-	TokenTTL      string // TTL of the tokens the jwt role issues
+	JWTAuthPath   string `hcl:"jwt_auth_path,optional"`  // jwt auth mount for Nomad workload identity
+	KVMount       string `hcl:"kv_mount,optional"`       // KV v2 mount holding bootstrap secrets
+	DatabaseMount string `hcl:"database_mount,optional"` // database secrets engine mount
+	CredsTTL      string `hcl:"creds_ttl,optional"`      // default TTL of dynamic credentials
+	CredsMaxTTL   string `hcl:"creds_max_ttl,optional"`  // max TTL of dynamic credentials
+	TokenTTL      string `hcl:"token_ttl,optional"`      // TTL of the tokens the jwt role issues
 }
 
 // Docker holds the images of the docker profile. The defaults of AppImage and
@@ -65,55 +62,55 @@ type Vault struct {
 // (tenantctl/<name>:<version>); a cluster pulls them from a registry the
 // operator pushed them to and names here.
 type Docker struct {
-	PostgresImage  string
-	RedisImage     string
-	AppImage       string // runs `tenant-app serve|work`
-	TenantctlImage string // runs `tenantctl db migrate`
+	PostgresImage  string `hcl:"postgres_image,optional"`
+	RedisImage     string `hcl:"redis_image,optional"`
+	AppImage       string `hcl:"app_image,optional"`       // runs `tenant-app serve|work`
+	TenantctlImage string `hcl:"tenantctl_image,optional"` // runs `tenantctl db migrate`
 }
 
 // Exec holds the host binaries and data directory of the exec profile.
 type Exec struct {
-	PostgresBinDir string // holds initdb and postgres
-	PostgresUser   string // OS user postgres runs as (it refuses root)
-	RedisServer    string
+	PostgresBinDir string `hcl:"postgres_bin_dir,optional"` // holds initdb and postgres
+	PostgresUser   string `hcl:"postgres_user,optional"`    // OS user postgres runs as (it refuses root)
+	RedisServer    string `hcl:"redis_server,optional"`
 	// RedisCLI runs ACL SAVE in the Redis job's sidecar. When the file sets
 	// redis_server but not redis_cli, it is the redis-cli next to redis_server.
-	RedisCLI  string
-	TenantApp string
-	Tenantctl string
+	RedisCLI  string `hcl:"redis_cli,optional"`
+	TenantApp string `hcl:"tenant_app,optional"`
+	Tenantctl string `hcl:"tenantctl,optional"`
 	// DataDir holds one directory per tenant volume; it outlives jobs.
-	DataDir string
+	DataDir string `hcl:"data_dir,optional"`
 	// AppUser is the OS user the app and worker tasks run as (never root),
 	// and AppUID and AppGID its ids on the Nomad clients: their credential
 	// files are rendered 0400 and owned by them.
-	AppUser string
-	AppUID  int
-	AppGID  int
+	AppUser string `hcl:"app_user,optional"`
+	AppUID  int    `hcl:"app_uid,optional"`
+	AppGID  int    `hcl:"app_gid,optional"`
 }
 
 // Update holds the deployment timings of service jobs.
 type Update struct {
-	MinHealthyTime   string
-	HealthyDeadline  string
-	ProgressDeadline string
+	MinHealthyTime   string `hcl:"min_healthy_time,optional"`
+	HealthyDeadline  string `hcl:"healthy_deadline,optional"`
+	ProgressDeadline string `hcl:"progress_deadline,optional"`
 }
 
 // Plan is the size of every job for one plan. CPU is in MHz, memory in MiB.
 type Plan struct {
-	PostgresCPU            int
-	PostgresMemory         int
-	PostgresMaxConnections int
-	RedisCPU               int
-	RedisMemory            int
-	RedisMaxMemory         int // MiB; Redis evicts nothing and refuses writes beyond it
-	AppCount               int
-	AppCPU                 int
-	AppMemory              int
-	WorkerCount            int
-	WorkerCPU              int
-	WorkerMemory           int
-	MigrateCPU             int
-	MigrateMemory          int
+	PostgresCPU            int `hcl:"postgres_cpu,optional"`
+	PostgresMemory         int `hcl:"postgres_memory,optional"`
+	PostgresMaxConnections int `hcl:"postgres_max_connections,optional"`
+	RedisCPU               int `hcl:"redis_cpu,optional"`
+	RedisMemory            int `hcl:"redis_memory,optional"`
+	RedisMaxMemory         int `hcl:"redis_maxmemory,optional"` // MiB; Redis evicts nothing and refuses writes beyond it
+	AppCount               int `hcl:"app_count,optional"`
+	AppCPU                 int `hcl:"app_cpu,optional"`
+	AppMemory              int `hcl:"app_memory,optional"`
+	WorkerCount            int `hcl:"worker_count,optional"`
+	WorkerCPU              int `hcl:"worker_cpu,optional"`
+	WorkerMemory           int `hcl:"worker_memory,optional"`
+	MigrateCPU             int `hcl:"migrate_cpu,optional"`
+	MigrateMemory          int `hcl:"migrate_memory,optional"`
 }
 
 // Default returns the config used when there is no file.
@@ -175,7 +172,9 @@ func Default() Config {
 // Error is an invalid config value: where it is, what is wrong and an
 // example of a valid value.
 type Error struct {
-	File    string
+	File string
+	// Line is where the file sets the value; 0 when unknown.
+	Line    int
 	Field   string // e.g. vault.kv_mount, plan.small.app_count
 	Value   string
 	Reason  string
@@ -189,7 +188,10 @@ func (e *Error) Error() string {
 		v = string(r[:64]) + "…"
 	}
 	where := e.Field
-	if e.File != "" {
+	switch {
+	case e.File != "" && e.Line > 0:
+		where = fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Field)
+	case e.File != "":
 		where = e.File + ": " + e.Field
 	}
 	return fmt.Sprintf("config %s = %q: %s", where, v, e.Reason)
@@ -214,19 +216,18 @@ func Load(path string) (Config, error) {
 
 // Parse parses and validates config source; filename is used in messages.
 func Parse(src []byte, filename string) (Config, error) {
-	f, diags := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
-		return Config{}, &Error{File: filename, Field: "(syntax)", Reason: diags.Error(),
-			Example: `base_domain = "tenants.example.com"`}
+	f, err := ParseHCL(src, filename)
+	if err != nil {
+		return Config{}, err
 	}
 	cfg := Default()
-	err := decodeFile(f.Body, &cfg)
+	err = decodeFile(f, &cfg)
 	if err == nil {
 		err = cfg.Validate()
 	}
 	var ce *Error
-	if errors.As(err, &ce) && ce.File == "" {
-		ce.File = filename
+	if errors.As(err, &ce) {
+		f.Locate(ce)
 	}
 	return cfg, err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,7 +87,9 @@ func TestParseRejects(t *testing.T) {
 		`path_routing_host = "apps.example.com/x"`:          "path_routing_host",
 		`path_routing_host = "Apps.Example.com"`:            "path_routing_host",
 		`node_pool = "pool\nx"`:                             "node_pool",
-		`bogus = 1`:                                         "(schema)",
+		`bogus = 1`:                                         "bogus",
+		"vault {}\nvault {}":                                "(schema)",
+		`nomad { x = 1 }`:                                   "nomad",
 		`vault { kv_mount = "/tenantctl/" }`:                "vault.kv_mount",
 		`vault { database_mount = "../db" }`:                "vault.database_mount",
 		`vault { typo = "x" }`:                              "vault.typo",
@@ -137,5 +140,34 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.hcl")); err == nil {
 		t.Fatalf("Load(missing explicit file): got ok; want error")
+	}
+}
+
+func TestErrorsNameTheLine(t *testing.T) {
+	cases := []struct {
+		src, field string
+		line       int
+	}{
+		{"base_domain = \"ok.example.com\"\n\nvault {\n  kv_mount = \"/bad/\"\n}\n", "vault.kv_mount", 4},
+		{"node_pool = \"a\"\nplan \"small\" {\n  app_count = 1\n  app_memory = \"lots\"\n}\n", "plan.small.app_memory", 4},
+		{"profile = \"docker\"\n\n\nplan \"huge\" {\n}\n", "plan", 4},
+		{"exec {\n  tenant_app = \"/x\"\n  typo = 1\n}\n", "exec.typo", 3},
+		// A value rejected after decoding (validation) still names its line.
+		{"datacenters = [\"dc1\"]\nbase_domain = \"Bad.COM\"\n", "base_domain", 2},
+		{"update {\n  min_healthy_time = \"10m\"\n}\n", "update", 1},
+		{"base_domain = \"x\"\nvault {\n  kv_mount = \"a\"\n", "(syntax)", 2},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.src), "tenantctl.hcl")
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("Parse(%q): got %v; want a *config.Error", c.src, err)
+		}
+		if ce.Field != c.field || ce.Line != c.line {
+			t.Errorf("Parse(%q): got %s at line %d; want %s at line %d", c.src, ce.Field, ce.Line, c.field, c.line)
+		}
+		if c.line > 0 && !strings.Contains(err.Error(), "tenantctl.hcl:"+strconv.Itoa(c.line)+":") {
+			t.Errorf("Parse(%q): error %q does not say tenantctl.hcl:%d", c.src, err, c.line)
+		}
 	}
 }

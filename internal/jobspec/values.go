@@ -88,6 +88,10 @@ type Values struct {
 func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	n := tenant.NamesFor(spec.ID)
 	plan := cfg.Plans[spec.Plan]
+	// A tenant's own app build (fleet file) replaces the config's.
+	if a := spec.App.Artifact; a != "" {
+		cfg.Exec.TenantApp, cfg.Docker.AppImage = a, a
+	}
 	fixed := func(name, s string) Value { return Value{Name: name, Kind: String, Str: s} }
 	str := func(name, s string, check func(string) error) Value {
 		return Value{Name: name, Kind: String, Str: s, Settable: true, check: check}

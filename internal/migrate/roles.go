@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // This file is the one owner of a tenant database's roles and privileges:
@@ -93,6 +95,13 @@ type Database struct {
 	Name, OwnerRole, AppRole string
 }
 
+// startingUp reports whether err is Postgres refusing a connection because
+// it is still starting (SQLSTATE 57P03).
+func startingUp(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57P03"
+}
+
 // PrepareDatabase connects to db's Postgres as superuser with password and
 // idempotently creates the NOLOGIN owner and app roles, the database owned by
 // the owner, and the privileges: the app role may connect and use the public
@@ -113,6 +122,15 @@ func PrepareDatabase(ctx context.Context, db Database, superuser, password strin
 		}
 		cfg.Password = password
 		conn, err := pgx.ConnectConfig(ctx, cfg)
+		// A Postgres that has just opened its port may still be starting up
+		// (SQLSTATE 57P03, cannot_connect_now): it will accept us shortly.
+		for try := 0; err != nil && startingUp(err) && try < 60 && ctx.Err() == nil; try++ {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+			conn, err = pgx.ConnectConfig(ctx, cfg)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("migrate: connect to postgres %s database %s: %s", db.Addr, name, redact(err.Error(), password))
 		}

@@ -69,6 +69,14 @@ func (c *Client) WaitDeployment(ctx context.Context, ns, jobID string, sinceInde
 		if d == nil || d.JobSpecModifyIndex < sinceIndex {
 			return false, meta.LastIndex, nil
 		}
+		if d.JobSpecModifyIndex > sinceIndex {
+			// A later version has its own deployment: a registration by
+			// someone else, or Nomad's auto_revert rolling ours back. Ours
+			// is the first deployment at or after sinceIndex.
+			if own := c.deploymentSince(ctx, ns, jobID, sinceIndex); own != nil {
+				d = own
+			}
+		}
 		last = d
 		switch d.Status {
 		case api.DeploymentStatusSuccessful:
@@ -106,6 +114,22 @@ func (c *Client) WaitDeployment(ctx context.Context, ns, jobID string, sinceInde
 	}
 	de.Digest = c.collectDigest(dctx, ns, jobID, sinceIndex, version)
 	return de
+}
+
+// deploymentSince returns the job's first deployment of a version
+// registered at sinceIndex or later, or nil.
+func (c *Client) deploymentSince(ctx context.Context, ns, jobID string, sinceIndex uint64) *api.Deployment {
+	ds, _, err := c.api.Jobs().Deployments(jobID, true, c.q(ctx, ns))
+	if err != nil {
+		return nil
+	}
+	var first *api.Deployment
+	for _, d := range ds {
+		if d.JobSpecModifyIndex >= sinceIndex && (first == nil || d.JobSpecModifyIndex < first.JobSpecModifyIndex) {
+			first = d
+		}
+	}
+	return first
 }
 
 // placementNow returns the placement failures of the newest evaluation of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/nomad/api"
 )
@@ -76,10 +77,31 @@ func (p PlanResult) Totals() GroupPlan {
 func (c *Client) Plan(ctx context.Context, job *api.Job) (PlanResult, error) {
 	ns, id := jobNamespace(job), deref(job.ID)
 	resp, _, err := c.api.Jobs().PlanOpts(job, &api.PlanOptions{Diff: true}, c.w(ctx, ns))
+	if err != nil && strings.Contains(err.Error(), "nonexistent namespace") {
+		// Nomad refuses to plan in a namespace that does not exist yet
+		// (HTTP 500); registering there after creating it adds the job
+		// with every allocation placed.
+		return addedPlan(ns, id, job), nil
+	}
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("nomad: plan job %q in %s: %s: %w", id, ns, responseBody(err), err)
 	}
 	return summarisePlan(ns, id, resp), nil
+}
+
+// addedPlan is the plan of a job that does not exist, in a namespace that
+// does not either: every group added, its count placed.
+func addedPlan(ns, id string, job *api.Job) PlanResult {
+	p := PlanResult{Namespace: ns, JobID: id, DiffType: "Added"}
+	for _, tg := range job.TaskGroups {
+		g := GroupPlan{Name: deref(tg.Name), DiffType: "Added"}
+		if tg.Count != nil && *tg.Count > 0 {
+			g.Place = uint64(*tg.Count)
+		}
+		p.Groups = append(p.Groups, g)
+	}
+	sort.Slice(p.Groups, func(i, j int) bool { return p.Groups[i].Name < p.Groups[j].Name })
+	return p
 }
 
 func summarisePlan(ns, id string, resp *api.JobPlanResponse) PlanResult {

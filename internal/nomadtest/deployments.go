@@ -1,6 +1,7 @@
 package nomadtest
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -86,6 +87,41 @@ func (s *Server) checkDeployment(d *api.Deployment) {
 		ev.JobModifyIndex = 0
 		ev.DeploymentID = d.ID
 		ev.Status = api.EvalStatusComplete
+	}
+}
+
+// failDeployment fails a running deployment with desc. When a group of it
+// has auto_revert, Nomad's deployment watcher then rolls the job back: the
+// newest stable version of the job is registered again as a new version
+// (which gets its own deployment), and the failed deployment's description
+// says so: "<desc> - rolling back to job version N". Without a stable version
+// to go back to, or when that version has the same spec, it says why it does
+// not. Callers hold s.mu.
+func (s *Server) failDeployment(d *api.Deployment, desc string) {
+	revert := false
+	for _, st := range d.TaskGroups {
+		revert = revert || st.AutoRevert
+	}
+	e := s.st.jobs[nsKey{d.Namespace, d.JobID}]
+	if !revert || e == nil || deref(e.current().Version) != d.JobVersion {
+		s.setDeploymentStatus(d, api.DeploymentStatusFailed, desc)
+		return
+	}
+	var stable *api.Job
+	for _, v := range e.versions {
+		if deref(v.Stable) && deref(v.Version) != d.JobVersion && (stable == nil || deref(v.Version) > deref(stable.Version)) {
+			stable = v
+		}
+	}
+	switch {
+	case stable == nil:
+		s.setDeploymentStatus(d, api.DeploymentStatusFailed, desc+" - no stable job version to auto revert to")
+	case specEqual(stable, e.current()):
+		s.setDeploymentStatus(d, api.DeploymentStatusFailed,
+			fmt.Sprintf("%s - not rolling back to stable job version %d as current job has same specification", desc, deref(stable.Version)))
+	default:
+		s.setDeploymentStatus(d, api.DeploymentStatusFailed, fmt.Sprintf("%s - rolling back to job version %d", desc, deref(stable.Version)))
+		s.upsertJobVersion(e, copyJob(stable), nil, "deployment-watcher", true)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 
 	"github.com/hashicorp/nomad/api"
@@ -129,6 +130,9 @@ func (s *Server) planJob(q *request) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ns, id := deref(job.Namespace), deref(job.ID)
+	if !s.namespaceExists(ns) {
+		return errCode(http.StatusInternalServerError, "job %q is in nonexistent namespace %q", id, ns)
+	}
 	var prev *api.Job
 	if e := s.st.jobs[nsKey{ns, id}]; e != nil {
 		prev = e.current()

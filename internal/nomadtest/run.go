@@ -241,7 +241,7 @@ func (s *Server) missedDeadline(a *allocEntry) {
 	if st := dep.TaskGroups[al.TaskGroup]; st != nil {
 		st.UnhealthyAllocs++
 	}
-	s.setDeploymentStatus(dep, api.DeploymentStatusFailed, "Failed due to progress deadline")
+	s.failDeployment(dep, "Failed due to progress deadline")
 	s.touchAlloc(a, tblDeployments)
 }
 
@@ -381,7 +381,7 @@ func (s *Server) finishAlloc(a *allocEntry, failed string, code int, events []*a
 				st.UnhealthyAllocs++
 			}
 			if dep.Status == api.DeploymentStatusRunning {
-				s.setDeploymentStatus(dep, api.DeploymentStatusFailed, "Failed due to unhealthy allocations")
+				s.failDeployment(dep, "Failed due to unhealthy allocations")
 			}
 		}
 	}

@@ -29,6 +29,8 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 		return "the desired spec changed since the last apply", nil
 	case len(rec.Changes(d.spec)) > 0:
 		return "the tenant's " + rec.Changes(d.spec)[0].String(), nil
+	case rec.AppVersion != d.spec.App.Version:
+		return fmt.Sprintf("the app version changes from %q to %q", rec.AppVersion, d.spec.App.Version), nil
 	}
 	if h, err := e.Consul.Held(ctx, d.names.LockKey); err != nil {
 		return "", err

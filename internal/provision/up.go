@@ -47,6 +47,10 @@ type UpOptions struct {
 	Detach bool
 	// Holder names this process in the tenant's lock.
 	Holder consul.Holder
+	// Preflighted says the caller already ran Preflight for this tenant
+	// (a fleet apply checks its whole fleet once); the preflight step then
+	// only reports it.
+	Preflighted bool
 }
 
 // UpResult is what up did.
@@ -132,8 +136,10 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	var converged bool
 	pre := []Step{
 		{Name: StepPreflight, Apply: func(ctx context.Context) (Outcome, error) {
-			if err := preflight(ctx, env, d.names); err != nil {
-				return Outcome{}, err
+			if !opt.Preflighted {
+				if err := preflight(ctx, env, d.names); err != nil {
+					return Outcome{}, err
+				}
 			}
 			changes, err := env.specChanges(ctx, d.spec)
 			if err != nil {
@@ -144,6 +150,9 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 				return Outcome{}, err
 			}
 			out := Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"}
+			if opt.Preflighted {
+				out.Detail = "systems checked once for the fleet; host " + d.spec.Host.String() + " free"
+			}
 			for _, c := range changes {
 				r.info(StepPreflight, "changing the tenant's "+c.String())
 			}
@@ -240,11 +249,19 @@ func (e Env) record(d desired, status tenant.Status, step, msg string) tenant.Re
 	return tenant.Record{
 		Tenant: d.spec.ID.String(), Name: d.spec.Name.String(), Host: d.spec.Host.String(),
 		Plan: string(d.spec.Plan), Profile: string(d.spec.Profile), SpecVersion: d.digest,
+		AppVersion: d.spec.App.Version, AppArtifact: d.spec.App.Artifact,
 		Status: status, LastApply: e.now().UTC(), LastStep: step, Error: msg,
 	}
 }
 
-func preflight(ctx context.Context, env Env, n tenant.Names) error {
+// Preflight checks once that Nomad, Consul and Vault answer, run supported
+// versions and that the Vault token can provision the tenants named (a fleet
+// apply checks its whole fleet before starting any tenant).
+func Preflight(ctx context.Context, env Env, names ...tenant.Names) error {
+	return preflight(ctx, env, names...)
+}
+
+func preflight(ctx context.Context, env Env, n ...tenant.Names) error {
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -259,7 +276,7 @@ func preflight(ctx context.Context, env Env, n tenant.Names) error {
 	wg.Add(3)
 	go check(func() error { _, err := env.Nomad.Preflight(ctx); return err })
 	go check(func() error { return env.Consul.Preflight(ctx) })
-	go check(func() error { return env.Vault.Preflight(ctx, n) })
+	go check(func() error { return env.Vault.Preflight(ctx, n...) })
 	wg.Wait()
 	if len(errs) == 0 {
 		return nil

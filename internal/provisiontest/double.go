@@ -295,6 +295,13 @@ func (d *double) redisTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 // on stderr when it fails.
 func (d *double) migrateTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
+		if cmd, _ := ts.Task.Config["command"].(string); h.appBuildBroken(cmd) {
+			fmt.Fprintf(ts.Stderr, "%s: this build cannot start\n", cmd)
+			return &nomadtest.TaskRun{
+				Ready: func(context.Context) error { return errors.New("not started") },
+				Wait:  func(context.Context) int { return 1 },
+			}, nil
+		}
 		vc, err := d.taskVault(ctx, h, ts, ts.Task.Name)
 		if err != nil {
 			return nil, err
@@ -328,6 +335,13 @@ func (d *double) migrateTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 // reference app (serve) or worker (work) in-process on the allocation's port.
 func (d *double) appTask(h *Harness, n tenant.Names, cmd, dbRole, redisRole, readyPath string) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
+		if cmd, _ := ts.Task.Config["command"].(string); h.appBuildBroken(cmd) {
+			fmt.Fprintf(ts.Stderr, "%s: this build cannot start\n", cmd)
+			return &nomadtest.TaskRun{
+				Ready: func(context.Context) error { return errors.New("not started") },
+				Wait:  func(context.Context) int { return 1 },
+			}, nil
+		}
 		vc, err := d.taskVault(ctx, h, ts, ts.Task.Name)
 		if err != nil {
 			return nil, err

@@ -67,6 +67,9 @@ type Harness struct {
 
 	mu    sync.Mutex
 	sinks map[string]func(provision.Event) // by tenant
+	// brokenApps are app builds (exec: the tenant-app path) that exit 1 at
+	// once on the double, as a bad release would.
+	brokenApps map[string]bool
 }
 
 // Option changes a Harness as New builds it.
@@ -105,7 +108,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &Harness{t: t, sinks: map[string]func(provision.Event){}, migrations: o.migrations}
+	h := &Harness{t: t, sinks: map[string]func(provision.Event){}, migrations: o.migrations, brokenApps: map[string]bool{}}
 	h.servers = Servers{Vault: testenv.SharedVault(t), Consul: testenv.SharedConsul(t), Redis: testenv.SharedRedis(t)}
 	h.vaultRoot = h.servers.Vault.Client(t)
 	h.consulAPI = h.servers.Consul.Client(t)
@@ -210,6 +213,22 @@ func (h *Harness) OnEvent(id string, f func(provision.Event)) {
 	h.mu.Lock()
 	h.sinks[id] = f
 	h.mu.Unlock()
+}
+
+// BreakAppBuild makes every app and worker task whose command is artifact
+// (an exec-profile tenant-app path, as a fleet file's app block names it)
+// exit 1 before it is ever healthy on the double: a bad release, which
+// fails its deployment. On a real agent, name a script that exits 1 instead.
+func (h *Harness) BreakAppBuild(artifact string) {
+	h.mu.Lock()
+	h.brokenApps[artifact] = true
+	h.mu.Unlock()
+}
+
+func (h *Harness) appBuildBroken(artifact string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.brokenApps[artifact]
 }
 
 // AddTenant readies the Nomad side to run the jobs of tenants ids (the

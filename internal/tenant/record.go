@@ -28,13 +28,25 @@ type Record struct {
 	Profile string `json:"profile"`
 	// SpecVersion is the digest of the desired state the last apply
 	// converged to (jobspecs, var file, migrations).
-	SpecVersion string    `json:"spec_version"`
+	SpecVersion string `json:"spec_version"`
+	// AppVersion and AppArtifact are the tenant app build it runs (Spec.App);
+	// empty when it runs the project config's.
+	AppVersion  string    `json:"app_version,omitempty"`
+	AppArtifact string    `json:"app_artifact,omitempty"`
 	Status      Status    `json:"status"`
 	LastApply   time.Time `json:"last_apply"`
 	// LastStep is the step that ran last; on failure, the one that failed.
 	LastStep string `json:"last_step,omitempty"`
 	// Error is the last failure's message, when Status is StatusFailed.
 	Error string `json:"error,omitempty"`
+}
+
+// Spec rebuilds the spec the record was applied with (for drift: what this
+// tenantctl would render for it now).
+func (r Record) Spec() (Spec, error) {
+	spec, err := NewSpec(SpecInput{ID: r.Tenant, Name: r.Name, Host: r.Host, Plan: r.Plan, Profile: r.Profile})
+	spec.App = App{Version: r.AppVersion, Artifact: r.AppArtifact}
+	return spec, err
 }
 
 // SameState reports whether r and o describe the same desired and observed

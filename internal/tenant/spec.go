@@ -57,6 +57,20 @@ type Spec struct {
 	Host    Host
 	Plan    Plan
 	Profile Profile
+	// App is the build of the tenant app the tenant runs; zero means the
+	// project config's (its app image or tenant-app binary).
+	App App
+}
+
+// App names one build of the tenant app (the app and worker jobs run it).
+// A fleet file sets it per tenant; the record keeps it.
+type App struct {
+	// Version labels the build ("1.4.0"); it is what list shows.
+	Version string
+	// Artifact is where the build is: an image reference (docker profile)
+	// or the absolute path of the tenant-app binary (exec profile). The
+	// jobspec values validate it for the tenant's profile.
+	Artifact string
 }
 
 // SpecInput is the unvalidated input of NewSpec. Empty Name defaults to the

@@ -32,6 +32,8 @@ func Run(t *testing.T, target Target) {
 	t.Run("DispatchDetails", func(t *testing.T) { testDispatchDetails(t, target) })
 	t.Run("DeploymentShape", func(t *testing.T) { testDeploymentShape(t, target) })
 	t.Run("HostVolumes", func(t *testing.T) { testHostVolumes(t, target) })
+	t.Run("AutoRevert", func(t *testing.T) { testAutoRevert(t, target) })
+	t.Run("PlanMissingNamespace", func(t *testing.T) { testPlanMissingNamespace(t, target) })
 	t.Run("StopAndPurge", func(t *testing.T) { testStopAndPurge(t, target) })
 	t.Run("ScriptedTaskFailure", func(t *testing.T) { testScriptedFailure(t, target) })
 	t.Run("ScriptedPlacementFailure", func(t *testing.T) { testPlacementFailure(t, target) })

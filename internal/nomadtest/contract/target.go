@@ -13,6 +13,10 @@
 //
 //	TENANTCTL_TEST_NOMAD_ADDR=http://127.0.0.1:<port> go test -count=1 ./internal/nomadtest/contract/
 //
+// AutoRevert (a failed deployment rolled back to the newest stable version,
+// and its exact descriptions) was run against the same agent build on its
+// own.
+//
 // ParseErrors holds exact error texts the agent answered; ParseGolden
 // compares whole parsed jobs with testdata/parse/*.json, which were recorded
 // from the agent (TENANTCTL_TEST_NOMAD_UPDATE=1 with a real agent rewrites

@@ -1,0 +1,401 @@
+# redis.docker.nomad.hcl: the tenant's Redis with ACLs, data on a volume that outlives the job
+# (docker profile: images run by the docker driver).
+#
+# Plain Nomad HCL2, identical for every tenant: everything tenant-specific is a
+# variable, and every jobspec of a profile declares the same variables, so one
+# var file per tenant serves them all. `tenantctl render <tenant>` writes it:
+#
+#   nomad job run -var-file=<tenant>.vars.hcl redis.nomad.hcl
+#
+# submits what `tenantctl up` submits. No variable ever holds a secret: tasks
+# read credentials from Vault with their workload identity. See docs/jobspecs.md.
+
+variable "tenant_id" {
+  type        = string
+  description = "Tenant id: a DNS label such as acme-corp."
+
+  validation {
+    condition     = var.tenant_id != "" && regex_replace(var.tenant_id, "^[a-z][a-z0-9-]{0,30}[a-z0-9]$", "") == ""
+    error_message = "The tenant id must be 2-32 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tenant_name" {
+  type        = string
+  description = "Display name (any text up to 100 characters); shown in meta and to the app, never interpreted."
+
+  validation {
+    condition     = var.tenant_name != "" && regex_replace(var.tenant_name, "^.{1,100}$", "") == ""
+    error_message = "The display name must be 1-100 characters."
+  }
+}
+
+variable "host" {
+  type        = string
+  description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
+
+  validation {
+    condition     = var.host != "" && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", "") == ""
+    error_message = "The host must be a lower-case DNS name."
+  }
+}
+
+variable "datacenters" {
+  type        = list(string)
+  description = "Datacenters the job may run in."
+
+  validation {
+    condition     = length(var.datacenters) > 0
+    error_message = "At least one datacenter is required."
+  }
+}
+
+variable "node_pool" {
+  type        = string
+  description = "Node pool the job runs in."
+
+  validation {
+    condition     = var.node_pool != "" && regex_replace(var.node_pool, "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "") == ""
+    error_message = "The node pool must be a name of letters, digits, underscores and hyphens."
+  }
+}
+
+variable "spec_version" {
+  type        = string
+  description = "Version of the tenantctl jobspec set, recorded in job meta."
+
+  validation {
+    condition     = var.spec_version != "" && regex_replace(var.spec_version, "^[0-9]+$", "") == ""
+    error_message = "The spec version must be a number."
+  }
+}
+
+variable "names" {
+  type        = object({
+    namespace          = string
+    vault_role         = string
+    bootstrap_path     = string
+    database           = string
+    postgres_job       = string
+    redis_job          = string
+    migrate_job        = string
+    app_job            = string
+    worker_job         = string
+    postgres_service   = string
+    redis_service      = string
+    app_service        = string
+    worker_service     = string
+    postgres_volume    = string
+    redis_volume       = string
+    redis_admin_user   = string
+    redis_aclsave_user = string
+    db_role_app        = string
+    db_role_worker     = string
+    db_role_migrate    = string
+    db_owner_role      = string
+    db_app_role        = string
+    redis_role_app     = string
+    redis_role_worker  = string
+  })
+  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
+
+  validation {
+    condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
+    error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
+  }
+}
+
+variable "vault" {
+  type        = object({
+    kv_mount       = string
+    database_mount = string
+  })
+  description = "Vault mounts: kv_mount (KV v2, holds the bootstrap secret) and database_mount (issues Postgres and Redis credentials)."
+
+  validation {
+    condition     = length([for v in values(var.vault) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", "") != ""]) == 0
+    error_message = "Each mount must be a Vault path such as database."
+  }
+}
+
+variable "update" {
+  type        = object({
+    min_healthy_time  = string
+    healthy_deadline  = string
+    progress_deadline = string
+  })
+  description = "Deployment timings of service jobs."
+
+  validation {
+    condition     = length([for v in values(var.update) : v if v == "" || regex_replace(v, "^([0-9]+(ms|s|m|h))+$", "") != ""]) == 0
+    error_message = "Each timing must be a duration such as 5s or 3m."
+  }
+}
+
+variable "resources" {
+  type        = object({
+    postgres_cpu             = number
+    postgres_memory          = number
+    postgres_max_connections = number
+    redis_cpu                = number
+    redis_memory             = number
+    redis_maxmemory          = number
+    app_count                = number
+    app_cpu                  = number
+    app_memory               = number
+    worker_count             = number
+    worker_cpu               = number
+    worker_memory            = number
+    migrate_cpu              = number
+    migrate_memory           = number
+  })
+  description = "Sizes from the tenant plan: CPU in MHz, memory and redis_maxmemory in MiB, instance counts, Postgres max_connections."
+
+  validation {
+    condition     = length([for v in values(var.resources) : v if v < 1]) == 0
+    error_message = "Every size must be at least 1."
+  }
+}
+
+variable "images" {
+  type        = object({
+    postgres  = string
+    redis     = string
+    app       = string
+    tenantctl = string
+  })
+  description = "Images of the docker profile: postgres, redis, app (tenant-app on its PATH) and tenantctl (tenantctl on its PATH)."
+
+  validation {
+    condition     = length([for v in values(var.images) : v if v == "" || regex_replace(v, "^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$", "") != ""]) == 0
+    error_message = "Each image must be an image reference such as postgres:15."
+  }
+}
+
+job "redis" {
+  id          = var.names.redis_job
+  name        = var.names.redis_job
+  namespace   = var.names.namespace
+  type        = "service"
+  datacenters = var.datacenters
+  node_pool   = var.node_pool
+
+  meta = {
+    "tenantctl.tenant"       = var.tenant_id
+    "tenantctl.name"         = var.tenant_name
+    "tenantctl.spec-version" = var.spec_version
+    "tenantctl.component"    = "redis"
+  }
+
+  update {
+    max_parallel      = 1
+    health_check      = "checks"
+    min_healthy_time  = var.update.min_healthy_time
+    healthy_deadline  = var.update.healthy_deadline
+    progress_deadline = var.update.progress_deadline
+    auto_revert       = true
+  }
+
+  group "redis" {
+    count          = 1
+    shutdown_delay = "5s"
+
+    network {
+      port "redis" {
+        to = 6379
+      }
+    }
+
+    # A Nomad dynamic host volume (created by tenantctl up); it outlives the job.
+    volume "data" {
+      type            = "host"
+      source          = var.names.redis_volume
+      access_mode     = "single-node-writer"
+      attachment_mode = "file-system"
+    }
+
+    service {
+      provider = "consul"
+      name     = var.names.redis_service
+      port     = "redis"
+      tags = [
+        "tenantctl",
+        "tenantctl.tenant=${var.tenant_id}",
+        "tenantctl.host=${var.host}",
+        "tenantctl.component=redis",
+      ]
+
+      check {
+        name     = "redis-tcp"
+        type     = "tcp"
+        interval = "2s"
+        timeout  = "1s"
+      }
+    }
+
+    # Prestart, first boot only: put the bootstrap ACL file on the volume.
+    # Redis loads that file and `ACL SAVE` (the aclsave task) rewrites it, so
+    # Vault's changes (the rotated admin password, dynamic users) survive a
+    # restart. An existing file is never overwritten: after rotate-root it no
+    # longer holds the bootstrap admin password.
+    task "init" {
+      driver = "docker"
+
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
+
+      # Workload identity: the task logs in to Vault with its own JWT. The
+      # token stays with Nomad's template runner; the process never sees it.
+      vault {
+        role        = var.names.vault_role
+        env         = false
+        change_mode = "noop"
+      }
+
+      # Bootstrap ACL file: the default user is off; the admin user (Vault
+      # connects as it and rotates its password) and the save-only user
+      # (resetkeys resetchannels: no keys, no channels; only ACL SAVE and PING)
+      # get the bootstrap password, stored as a SHA-256 hash.
+      template {
+        data                 = <<-EOT
+          user default off
+          {{- with secret "${var.vault.kv_mount}/data/${var.names.bootstrap_path}" }}
+          user ${var.names.redis_admin_user} on #{{ .Data.data.redis_password | sha256Hex }} ~* &* +@all
+          user ${var.names.redis_aclsave_user} on #{{ .Data.data.redis_password | sha256Hex }} resetkeys resetchannels -@all +acl|save +ping
+          {{- end }}
+        EOT
+        destination          = "secrets/users.acl"
+        perms                = "0400"
+        change_mode          = "noop"
+        error_on_missing_key = true
+      }
+
+      volume_mount {
+        volume      = "data"
+        destination = "/data"
+      }
+
+      env {
+        REDIS_DATA_DIR = "/data"
+      }
+
+      # The image's entrypoint runs commands other than redis-server as root;
+      # the file goes to the image's redis user (uid 999).
+      config {
+        image   = var.images.redis
+        command = "/bin/sh"
+        args = ["-c", <<-EOT
+          set -eu
+          acl="$REDIS_DATA_DIR/users.acl"
+          if [ -e "$acl" ]; then
+            echo "redis: keeping $acl"
+            exit 0
+          fi
+          umask 077
+          cp "$NOMAD_SECRETS_DIR/users.acl" "$acl.new"
+          chmod 0600 "$acl.new"
+          chown 999:999 "$acl.new"
+          mv "$acl.new" "$acl"
+          echo "redis: created $acl"
+        EOT
+        ]
+      }
+
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+
+    task "redis" {
+      driver = "docker"
+
+      volume_mount {
+        volume      = "data"
+        destination = "/data"
+      }
+
+      config {
+        image = var.images.redis
+        ports = ["redis"]
+        args = [
+          "redis-server",
+          "--aclfile", "/data/users.acl",
+          "--dir", "/data",
+          "--appendonly", "yes",
+          "--maxmemory", "${var.resources.redis_maxmemory}mb",
+          "--maxmemory-policy", "noeviction",
+        ]
+      }
+
+      resources {
+        cpu    = var.resources.redis_cpu
+        memory = var.resources.redis_memory
+      }
+    }
+
+    # Sidecar: every few seconds, `ACL SAVE` as the save-only user writes
+    # Redis's ACLs (Vault's rotate-root and dynamic users) to the ACL file on
+    # the volume. A restart loses at most the changes of the last interval.
+    # The password reaches redis-cli through REDISCLI_AUTH, never argv. The
+    # container reaches Redis at the host address and mapped port, as the
+    # tenant's app does.
+    task "aclsave" {
+      driver = "docker"
+
+      lifecycle {
+        hook    = "poststart"
+        sidecar = true
+      }
+
+      vault {
+        role        = var.names.vault_role
+        env         = false
+        change_mode = "noop"
+      }
+
+      template {
+        data                 = <<-EOT
+          {{- with secret "${var.vault.kv_mount}/data/${var.names.bootstrap_path}" }}
+          REDISCLI_AUTH={{ .Data.data.redis_password }}
+          {{- end }}
+        EOT
+        destination          = "secrets/aclsave.env"
+        perms                = "0400"
+        env                  = true
+        change_mode          = "noop"
+        error_on_missing_key = true
+      }
+
+      env {
+        REDIS_CLI         = "redis-cli"
+        REDIS_HOST        = "${NOMAD_IP_redis}"
+        REDIS_PORT        = "${NOMAD_HOST_PORT_redis}"
+        REDIS_USER        = var.names.redis_aclsave_user
+        ACL_SAVE_INTERVAL = "5"
+      }
+
+      config {
+        image   = var.images.redis
+        command = "/bin/sh"
+        args = ["-c", <<-EOT
+          trap 'kill $! 2>/dev/null; exit 0' INT TERM
+          while :; do
+            sleep "$ACL_SAVE_INTERVAL" &
+            wait $!
+            out="$("$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" ACL SAVE 2>&1)"
+            [ "$out" = OK ] || echo "aclsave: $out" >&2
+          done
+        EOT
+        ]
+      }
+
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+  }
+}

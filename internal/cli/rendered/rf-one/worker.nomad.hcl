@@ -1,0 +1,292 @@
+# worker.docker.nomad.hcl: the tenant's job worker (tenant-app work)
+# (docker profile: images run by the docker driver).
+#
+# Plain Nomad HCL2, identical for every tenant: everything tenant-specific is a
+# variable, and every jobspec of a profile declares the same variables, so one
+# var file per tenant serves them all. `tenantctl render <tenant>` writes it:
+#
+#   nomad job run -var-file=<tenant>.vars.hcl worker.nomad.hcl
+#
+# submits what `tenantctl up` submits. No variable ever holds a secret: tasks
+# read credentials from Vault with their workload identity. See docs/jobspecs.md.
+
+variable "tenant_id" {
+  type        = string
+  description = "Tenant id: a DNS label such as acme-corp."
+
+  validation {
+    condition     = var.tenant_id != "" && regex_replace(var.tenant_id, "^[a-z][a-z0-9-]{0,30}[a-z0-9]$", "") == ""
+    error_message = "The tenant id must be 2-32 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tenant_name" {
+  type        = string
+  description = "Display name (any text up to 100 characters); shown in meta and to the app, never interpreted."
+
+  validation {
+    condition     = var.tenant_name != "" && regex_replace(var.tenant_name, "^.{1,100}$", "") == ""
+    error_message = "The display name must be 1-100 characters."
+  }
+}
+
+variable "host" {
+  type        = string
+  description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
+
+  validation {
+    condition     = var.host != "" && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", "") == ""
+    error_message = "The host must be a lower-case DNS name."
+  }
+}
+
+variable "datacenters" {
+  type        = list(string)
+  description = "Datacenters the job may run in."
+
+  validation {
+    condition     = length(var.datacenters) > 0
+    error_message = "At least one datacenter is required."
+  }
+}
+
+variable "node_pool" {
+  type        = string
+  description = "Node pool the job runs in."
+
+  validation {
+    condition     = var.node_pool != "" && regex_replace(var.node_pool, "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "") == ""
+    error_message = "The node pool must be a name of letters, digits, underscores and hyphens."
+  }
+}
+
+variable "spec_version" {
+  type        = string
+  description = "Version of the tenantctl jobspec set, recorded in job meta."
+
+  validation {
+    condition     = var.spec_version != "" && regex_replace(var.spec_version, "^[0-9]+$", "") == ""
+    error_message = "The spec version must be a number."
+  }
+}
+
+variable "names" {
+  type        = object({
+    namespace          = string
+    vault_role         = string
+    bootstrap_path     = string
+    database           = string
+    postgres_job       = string
+    redis_job          = string
+    migrate_job        = string
+    app_job            = string
+    worker_job         = string
+    postgres_service   = string
+    redis_service      = string
+    app_service        = string
+    worker_service     = string
+    postgres_volume    = string
+    redis_volume       = string
+    redis_admin_user   = string
+    redis_aclsave_user = string
+    db_role_app        = string
+    db_role_worker     = string
+    db_role_migrate    = string
+    db_owner_role      = string
+    db_app_role        = string
+    redis_role_app     = string
+    redis_role_worker  = string
+  })
+  description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault jwt role, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
+
+  validation {
+    condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
+    error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
+  }
+}
+
+variable "vault" {
+  type        = object({
+    kv_mount       = string
+    database_mount = string
+  })
+  description = "Vault mounts: kv_mount (KV v2, holds the bootstrap secret) and database_mount (issues Postgres and Redis credentials)."
+
+  validation {
+    condition     = length([for v in values(var.vault) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", "") != ""]) == 0
+    error_message = "Each mount must be a Vault path such as database."
+  }
+}
+
+variable "update" {
+  type        = object({
+    min_healthy_time  = string
+    healthy_deadline  = string
+    progress_deadline = string
+  })
+  description = "Deployment timings of service jobs."
+
+  validation {
+    condition     = length([for v in values(var.update) : v if v == "" || regex_replace(v, "^([0-9]+(ms|s|m|h))+$", "") != ""]) == 0
+    error_message = "Each timing must be a duration such as 5s or 3m."
+  }
+}
+
+variable "resources" {
+  type        = object({
+    postgres_cpu             = number
+    postgres_memory          = number
+    postgres_max_connections = number
+    redis_cpu                = number
+    redis_memory             = number
+    redis_maxmemory          = number
+    app_count                = number
+    app_cpu                  = number
+    app_memory               = number
+    worker_count             = number
+    worker_cpu               = number
+    worker_memory            = number
+    migrate_cpu              = number
+    migrate_memory           = number
+  })
+  description = "Sizes from the tenant plan: CPU in MHz, memory and redis_maxmemory in MiB, instance counts, Postgres max_connections."
+
+  validation {
+    condition     = length([for v in values(var.resources) : v if v < 1]) == 0
+    error_message = "Every size must be at least 1."
+  }
+}
+
+variable "images" {
+  type        = object({
+    postgres  = string
+    redis     = string
+    app       = string
+    tenantctl = string
+  })
+  description = "Images of the docker profile: postgres, redis, app (tenant-app on its PATH) and tenantctl (tenantctl on its PATH)."
+
+  validation {
+    condition     = length([for v in values(var.images) : v if v == "" || regex_replace(v, "^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$", "") != ""]) == 0
+    error_message = "Each image must be an image reference such as postgres:15."
+  }
+}
+
+job "worker" {
+  id          = var.names.worker_job
+  name        = var.names.worker_job
+  namespace   = var.names.namespace
+  type        = "service"
+  datacenters = var.datacenters
+  node_pool   = var.node_pool
+
+  meta = {
+    "tenantctl.tenant"       = var.tenant_id
+    "tenantctl.name"         = var.tenant_name
+    "tenantctl.spec-version" = var.spec_version
+    "tenantctl.component"    = "worker"
+  }
+
+  update {
+    max_parallel      = 1
+    health_check      = "checks"
+    min_healthy_time  = var.update.min_healthy_time
+    healthy_deadline  = var.update.healthy_deadline
+    progress_deadline = var.update.progress_deadline
+    auto_revert       = true
+  }
+
+  group "worker" {
+    count          = var.resources.worker_count
+    shutdown_delay = "5s"
+
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+
+    # Consul service, for health only; the router ignores it.
+    service {
+      provider = "consul"
+      name     = var.names.worker_service
+      port     = "http"
+      tags = [
+        "tenantctl",
+        "tenantctl.tenant=${var.tenant_id}",
+        "tenantctl.host=${var.host}",
+        "tenantctl.component=worker",
+      ]
+
+      check {
+        name     = "worker-health"
+        type     = "http"
+        path     = "/api/health"
+        interval = "2s"
+        timeout  = "1s"
+
+        check_restart {
+          limit = 8
+          grace = "30s"
+        }
+      }
+    }
+
+    task "worker" {
+      driver       = "docker"
+      kill_timeout = "20s"
+
+      # Workload identity: the task logs in to Vault with its own JWT. The
+      # token stays with Nomad's template runner; the process never sees it.
+      vault {
+        role        = var.names.vault_role
+        env         = false
+        change_mode = "noop"
+      }
+
+      # Credentials for the app, re-rendered whenever Vault issues new ones or
+      # Postgres/Redis move; the process reloads them on SIGHUP.
+      template {
+        data                 = <<-EOT
+          {{- with secret "${var.vault.database_mount}/creds/${var.names.db_role_worker}" }}
+          {{- $user := .Data.username }}{{ $pass := .Data.password }}
+          {{- range service "${var.names.postgres_service}" }}
+          DATABASE_URL=postgres://{{ $user }}:{{ $pass }}@{{ .Address }}:{{ .Port }}/${var.names.database}?sslmode=disable
+          {{- end }}
+          {{- end }}
+          {{- range service "${var.names.redis_service}" }}
+          REDIS_ADDR={{ .Address }}:{{ .Port }}
+          {{- end }}
+          {{- with secret "${var.vault.database_mount}/creds/${var.names.redis_role_worker}" }}
+          REDIS_USERNAME={{ .Data.username }}
+          REDIS_PASSWORD={{ .Data.password }}
+          {{- end }}
+        EOT
+        destination          = "secrets/tenant.env"
+        perms                = "0444"
+        change_mode          = "signal"
+        change_signal        = "SIGHUP"
+        error_on_missing_key = true
+      }
+
+      env {
+        TENANT_ID           = var.tenant_id
+        TENANT_NAME         = var.tenant_name
+        TENANT_HOST         = var.host
+        TENANT_APP_ENV_FILE = "${NOMAD_SECRETS_DIR}/tenant.env"
+      }
+
+      config {
+        image      = var.images.app
+        ports      = ["http"]
+        entrypoint = ["tenant-app"]
+        args       = ["work"]
+      }
+
+      resources {
+        cpu    = var.resources.worker_cpu
+        memory = var.resources.worker_memory
+      }
+    }
+  }
+}
