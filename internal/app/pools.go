@@ -21,13 +21,52 @@ import (
 type pgConn struct {
 	url   string
 	pool  *pgxpool.Pool
-	users sync.WaitGroup
+	users inUse
 }
 
 type redisConn struct {
 	addr, username, password string
 	client                   *redis.Client
-	users                    sync.WaitGroup
+	users                    inUse
+}
+
+// inUse counts the holders of a set of connections. Unlike a
+// sync.WaitGroup it may be incremented while another goroutine waits for
+// zero: Close waits for the current connections' users while a worker batch
+// or a request may still acquire them.
+type inUse struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n reaches zero; nil while nobody waits
+}
+
+// Add adds d holders; d may be negative.
+func (u *inUse) Add(d int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.n += d
+	if u.n == 0 && u.zero != nil {
+		close(u.zero)
+		u.zero = nil
+	}
+}
+
+// Done removes one holder.
+func (u *inUse) Done() { u.Add(-1) }
+
+// Wait returns once there are no holders.
+func (u *inUse) Wait() {
+	u.mu.Lock()
+	if u.n == 0 {
+		u.mu.Unlock()
+		return
+	}
+	if u.zero == nil {
+		u.zero = make(chan struct{})
+	}
+	ch := u.zero
+	u.mu.Unlock()
+	<-ch
 }
 
 // backends is one generation: the Postgres pool and Redis client of one
