@@ -17,6 +17,15 @@ const (
 	// the migrations, stopped first by down, and their allocations replaced
 	// by rotate.
 	StageWorkload
+	// StageOnDemand components are parameterized batch jobs that up
+	// registers and only a command dispatches: backup (tenantctl backup,
+	// down --purge-data's final backup) and restore (tenantctl restore).
+	// down stops them with the workloads.
+	StageOnDemand
+	// StageScheduled components are periodic jobs that exist only when the
+	// config asks for them (the scheduled backup, backup { schedule }): up
+	// registers them when it does and removes them when it no longer does.
+	StageScheduled
 )
 
 // Component is one job of a tenant's stack. Its name names the jobspec
@@ -56,6 +65,12 @@ func Components() []Component {
 		{Name: "migrate", Stage: StageMigrate, Reads: Reads{Postgres: true}},
 		{Name: "app", Stage: StageWorkload, Service: true, Reads: Reads{Postgres: true, Redis: true}},
 		{Name: "worker", Stage: StageWorkload, Service: true, Reads: Reads{Postgres: true, Redis: true}},
+		// Backups read the database and Redis through roles of their own:
+		// read-only dump rights (backup, scheduled-backup) and the owner's
+		// rights plus FLUSHDB/RESTORE (restore); see docs/backups.md.
+		{Name: "backup", Stage: StageOnDemand, Reads: Reads{Postgres: true, Redis: true}},
+		{Name: "restore", Stage: StageOnDemand, Reads: Reads{Postgres: true, Redis: true}},
+		{Name: "scheduled-backup", Stage: StageScheduled, Reads: Reads{Postgres: true, Redis: true}},
 	}
 }
 

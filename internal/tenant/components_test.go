@@ -38,7 +38,7 @@ func TestComponentNamesAreNames(t *testing.T) {
 			t.Errorf("stage %d has no component", s)
 		}
 	}
-	if got, want := n.Jobs(Components()), []string{n.JobPostgres, n.JobRedis, n.JobMigrate, n.JobApp, n.JobWorker}; !slices.Equal(got, want) {
+	if got, want := n.Jobs(Components()), []string{n.JobPostgres, n.JobRedis, n.JobMigrate, n.JobApp, n.JobWorker, n.JobBackup, n.JobRestore, n.JobScheduledBackup}; !slices.Equal(got, want) {
 		t.Errorf("jobs in up's order: got %v; want %v", got, want)
 	}
 	if got, want := n.Services(Components()), []string{n.ServicePostgres, n.ServiceRedis, n.ServiceApp, n.ServiceWorker}; !slices.Equal(got, want) {
@@ -47,13 +47,13 @@ func TestComponentNamesAreNames(t *testing.T) {
 	if got, want := n.Volumes(Components()), []string{n.VolumePostgres, n.VolumeRedis}; !slices.Equal(got, want) {
 		t.Errorf("volumes: got %v; want %v", got, want)
 	}
-	if got, want := n.Identities(Components()), []string{n.IdentityPostgres, n.IdentityRedis, n.IdentityMigrate, n.IdentityApp, n.IdentityWorker}; !slices.Equal(got, want) {
+	if got, want := n.Identities(Components()), []string{n.IdentityPostgres, n.IdentityRedis, n.IdentityMigrate, n.IdentityApp, n.IdentityWorker, n.IdentityBackup, n.IdentityRestore, n.IdentityScheduledBackup}; !slices.Equal(got, want) {
 		t.Errorf("vault identities: got %v; want %v", got, want)
 	}
-	if got, want := n.DBRoles(Components()), []string{n.DBRoleMigrate, n.DBRoleApp, n.DBRoleWorker}; !slices.Equal(got, want) {
+	if got, want := n.DBRoles(Components()), []string{n.DBRoleMigrate, n.DBRoleApp, n.DBRoleWorker, n.DBRoleBackup, n.DBRoleRestore, n.DBRoleScheduledBackup}; !slices.Equal(got, want) {
 		t.Errorf("postgres roles: got %v; want %v", got, want)
 	}
-	if got, want := n.RedisRoles(Components()), []string{n.RedisRoleApp, n.RedisRoleWorker}; !slices.Equal(got, want) {
+	if got, want := n.RedisRoles(Components()), []string{n.RedisRoleApp, n.RedisRoleWorker, n.RedisRoleBackup, n.RedisRoleRestore, n.RedisRoleScheduledBackup}; !slices.Equal(got, want) {
 		t.Errorf("redis roles: got %v; want %v", got, want)
 	}
 }

@@ -18,14 +18,20 @@ type Names struct {
 	ID ID
 
 	// Nomad.
-	Namespace      string // the tenant's Nomad namespace
-	JobPostgres    string
-	JobRedis       string
-	JobApp         string
-	JobWorker      string
-	JobMigrate     string // parameterized batch job
-	VolumePostgres string // host volume holding Postgres data
-	VolumeRedis    string // host volume holding Redis data
+	Namespace   string // the tenant's Nomad namespace
+	JobPostgres string
+	JobRedis    string
+	JobApp      string
+	JobWorker   string
+	JobMigrate  string // parameterized batch job
+	// JobBackup and JobRestore are parameterized batch jobs dispatched by
+	// tenantctl backup and restore; JobScheduledBackup is the periodic
+	// backup job (only when the config sets a schedule).
+	JobBackup          string
+	JobRestore         string
+	JobScheduledBackup string
+	VolumePostgres     string // host volume holding Postgres data
+	VolumeRedis        string // host volume holding Redis data
 
 	// Consul.
 	ServiceApp      string
@@ -34,6 +40,11 @@ type Names struct {
 	ServiceRedis    string
 	KVPrefix        string // tenant record, ends with "/"
 	LockKey         string // the tenant's apply lock
+	// BackupsKVPrefix holds one key per backup (its metadata, never a
+	// secret), ends with "/". It is outside KVPrefix on purpose: down
+	// deletes the tenant's record, and the catalogue of its backups must
+	// outlive the tenant as the backup files do.
+	BackupsKVPrefix string
 
 	// Vault (names inside their mounts).
 	// One identity per component (Names.Identity): its jwt auth role and
@@ -43,6 +54,10 @@ type Names struct {
 	IdentityMigrate  string
 	IdentityApp      string
 	IdentityWorker   string
+	IdentityBackup   string
+	IdentityRestore  string
+	// IdentityScheduledBackup is the periodic backup job's identity.
+	IdentityScheduledBackup string
 	// SharedPolicy and SharedJWTRole are the one policy and jwt role every
 	// task of the tenant shared before per-component identities; up and
 	// down delete them.
@@ -55,12 +70,23 @@ type Names struct {
 	DBRoleMigrate   string
 	RedisRoleApp    string
 	RedisRoleWorker string
-	BootstrapPath   string // KV v2 path (inside the kv mount) of the bootstrap admin passwords
+	// The backup jobs' credential roles: read-only dump rights for backup
+	// and scheduled-backup, the owner's rights for restore.
+	DBRoleBackup             string
+	DBRoleRestore            string
+	DBRoleScheduledBackup    string
+	RedisRoleBackup          string
+	RedisRoleRestore         string
+	RedisRoleScheduledBackup string
+	BootstrapPath            string // KV v2 path (inside the kv mount) of the bootstrap admin passwords
 
 	// Postgres (identifiers are [a-z0-9_]).
 	Database     string
 	OwnerRole    string // NOLOGIN role owning the schema objects
 	AppGroupRole string // NOLOGIN role granted to dynamic app/worker users
+	// DBBackupRole is the NOLOGIN read-only role granted to the dynamic
+	// users of the backup jobs.
+	DBBackupRole string
 	// Redis.
 	RedisAdminUser string // the admin ACL user Vault connects as
 	// RedisACLSaveUser may run only ACL SAVE and PING: the Redis job's sidecar
@@ -75,15 +101,19 @@ func NamesFor(id ID) Names {
 	q := strings.ReplaceAll(s, "-", "_")
 	sql := func(component string) string { return q + sqlSeparator + component }
 	return Names{
-		ID:             id,
-		Namespace:      n("tenant"),
-		JobPostgres:    n("postgres"),
-		JobRedis:       n("redis"),
-		JobApp:         n("app"),
-		JobWorker:      n("worker"),
-		JobMigrate:     n("migrate"),
-		VolumePostgres: n("postgres-data"),
-		VolumeRedis:    n("redis-data"),
+		ID:          id,
+		Namespace:   n("tenant"),
+		JobPostgres: n("postgres"),
+		JobRedis:    n("redis"),
+		JobApp:      n("app"),
+		JobWorker:   n("worker"),
+		JobMigrate:  n("migrate"),
+
+		JobBackup:          n("backup"),
+		JobRestore:         n("restore"),
+		JobScheduledBackup: n("scheduled-backup"),
+		VolumePostgres:     n("postgres-data"),
+		VolumeRedis:        n("redis-data"),
 
 		ServiceApp:      n("app"),
 		ServiceWorker:   n("worker"),
@@ -91,14 +121,19 @@ func NamesFor(id ID) Names {
 		ServiceRedis:    n("redis"),
 		KVPrefix:        "tenantctl/tenants/" + s + "/",
 		LockKey:         "tenantctl/locks/" + s + "/lock",
+		BackupsKVPrefix: "tenantctl/backups/" + s + "/",
 
 		IdentityPostgres: n("nomad-postgres"),
 		IdentityRedis:    n("nomad-redis"),
 		IdentityMigrate:  n("nomad-migrate"),
 		IdentityApp:      n("nomad-app"),
 		IdentityWorker:   n("nomad-worker"),
-		SharedPolicy:     n("tenant"),
-		SharedJWTRole:    n("nomad"),
+		IdentityBackup:   n("nomad-backup"),
+		IdentityRestore:  n("nomad-restore"),
+
+		IdentityScheduledBackup: n("nomad-scheduled-backup"),
+		SharedPolicy:            n("tenant"),
+		SharedJWTRole:           n("nomad"),
 
 		DBConnection:    n("postgres"),
 		RedisConnection: n("redis"),
@@ -107,11 +142,20 @@ func NamesFor(id ID) Names {
 		DBRoleMigrate:   n("migrate"),
 		RedisRoleApp:    n("redis-app"),
 		RedisRoleWorker: n("redis-worker"),
-		BootstrapPath:   "tenants/" + s + "/bootstrap",
+
+		DBRoleBackup:             n("backup"),
+		DBRoleRestore:            n("restore"),
+		DBRoleScheduledBackup:    n("scheduled-backup"),
+		RedisRoleBackup:          n("redis-backup"),
+		RedisRoleRestore:         n("redis-restore"),
+		RedisRoleScheduledBackup: n("redis-scheduled-backup"),
+
+		BootstrapPath: "tenants/" + s + "/bootstrap",
 
 		Database:     sql("app"),
 		OwnerRole:    sql("owner"),
 		AppGroupRole: sql("rw"),
+		DBBackupRole: sql("backup"),
 
 		RedisAdminUser:   n("admin"),
 		RedisACLSaveUser: n("aclsave"),

@@ -13,12 +13,17 @@ import (
 // job and the Consul service of postgres).
 var systemOf = map[string]string{
 	"Namespace": "nomad", "JobPostgres": "nomad", "JobRedis": "nomad", "JobApp": "nomad", "JobWorker": "nomad",
-	"JobMigrate": "nomad", "VolumePostgres": "nomad-volume", "VolumeRedis": "nomad-volume",
+	"JobMigrate": "nomad", "JobBackup": "nomad", "JobRestore": "nomad", "JobScheduledBackup": "nomad",
+	"BackupsKVPrefix": "consul-kv", "VolumePostgres": "nomad-volume", "VolumeRedis": "nomad-volume",
 	"ServiceApp": "consul-service", "ServiceWorker": "consul-service", "ServicePostgres": "consul-service",
 	"ServiceRedis": "consul-service", "KVPrefix": "consul-kv", "LockKey": "consul-kv",
 	// An identity names a jwt role and an ACL policy.
 	"IdentityPostgres": "vault-identity", "IdentityRedis": "vault-identity", "IdentityMigrate": "vault-identity",
-	"IdentityApp": "vault-identity", "IdentityWorker": "vault-identity",
+	"IdentityApp": "vault-identity", "IdentityWorker": "vault-identity", "IdentityBackup": "vault-identity",
+	"IdentityRestore": "vault-identity", "IdentityScheduledBackup": "vault-identity",
+	"DBRoleBackup": "vault-db", "DBRoleRestore": "vault-db", "DBRoleScheduledBackup": "vault-db",
+	"RedisRoleBackup": "vault-db", "RedisRoleRestore": "vault-db", "RedisRoleScheduledBackup": "vault-db",
+	"DBBackupRole": "postgres",
 	"SharedPolicy": "vault-policy", "SharedJWTRole": "vault-identity", "DBConnection": "vault-db", "RedisConnection": "vault-db",
 	"DBRoleApp": "vault-db", "DBRoleWorker": "vault-db", "DBRoleMigrate": "vault-db", "RedisRoleApp": "vault-db",
 	"RedisRoleWorker": "vault-db", "BootstrapPath": "vault-kv",
