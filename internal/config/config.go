@@ -43,8 +43,13 @@ type Config struct {
 	Docker Docker
 	Exec   Exec
 	Update Update
+	// Backup is where backups go and when the scheduled backup runs; a
+	// plan may override Schedule and Keep (BackupFor).
+	Backup Backup
 	// Plans holds the size of each plan.
 	Plans map[tenant.Plan]Plan
+	// PlanBackups holds the plans' backup overrides (plan "x" { backup {…} }).
+	PlanBackups map[tenant.Plan]PlanBackup
 }
 
 // Vault holds Vault mount paths and credential TTLs.
@@ -86,6 +91,43 @@ type Exec struct {
 	AppUser string `hcl:"app_user,optional"`
 	AppUID  int    `hcl:"app_uid,optional"`
 	AppGID  int    `hcl:"app_gid,optional"`
+}
+
+// Backup holds the settings of tenant backups (docs/backups.md). Each tenant
+// gets <dir>/<tenant>/<backup-id>/ under the root.
+type Backup struct {
+	// Dir is the backup root on the Nomad client (exec profile).
+	Dir string `hcl:"dir,optional"`
+	// Volume is the Nomad host volume holding the backup root (docker
+	// profile), declared in the clients' config (host_volume "<name>").
+	Volume string `hcl:"volume,optional"`
+	// Schedule is the cron expression (UTC) of the scheduled backup job;
+	// empty: no scheduled backups.
+	Schedule string `hcl:"schedule,optional"`
+	// Keep is how many backups of a tenant the backup job keeps, newest
+	// first; 0 keeps all.
+	Keep int `hcl:"keep,optional"`
+}
+
+// PlanBackup is a plan's override of the backup schedule and retention: a
+// setting the plan's backup block leaves out is the top-level one.
+type PlanBackup struct {
+	Schedule *string
+	Keep     *int
+}
+
+// BackupFor returns the backup settings of a tenant on plan p.
+func (c Config) BackupFor(p tenant.Plan) Backup {
+	b := c.Backup
+	if o, ok := c.PlanBackups[p]; ok {
+		if o.Schedule != nil {
+			b.Schedule = *o.Schedule
+		}
+		if o.Keep != nil {
+			b.Keep = *o.Keep
+		}
+	}
+	return b
 }
 
 // Update holds the deployment timings of service jobs.
@@ -143,6 +185,7 @@ func Default() Config {
 			AppGID:         65534,
 		},
 		Update: Update{MinHealthyTime: "5s", HealthyDeadline: "3m", ProgressDeadline: "5m"},
+		Backup: Backup{Dir: "/var/lib/tenantctl-backups", Volume: "tenantctl-backups", Keep: 7},
 		Plans: map[tenant.Plan]Plan{
 			tenant.PlanSmall: {
 				PostgresCPU: 200, PostgresMemory: 256, PostgresMaxConnections: 50,

@@ -171,3 +171,70 @@ func TestErrorsNameTheLine(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupConfig(t *testing.T) {
+	cfg, err := Parse([]byte(`
+backup {
+  dir      = "/srv/backups"
+  schedule = "30 2 * * *"
+  keep     = 5
+}
+plan "large" {
+  app_count = 2
+  backup {
+    schedule = "0 * * * *"
+  }
+}
+plan "small" {
+  backup {
+    schedule = ""
+    keep     = 0
+  }
+}
+`), "t.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Backup; got.Dir != "/srv/backups" || got.Schedule != "30 2 * * *" || got.Keep != 5 || got.Volume != "tenantctl-backups" {
+		t.Errorf("backup: got %+v", got)
+	}
+	if got := cfg.BackupFor(tenant.PlanLarge); got.Schedule != "0 * * * *" || got.Keep != 5 {
+		t.Errorf("large: got %+v; want the plan's schedule and the top-level keep", got)
+	}
+	if got := cfg.BackupFor(tenant.PlanSmall); got.Schedule != "" || got.Keep != 0 {
+		t.Errorf("small: got %+v; want no schedule, keep all", got)
+	}
+	if got := cfg.BackupFor(tenant.PlanMedium); got.Schedule != "30 2 * * *" {
+		t.Errorf("medium: got %+v; want the top-level backup", got)
+	}
+	if cfg.Plans[tenant.PlanLarge].AppCount != 2 {
+		t.Errorf("large app_count: got %d; want 2", cfg.Plans[tenant.PlanLarge].AppCount)
+	}
+}
+
+func TestBackupConfigRefusals(t *testing.T) {
+	for _, tc := range []struct{ src, field string }{
+		{`backup { schedule = "every day" }`, "backup.schedule"},
+		{`backup { schedule = "61 * * * *" }`, "backup.schedule"},
+		{`backup { schedule = "* * * *" }`, "backup.schedule"},
+		{`backup { schedule = "@sometimes" }`, "backup.schedule"},
+		{`backup { schedule = "0 3 * * *; rm" }`, "backup.schedule"},
+		{`backup { dir = "relative/dir" }`, "backup.dir"},
+		{`backup { dir = "/a/../b" }`, "backup.dir"},
+		{`backup { keep = -1 }`, "backup.keep"},
+		{`backup { keep = "3" }`, "backup.keep"},
+		{"plan \"small\" {\n  backup { keep = -2 }\n}", "plan.small.backup.keep"},
+		{"plan \"small\" {\n  backup { cron = \"x\" }\n}", "plan.small.backup.cron"},
+	} {
+		_, err := Parse([]byte(tc.src), "t.hcl")
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("%s: got %v; want an error about %s", tc.src, err, tc.field)
+		}
+	}
+	for _, ok := range []string{"0 3 * * *", "*/15 * * * *", "@daily", "0 0 3 * * * *", "0 3 * * MON-FRI"} {
+		if err := CheckSchedule(ok); err != nil {
+			t.Errorf("CheckSchedule(%q): %v", ok, err)
+		}
+	}
+}

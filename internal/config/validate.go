@@ -149,6 +149,23 @@ func (c Config) Validate() error {
 		{"update.min_healthy_time", c.Update.MinHealthyTime, `"5s"`, CheckDuration},
 		{"update.healthy_deadline", c.Update.HealthyDeadline, `"3m"`, CheckDuration},
 		{"update.progress_deadline", c.Update.ProgressDeadline, `"5m"`, CheckDuration},
+		{"backup.dir", c.Backup.Dir, `"/var/lib/tenantctl-backups"`, CheckPath},
+		{"backup.volume", c.Backup.Volume, `"tenantctl-backups"`, CheckNomadName},
+		{"backup.schedule", c.Backup.Schedule, `"0 3 * * *"`, CheckScheduleOrEmpty},
+		{"backup.keep", strconv.Itoa(c.Backup.Keep), `7`, func(string) error { return CheckKeep(c.Backup.Keep) }},
+	}
+	for _, p := range tenant.Plans {
+		o, ok := c.PlanBackups[p]
+		if !ok {
+			continue
+		}
+		if o.Schedule != nil {
+			checks = append(checks, check{"plan." + string(p) + ".backup.schedule", *o.Schedule, `"0 3 * * *"`, CheckScheduleOrEmpty})
+		}
+		if o.Keep != nil {
+			keep := *o.Keep
+			checks = append(checks, check{"plan." + string(p) + ".backup.keep", strconv.Itoa(keep), `7`, func(string) error { return CheckKeep(keep) }})
+		}
 	}
 	if c.RouterAddress != "" {
 		checks = append(checks, check{"router_address", c.RouterAddress, `"127.0.0.1:8080"`, CheckHostPort})

@@ -118,15 +118,22 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	obj := func(name string, fields ...Value) Value { return Value{Name: name, Kind: Object, Fields: fields} }
 
 	components := tenant.Components()
-	var jobs, services, volumes, identities []Value
+	var jobs, services, volumes, identities, dbRoles, redisRoles []Value
 	for _, c := range components {
-		identities = append(identities, fixed(c.Name+"_vault_role", n.Identity(c)))
-		jobs = append(jobs, fixed(c.Name+"_job", n.Job(c)))
+		key := Key(c)
+		identities = append(identities, fixed(key+"_vault_role", n.Identity(c)))
+		jobs = append(jobs, fixed(key+"_job", n.Job(c)))
 		if c.Service {
-			services = append(services, fixed(c.Name+"_service", n.Service(c)))
+			services = append(services, fixed(key+"_service", n.Service(c)))
 		}
 		if c.Volume {
-			volumes = append(volumes, fixed(c.Name+"_volume", n.Volume(c)))
+			volumes = append(volumes, fixed(key+"_volume", n.Volume(c)))
+		}
+		if r := n.DBRole(c); r != "" {
+			dbRoles = append(dbRoles, fixed("db_role_"+key, r))
+		}
+		if r := n.RedisRole(c); r != "" {
+			redisRoles = append(redisRoles, fixed("redis_role_"+key, r))
 		}
 	}
 	names := []Value{fixed("namespace", n.Namespace)}
@@ -139,14 +146,14 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	names = append(names,
 		fixed("redis_admin_user", n.RedisAdminUser),
 		fixed("redis_aclsave_user", n.RedisACLSaveUser),
-		fixed("db_role_app", n.DBRoleApp),
-		fixed("db_role_worker", n.DBRoleWorker),
-		fixed("db_role_migrate", n.DBRoleMigrate),
+	)
+	names = append(names, dbRoles...)
+	names = append(names,
 		fixed("db_owner_role", n.OwnerRole),
 		fixed("db_app_role", n.AppGroupRole),
-		fixed("redis_role_app", n.RedisRoleApp),
-		fixed("redis_role_worker", n.RedisRoleWorker),
 	)
+	names = append(names, redisRoles...)
+	bk := cfg.BackupFor(spec.Plan)
 
 	vs := []Value{
 		fixed("tenant_id", spec.ID.String()),
@@ -181,6 +188,20 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			num("migrate_cpu", plan.MigrateCPU),
 			num("migrate_memory", plan.MigrateMemory),
 		),
+		// Where backups go and when the scheduled backup runs; schedule ""
+		// means no scheduled-backup job (Render leaves it out).
+		obj("backup",
+			str("dir", bk.Dir, config.CheckPath),
+			str("volume", bk.Volume, config.CheckNomadName),
+			str("schedule", bk.Schedule, config.CheckScheduleOrEmpty),
+			Value{Name: "keep", Kind: Number, Num: bk.Keep, Settable: true, check: func(s string) error {
+				n, err := strconv.Atoi(s)
+				if err != nil {
+					return fmt.Errorf("it must be a whole number")
+				}
+				return config.CheckKeep(n)
+			}},
+		),
 	}
 	switch spec.Profile {
 	case tenant.ProfileExec:
@@ -207,6 +228,11 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 	}
 	return Values{list: vs}
 }
+
+// Key is component c's name as it appears in the var file's names object
+// (<key>_job, <key>_vault_role, db_role_<key>, …): HCL attribute names
+// with underscores for the component name's hyphens.
+func Key(c tenant.Component) string { return strings.ReplaceAll(c.Name, "-", "_") }
 
 // Get returns the value at path: a variable name, or object.attribute.
 func (vs Values) Get(path string) (Value, bool) {
