@@ -72,34 +72,46 @@ variable "spec_version" {
 
 variable "names" {
   type        = object({
-    namespace           = string
-    postgres_vault_role = string
-    redis_vault_role    = string
-    migrate_vault_role  = string
-    app_vault_role      = string
-    worker_vault_role   = string
-    bootstrap_path      = string
-    database            = string
-    postgres_job        = string
-    redis_job           = string
-    migrate_job         = string
-    app_job             = string
-    worker_job          = string
-    postgres_service    = string
-    redis_service       = string
-    app_service         = string
-    worker_service      = string
-    postgres_volume     = string
-    redis_volume        = string
-    redis_admin_user    = string
-    redis_aclsave_user  = string
-    db_role_app         = string
-    db_role_worker      = string
-    db_role_migrate     = string
-    db_owner_role       = string
-    db_app_role         = string
-    redis_role_app      = string
-    redis_role_worker   = string
+    namespace                   = string
+    postgres_vault_role         = string
+    redis_vault_role            = string
+    migrate_vault_role          = string
+    app_vault_role              = string
+    worker_vault_role           = string
+    backup_vault_role           = string
+    restore_vault_role          = string
+    scheduled_backup_vault_role = string
+    bootstrap_path              = string
+    database                    = string
+    postgres_job                = string
+    redis_job                   = string
+    migrate_job                 = string
+    app_job                     = string
+    worker_job                  = string
+    backup_job                  = string
+    restore_job                 = string
+    scheduled_backup_job        = string
+    postgres_service            = string
+    redis_service               = string
+    app_service                 = string
+    worker_service              = string
+    postgres_volume             = string
+    redis_volume                = string
+    redis_admin_user            = string
+    redis_aclsave_user          = string
+    db_role_migrate             = string
+    db_role_app                 = string
+    db_role_worker              = string
+    db_role_backup              = string
+    db_role_restore             = string
+    db_role_scheduled_backup    = string
+    db_owner_role               = string
+    db_app_role                 = string
+    redis_role_app              = string
+    redis_role_worker           = string
+    redis_role_backup           = string
+    redis_role_restore          = string
+    redis_role_scheduled_backup = string
   })
   description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault identity (jwt role and policy) of each component, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
@@ -158,6 +170,26 @@ variable "resources" {
   validation {
     condition     = length([for v in values(var.resources) : v if v < 1]) == 0
     error_message = "Every size must be at least 1."
+  }
+}
+
+variable "backup" {
+  type        = object({
+    dir      = string
+    volume   = string
+    schedule = string
+    keep     = number
+  })
+  description = "Backups: dir is the backup root on the client (exec profile), volume the host volume holding it (docker profile), schedule the cron expression of the scheduled backup (empty: none), keep how many backups the backup jobs keep per tenant (0: all)."
+
+  validation {
+    condition     = regex_replace(var.backup.dir, "^(/[A-Za-z0-9._+-]+)+$", "") == "" && var.backup.dir != "" && regex_replace(var.backup.volume, "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", "") == "" && var.backup.volume != ""
+    error_message = "The backup dir must be an absolute path and the volume a host volume name."
+  }
+
+  validation {
+    condition     = regex_replace(var.backup.schedule, "^(@[a-z]+|[A-Za-z0-9*/,?#-]+( [A-Za-z0-9*/,?#-]+){4,6})?$", "") == "" && var.backup.keep >= 0 && var.backup.keep == floor(var.backup.keep)
+    error_message = "The schedule must be empty or a cron expression, and keep a whole number of at least 0."
   }
 }
 

@@ -52,8 +52,9 @@ func TestEveryComponentIsWired(t *testing.T) {
 			refs := func(attr string) bool {
 				return regexp.MustCompile(`var\.names\.` + attr + `\b`).MatchString(src)
 			}
-			if !regexp.MustCompile(`(?m)^\s*id\s*=\s*var\.names\.` + c.Name + `_job\b`).MatchString(src) {
-				t.Errorf("%s: want the job id var.names.%s_job", file, c.Name)
+			key := Key(c)
+			if !regexp.MustCompile(`(?m)^\s*id\s*=\s*var\.names\.` + key + `_job\b`).MatchString(src) {
+				t.Errorf("%s: want the job id var.names.%s_job", file, key)
 			}
 			if !strings.Contains(src, `"tenantctl.component"`) || !strings.Contains(src, `= "`+c.Name+`"`) {
 				t.Errorf("%s: want job meta tenantctl.component = %q", file, c.Name)

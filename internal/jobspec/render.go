@@ -89,7 +89,9 @@ func (r *Renderer) Render(cfg config.Config, spec tenant.Spec) ([]Job, error) {
 }
 
 // RenderValues returns spec's jobs with vals (ValuesFor plus overrides), one
-// per component, in the order of tenant.Components.
+// per component, in the order of tenant.Components. The scheduled components
+// (tenant.StageScheduled) are left out while vals has no backup.schedule:
+// their periodic job exists only with a schedule.
 func (r *Renderer) RenderValues(spec tenant.Spec, vals Values) ([]Job, error) {
 	if spec.Profile != r.profile {
 		return nil, fmt.Errorf("jobspec: renderer is for profile %s, tenant %s wants %s", r.profile, spec.ID, spec.Profile)
@@ -101,7 +103,11 @@ func (r *Renderer) RenderValues(spec tenant.Spec, vals Values) ([]Job, error) {
 	text := vals.File()
 	components := tenant.Components()
 	jobs := make([]Job, 0, len(components))
+	schedule, _ := vals.Get("backup.schedule")
 	for _, c := range components {
+		if c.Stage == tenant.StageScheduled && schedule.Str == "" {
+			continue
+		}
 		src := r.sources[c.Name]
 		jobs = append(jobs, Job{
 			Name: c.Name, JobID: names.Job(c), File: c.Name + ".nomad.hcl", SourceFile: src.file, Source: src.data, Vars: text,

@@ -17,7 +17,9 @@ func TestRenderedJobsParseInNomadDouble(t *testing.T) {
 	for _, profile := range tenant.Profiles {
 		t.Run(string(profile), func(t *testing.T) {
 			spec := mustSpec(t, "acme-corp", hostileName, profile)
-			jobs, err := jobspec.Render(jobspecs.FS, config.Default(), spec)
+			cfg := config.Default()
+			cfg.Backup.Schedule = "0 3 * * *" // render the scheduled backup too
+			jobs, err := jobspec.Render(jobspecs.FS, cfg, spec)
 			if err != nil {
 				t.Fatal(err)
 			}
