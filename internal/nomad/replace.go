@@ -115,7 +115,13 @@ func (c *Client) replaceGroup(ctx context.Context, ns, jobID, group string, coun
 // scale sets the group's count (a new job version) and returns its
 // JobModifyIndex.
 func (c *Client) scale(ctx context.Context, ns, jobID, group string, count int) (uint64, error) {
-	resp, _, err := c.api.Jobs().Scale(jobID, group, &count, "tenantctl rotate: replace allocations", false, nil,
+	return c.scaleFor(ctx, ns, jobID, group, count, "tenantctl rotate: replace allocations")
+}
+
+// scaleFor sets the group's count with reason as the scaling event's
+// message and returns the new JobModifyIndex.
+func (c *Client) scaleFor(ctx context.Context, ns, jobID, group string, count int, reason string) (uint64, error) {
+	resp, _, err := c.api.Jobs().Scale(jobID, group, &count, reason, false, nil,
 		(&api.WriteOptions{Namespace: ns, Region: c.region}).WithContext(ctx))
 	if err != nil {
 		return 0, fmt.Errorf("nomad: scale %q group %s to %d: %s: %w", jobID, group, count, responseBody(err), err)

@@ -19,8 +19,12 @@ const (
 )
 
 // dispatchedSuffix is the glob that matches the job id of every dispatched
-// child of a parameterized job, after the parent's id.
-const dispatchedSuffix = "/dispatch-*"
+// child of a parameterized job, after the parent's id; periodicSuffix the
+// same for the runs of a periodic job ("<parent>/periodic-<unix time>").
+const (
+	dispatchedSuffix = "/dispatch-*"
+	periodicSuffix   = "/periodic-*"
+)
 
 // UserClaim names the Vault identity alias of a workload. Nomad's "sub" is
 // "<region>:<namespace>:<job>:<group>:<task>:<identity>", unique across
@@ -32,11 +36,15 @@ func (c *Client) jwtRolePath(name string) string {
 }
 
 // boundJobs returns the job ids component comp's role accepts: its job, and
-// for the parameterized migration job its dispatched children too.
+// for the parameterized jobs (migrate, backup, restore) their dispatched
+// children, for the periodic scheduled backup its runs.
 func boundJobs(n tenant.Names, comp tenant.Component) []string {
 	jobs := []string{n.Job(comp)}
-	if comp.Stage == tenant.StageMigrate {
+	switch comp.Stage {
+	case tenant.StageMigrate, tenant.StageOnDemand:
 		jobs = append(jobs, n.Job(comp)+dispatchedSuffix)
+	case tenant.StageScheduled:
+		jobs = append(jobs, n.Job(comp)+periodicSuffix)
 	}
 	return jobs
 }

@@ -33,7 +33,11 @@ func postgresRevocation(n tenant.Names) []string {
 // members of the NOLOGIN group role that holds data access (DML) to the
 // tenant schema; migrate is a member of the NOLOGIN owner role and every
 // session of it runs as the owner, so the objects it creates belong to the
-// owner and survive the revocation of the migrate user.
+// owner and survive the revocation of the migrate user. The backup jobs'
+// users are members of the read-only backup group role and bypass row-level
+// security (a dump must see every row; never the superuser, never the
+// owner); restore's run as the owner, like migrate's, and bypass row-level
+// security so the restored rows are all written back.
 func postgresRoles(n tenant.Names) []roleSpec {
 	member := func(group string) []string {
 		return []string{`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ` + group}
@@ -44,7 +48,18 @@ func postgresRoles(n tenant.Names) []roleSpec {
 		{name: n.DBRoleMigrate, connection: n.DBConnection,
 			creation:   append(member(n.OwnerRole), `ALTER ROLE "{{name}}" SET role = '`+n.OwnerRole+`'`),
 			revocation: postgresRevocation(n)},
+		{name: n.DBRoleBackup, connection: n.DBConnection, creation: bypassRLS(n.DBBackupRole), revocation: postgresRevocation(n)},
+		{name: n.DBRoleScheduledBackup, connection: n.DBConnection, creation: bypassRLS(n.DBBackupRole), revocation: postgresRevocation(n)},
+		{name: n.DBRoleRestore, connection: n.DBConnection,
+			creation:   append(bypassRLS(n.OwnerRole), `ALTER ROLE "{{name}}" SET role = '`+n.OwnerRole+`'`),
+			revocation: postgresRevocation(n)},
 	}
+}
+
+// bypassRLS is the creation of a dynamic user that is a member of group and
+// bypasses row-level security.
+func bypassRLS(group string) []string {
+	return []string{`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' BYPASSRLS IN ROLE ` + group}
 }
 
 // postgresURL is the connection URL Vault uses, with Vault's templating for

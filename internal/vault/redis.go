@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
@@ -23,11 +24,44 @@ var RedisACLRules = []string{
 	"+client|setname", "+client|getname", "+client|id",
 }
 
+// RedisBackupCommands and RedisRestoreCommands are the only commands the
+// backup jobs' Redis users may run, on every key: a backup reads each key
+// (SCAN, DUMP, PTTL), a restore empties the database and writes them back
+// (FLUSHDB, RESTORE, DBSIZE). The runner (internal/backup) uses exactly these.
+var (
+	RedisBackupCommands  = []string{"PING", "SCAN", "DUMP", "PTTL"}
+	RedisRestoreCommands = []string{"PING", "FLUSHDB", "RESTORE", "DBSIZE"}
+)
+
+// redisOnly returns ACL rules allowing exactly cmds on every key.
+func redisOnly(cmds []string) []string {
+	rules := []string{"~*", "-@all"}
+	for _, c := range cmds {
+		rules = append(rules, "+"+strings.ToLower(c))
+	}
+	return rules
+}
+
 // redisCreation is the creation statement the redis plugin expects: one JSON
 // list of ACL rules.
-func redisCreation() []string {
-	b, _ := json.Marshal(RedisACLRules)
+func redisCreation(rules []string) []string {
+	b, _ := json.Marshal(rules)
 	return []string{string(b)}
+}
+
+// redisRoles returns the tenant's Redis credential roles: app and worker
+// with RedisACLRules; the backup jobs with exactly their commands.
+func redisRoles(n tenant.Names) []roleSpec {
+	role := func(name string, rules []string) roleSpec {
+		return roleSpec{name: name, connection: n.RedisConnection, creation: redisCreation(rules)}
+	}
+	return []roleSpec{
+		role(n.RedisRoleApp, RedisACLRules),
+		role(n.RedisRoleWorker, RedisACLRules),
+		role(n.RedisRoleBackup, redisOnly(RedisBackupCommands)),
+		role(n.RedisRoleRestore, redisOnly(RedisRestoreCommands)),
+		role(n.RedisRoleScheduledBackup, redisOnly(RedisBackupCommands)),
+	}
 }
 
 // EnsureRedis converges the tenant's Redis connection and its app and
@@ -43,15 +77,16 @@ func (c *Client) EnsureRedis(ctx context.Context, n tenant.Names, addr string) (
 	if err != nil || port <= 0 || port > 65535 {
 		return false, fmt.Errorf("vault: redis address %q: bad port", addr)
 	}
-	roles := []roleSpec{
-		{name: n.RedisRoleApp, connection: n.RedisConnection, creation: redisCreation()},
-		{name: n.RedisRoleWorker, connection: n.RedisConnection, creation: redisCreation()},
+	roles := redisRoles(n)
+	allowed := make([]string, 0, len(roles))
+	for _, r := range roles {
+		allowed = append(allowed, r.name)
 	}
 	spec := connectionSpec{
 		name: n.RedisConnection,
 		fields: []field{
 			{key: "plugin_name", value: RedisPlugin},
-			{key: "allowed_roles", value: []string{n.RedisRoleApp, n.RedisRoleWorker}, set: true},
+			{key: "allowed_roles", value: allowed, set: true},
 			{key: "host", value: host},
 			{key: "port", value: port},
 			{key: "username", value: n.RedisAdminUser},
