@@ -4,6 +4,7 @@ import (
 	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/nomad"
+	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/vault"
 )
 
@@ -24,6 +25,8 @@ func remedyFor(c exit.Cause) string {
 		return "wait for that command to finish, or raise --lock-timeout; the lock of a killed tenantctl is taken over at once on its own machine, elsewhere it frees within 30s"
 	case consul.CauseLockLost:
 		return "another operator may be changing the tenant now: check `tenantctl status` and who holds the lock, then run the same command again (every step is idempotent)"
+	case provision.CauseFinalBackup:
+		return "fix what the log tail above shows and run `down --purge-data` again; or purge without a final backup with --no-final-backup (`tenantctl backups list <tenant>` shows the earlier backups)"
 	case vault.CauseUnreachable:
 		return "check --vault-addr (VAULT_ADDR) and that Vault is running"
 	case vault.CauseForbidden:

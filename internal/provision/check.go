@@ -50,6 +50,11 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 			return fmt.Sprintf("job %s has changes (%s)", j.JobID, planSummary(p)), nil
 		}
 	}
+	if job, err := e.scheduledLeftover(ctx, d); err != nil {
+		return "", err
+	} else if job != "" {
+		return "job " + job + " runs although no backup schedule is set", nil
+	}
 	for _, svc := range d.names.Services(tenant.Components()) {
 		is, err := e.Consul.ServiceHealth(ctx, svc)
 		if err != nil {

@@ -40,6 +40,14 @@ type Nomad interface {
 	ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (int, error)
 	EnsureHostVolume(ctx context.Context, ns, name, nodePool string) (bool, error)
 	DeleteHostVolume(ctx context.Context, ns, name string) (bool, error)
+	// ScaleToZero stops a job's allocations and keeps its definition;
+	// registering its jobspec again brings it back (restore).
+	ScaleToZero(ctx context.Context, ns, jobID, reason string) (bool, error)
+	// TaskOutput is the end of a task's stdout: a batch runner's result
+	// line.
+	TaskOutput(ctx context.Context, ns, allocID, task string) (string, error)
+	PeriodicChildren(ctx context.Context, ns, jobID string) ([]nomad.JobInfo, error)
+	LastAllocation(ctx context.Context, ns, jobID string) (allocID, task string, err error)
 }
 
 // Vault is what provisioning needs of Vault. *vault.Client implements it.
@@ -73,6 +81,10 @@ type Consul interface {
 	// verification reads.
 	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
 	TenantsTagged(ctx context.Context, tag string) ([]string, error)
+	// The backup catalogue (tenant.Names.BackupsKVPrefix).
+	WriteBackup(ctx context.Context, prefix string, b tenant.Backup) (bool, error)
+	ListBackups(ctx context.Context, prefix string) ([]tenant.Backup, error)
+	DeleteBackup(ctx context.Context, prefix, id string) (bool, error)
 }
 
 var (

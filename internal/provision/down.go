@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
@@ -31,7 +32,14 @@ type DownOptions struct {
 	Profile tenant.Profile
 	// PurgeData also deletes the data volumes. Without it they stay, and a
 	// later up of the same id finds the data again.
-	PurgeData   bool
+	PurgeData bool
+	// FinalBackup, when set, is the tenant's spec (from its record): down
+	// first takes a backup through the tenant's backup job, before anything
+	// is stopped, and deletes nothing when it fails. The CLI sets it for
+	// --purge-data unless --no-final-backup.
+	FinalBackup *tenant.Spec
+	// Timeout bounds the final backup's run.
+	Timeout     time.Duration
 	LockTimeout time.Duration
 	Holder      consul.Holder
 }
@@ -87,19 +95,41 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 			return Outcome{Detail: "nomad, consul and vault reachable and supported"}, preflight(ctx, env, n)
 		}},
 		lk.step(opt.Holder, opt.LockTimeout),
-		{Name: StepWorkloads, Apply: func(ctx context.Context) (Outcome, error) {
-			// Dispatched migration runs are jobs of their own.
-			children, err := env.Nomad.ListJobs(ctx, n.Namespace, n.JobMigrate+"/")
+	}
+	if opt.FinalBackup != nil {
+		steps = append(steps, Step{Name: StepFinalBackup, Apply: func(ctx context.Context) (Outcome, error) {
+			d, err := env.desiredState(*opt.FinalBackup, opt.Timeout)
 			if err != nil {
-				return Outcome{}, fmt.Errorf("list migrate runs: %w", err)
+				return Outcome{}, err
 			}
+			_, out, err := env.takeBackup(ctx, d, r, StepFinalBackup, tenant.BackupFinal)
+			if err != nil {
+				return out, exit.Because(fmt.Errorf("final backup before purging %s failed, so nothing was deleted: %v", opt.ID, err), exit.Failure, CauseFinalBackup)
+			}
+			return out, nil
+		}})
+	}
+	steps = append(steps, []Step{
+		{Name: StepWorkloads, Apply: func(ctx context.Context) (Outcome, error) {
 			jobs := n.Jobs(tenant.ComponentsAt(tenant.StageWorkload))
-			for _, c := range children {
-				if c.ParentID == n.JobMigrate {
-					jobs = append(jobs, c.ID)
+			// Dispatched runs (migrations, backups, restores) and scheduled
+			// backup runs are jobs of their own.
+			var batch []string
+			for _, s := range []tenant.Stage{tenant.StageMigrate, tenant.StageOnDemand, tenant.StageScheduled} {
+				batch = append(batch, n.Jobs(tenant.ComponentsAt(s))...)
+			}
+			for _, parent := range batch {
+				children, err := env.Nomad.ListJobs(ctx, n.Namespace, parent+"/")
+				if err != nil {
+					return Outcome{}, fmt.Errorf("list runs of %s: %w", parent, err)
+				}
+				for _, c := range children {
+					if c.ParentID == parent {
+						jobs = append(jobs, c.ID)
+					}
 				}
 			}
-			return stop(ctx, append(jobs, n.Jobs(tenant.ComponentsAt(tenant.StageMigrate))...)...)
+			return stop(ctx, append(jobs, batch...)...)
 		}},
 		{Name: StepVaultTeardown, Apply: func(ctx context.Context) (Outcome, error) {
 			changed, err := env.Vault.Teardown(ctx, n)
@@ -135,7 +165,7 @@ func Down(ctx context.Context, env Env, opt DownOptions) (Report, error) {
 			changed, err := env.Nomad.DeleteNamespace(ctx, n.Namespace)
 			return Outcome{Changed: changed, Detail: "deleted " + n.Namespace}, err
 		}},
-	}
+	}...)
 	return r.run(ctx, steps)
 }
 

@@ -23,6 +23,10 @@ type TenantStatus struct {
 	// token without the lookup capability); status still reports the rest.
 	Leases      []vault.LeaseInfo `json:"leases"`
 	LeasesError string            `json:"leases_error,omitempty"`
+	// LastBackup is the newest backup (tenantctl backups list), nil
+	// without one; Backups counts them.
+	LastBackup *tenant.Backup `json:"last_backup"`
+	Backups    int            `json:"backups"`
 }
 
 func notFound(id tenant.ID) error {
@@ -58,6 +62,13 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 			return st, err
 		}
 		st.Services[svc] = is
+	}
+	backups, err := Backups(ctx, env, id)
+	if err != nil {
+		return st, err
+	}
+	if st.Backups = len(backups); len(backups) > 0 {
+		st.LastBackup = &backups[len(backups)-1]
 	}
 	if env.Vault != nil {
 		leases, err := env.Vault.LeaseInfos(ctx, n)

@@ -51,6 +51,10 @@ type UpOptions struct {
 	// (a fleet apply checks its whole fleet once); the preflight step then
 	// only reports it.
 	Preflighted bool
+	// Restore, when set, makes the new tenant a copy of another tenant's
+	// backup (restore --to): restored after the secrets engines, before the
+	// migrations and the app.
+	Restore *RestoreSource
 }
 
 // UpResult is what up did.
@@ -77,11 +81,14 @@ type desired struct {
 	timeout time.Duration
 }
 
-// stage returns the jobs of the components of stage s, in order.
+// stage returns the jobs of the components of stage s, in order; a
+// scheduled component without a schedule has none.
 func (d desired) stage(s tenant.Stage) []jobspec.Job {
 	var out []jobspec.Job
 	for _, c := range tenant.ComponentsAt(s) {
-		out = append(out, d.jobs[c.Name])
+		if j, ok := d.jobs[c.Name]; ok {
+			out = append(out, j)
+		}
 	}
 	return out
 }
@@ -90,7 +97,9 @@ func (d desired) stage(s tenant.Stage) []jobspec.Job {
 func (d desired) all() []jobspec.Job {
 	var out []jobspec.Job
 	for _, c := range tenant.Components() {
-		out = append(out, d.jobs[c.Name])
+		if j, ok := d.jobs[c.Name]; ok {
+			out = append(out, j)
+		}
 	}
 	return out
 }
@@ -106,7 +115,7 @@ func (e Env) desiredState(spec tenant.Spec, timeout time.Duration) (desired, err
 		jobs[j.Name] = j
 	}
 	for _, c := range tenant.Components() {
-		if _, ok := jobs[c.Name]; !ok {
+		if _, ok := jobs[c.Name]; !ok && c.Stage != tenant.StageScheduled {
 			return desired{}, fmt.Errorf("render jobspecs: no %s job in the jobspecs directory", c.Name)
 		}
 	}
@@ -207,6 +216,15 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 			// The data services' deployments finish here at the latest.
 			return env.applyAndWait(ctx, d, r, StepApp, !opt.Detach, d.stage(tenant.StageWorkload), dataWaits...)
 		}},
+		{Name: StepBackupJobs, Apply: func(ctx context.Context) (Outcome, error) { return env.backupJobs(ctx, d, r) }},
+	}
+	if opt.Restore != nil {
+		// A copy of another tenant: its backup goes into the new
+		// database before the migrations and the app.
+		at := slices.IndexFunc(steps, func(s Step) bool { return s.Name == StepMigrations })
+		steps = slices.Insert(steps, at, Step{Name: StepRestore, Apply: func(ctx context.Context) (Outcome, error) {
+			return env.restoreRun(ctx, d, r, *opt.Restore)
+		}})
 	}
 	if !opt.Detach {
 		steps = append(steps, Step{Name: StepRouting, Apply: func(ctx context.Context) (Outcome, error) {
