@@ -15,6 +15,9 @@ func (a *app) extraCommands() []*ucli.Command {
 		a.migrateCommand(),
 		a.rotateCommand(),
 		a.downCommand(),
+		a.backupCommand(),
+		a.backupsCommand(),
+		a.restoreCommand(),
 		a.applyCommand(),
 	}
 }

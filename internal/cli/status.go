@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/provision"
+	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
 func (a *app) statusCommand() *ucli.Command {
@@ -75,6 +76,12 @@ func (a *app) status(c *ucli.Context) error {
 	}
 	if st.LeasesError != "" {
 		fmt.Fprintf(a.Stdout, "credential leases unknown: %s\n", st.LeasesError)
+	}
+	if b := st.LastBackup; b != nil {
+		fmt.Fprintf(a.Stdout, "last backup %s  %s  %s  (%d in all; `tenantctl backups list %s`)\n",
+			b.ID, b.Created.Format(time.RFC3339), tenant.HumanSize(b.Size()), st.Backups, id)
+	} else {
+		fmt.Fprintf(a.Stdout, "no backups yet (`tenantctl backup %s` takes one)\n", id)
 	}
 	return nil
 }
