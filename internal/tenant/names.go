@@ -61,6 +61,7 @@ type Names struct {
 	Database     string
 	OwnerRole    string // NOLOGIN role owning the schema objects
 	AppGroupRole string // NOLOGIN role granted to dynamic app/worker users
+	DBBackupRole string // NOLOGIN role granted to dynamic backup users: read-only (SELECT) access
 	// Redis.
 	RedisAdminUser string // the admin ACL user Vault connects as
 	// RedisACLSaveUser may run only ACL SAVE and PING: the Redis job's sidecar
@@ -112,6 +113,7 @@ func NamesFor(id ID) Names {
 		Database:     sql("app"),
 		OwnerRole:    sql("owner"),
 		AppGroupRole: sql("rw"),
+		DBBackupRole: sql("backup"),
 
 		RedisAdminUser:   n("admin"),
 		RedisACLSaveUser: n("aclsave"),

@@ -22,7 +22,7 @@ var systemOf = map[string]string{
 	"SharedPolicy": "vault-policy", "SharedJWTRole": "vault-identity", "DBConnection": "vault-db", "RedisConnection": "vault-db",
 	"DBRoleApp": "vault-db", "DBRoleWorker": "vault-db", "DBRoleMigrate": "vault-db", "RedisRoleApp": "vault-db",
 	"RedisRoleWorker": "vault-db", "BootstrapPath": "vault-kv",
-	"Database": "postgres", "OwnerRole": "postgres", "AppGroupRole": "postgres",
+	"Database": "postgres", "OwnerRole": "postgres", "AppGroupRole": "postgres", "DBBackupRole": "postgres",
 	"RedisAdminUser": "redis", "RedisACLSaveUser": "redis",
 }
 
