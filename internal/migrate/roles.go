@@ -17,7 +17,8 @@ import (
 // This file is the one owner of a tenant database's roles and privileges:
 // PrepareDatabase creates the roles, the database and its privileges before
 // Vault's connection exists, and the runner re-grants after every run; both
-// grant the app role exactly appPrivileges.
+// grant the app role exactly appPrivileges. A restore recreates the schema and
+// gives it SchemaPrivileges, the same statements PrepareDatabase runs.
 
 var roleNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -52,6 +53,48 @@ func appPrivileges(schema, owner, app string) []string {
 		fmt.Sprintf("DO $$BEGIN IF to_regclass(%s) IS NOT NULL THEN REVOKE ALL ON %s FROM %s; END IF; END$$",
 			quoteLiteral(version), version, a),
 	}
+}
+
+// backupPrivileges are the statements that give role backup read access to
+// schema: SELECT on every table (the version table included: a dump holds
+// it) and sequence there now and, through owner's default privileges, those
+// owner creates later. Nothing else: no DML, no CREATE. Reading the rows of
+// tables under FORCE ROW LEVEL SECURITY also takes BYPASSRLS, a role
+// attribute that is not inherited from a group: the login roles Vault creates
+// for backups carry it themselves (see docs/backups.md).
+func backupPrivileges(schema, owner, backup string) []string {
+	s, b := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{backup}.Sanitize()
+	forRole := ""
+	if owner != "" {
+		forRole = " FOR ROLE " + pgx.Identifier{owner}.Sanitize()
+	}
+	return []string{
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + s + " TO " + b,
+		"GRANT SELECT ON ALL SEQUENCES IN SCHEMA " + s + " TO " + b,
+		"ALTER DEFAULT PRIVILEGES" + forRole + " IN SCHEMA " + s + " GRANT SELECT ON TABLES TO " + b,
+		"ALTER DEFAULT PRIVILEGES" + forRole + " IN SCHEMA " + s + " GRANT SELECT ON SEQUENCES TO " + b,
+	}
+}
+
+// SchemaPrivileges returns the statements that set the privileges of a
+// tenant schema owned by owner: nobody but the owner may create in it; the
+// app role may use it and gets appPrivileges; the backup role, when not
+// empty, may use it and gets backupPrivileges. Every statement is
+// idempotent and qualifies its names, so it runs under any search_path, as
+// the owner or a superuser. PrepareDatabase runs them, and so does a restore
+// after it has recreated the schema.
+func SchemaPrivileges(schema, owner, app, backup string) []string {
+	s := pgx.Identifier{schema}.Sanitize()
+	out := []string{
+		"REVOKE ALL ON SCHEMA " + s + " FROM PUBLIC",
+		"GRANT USAGE ON SCHEMA " + s + " TO " + pgx.Identifier{app}.Sanitize(),
+	}
+	out = append(out, appPrivileges(schema, owner, app)...)
+	if backup != "" {
+		out = append(out, "GRANT USAGE ON SCHEMA "+s+" TO "+pgx.Identifier{backup}.Sanitize())
+		out = append(out, backupPrivileges(schema, owner, backup)...)
+	}
+	return out
 }
 
 // quoteLiteral quotes s as a SQL string literal.
@@ -93,6 +136,10 @@ type Database struct {
 	// AppRole gets data access (tenant.Names: Database, OwnerRole,
 	// AppGroupRole).
 	Name, OwnerRole, AppRole string
+	// BackupRole, when set, is the NOLOGIN group role of backup users
+	// (tenant.Names.DBBackupRole): it may connect and read every table and
+	// sequence (backupPrivileges), nothing more.
+	BackupRole string
 }
 
 // startingUp reports whether err is Postgres refusing a connection because
@@ -103,9 +150,11 @@ func startingUp(err error) bool {
 }
 
 // PrepareDatabase connects to db's Postgres as superuser with password and
-// idempotently creates the NOLOGIN owner and app roles, the database owned by
-// the owner, and the privileges: the app role may connect and use the public
-// schema, and gets appPrivileges there; nobody else may connect or create.
+// idempotently creates the NOLOGIN owner, app and (when set) backup roles,
+// the database owned by the owner, and the privileges: the app role may
+// connect and use the public schema, and gets appPrivileges there; the backup
+// role may connect and gets backupPrivileges; nobody else may connect or
+// create (SchemaPrivileges).
 // tenantctl calls it once per Vault connection, before Vault rotates the
 // superuser's password (the Vault adapter's EnsurePostgres). Errors never
 // show the password.
@@ -157,7 +206,14 @@ func PrepareDatabase(ctx context.Context, db Database, superuser, password strin
 		return fmt.Sprintf(`DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s NOLOGIN; END IF; END$$`,
 			quoteLiteral(role), quoted)
 	}
-	if err := exec(conn, roleSQL(db.OwnerRole, owner), roleSQL(db.AppRole, app)); err != nil {
+	roles := []string{roleSQL(db.OwnerRole, owner), roleSQL(db.AppRole, app)}
+	connectTo := []string{app}
+	if db.BackupRole != "" {
+		backup := pgx.Identifier{db.BackupRole}.Sanitize()
+		roles = append(roles, roleSQL(db.BackupRole, backup))
+		connectTo = append(connectTo, backup)
+	}
+	if err := exec(conn, roles...); err != nil {
 		return err
 	}
 	var exists bool
@@ -173,7 +229,7 @@ func PrepareDatabase(ctx context.Context, db Database, superuser, password strin
 	if err := exec(conn,
 		"ALTER DATABASE "+name+" OWNER TO "+owner,
 		"REVOKE ALL ON DATABASE "+name+" FROM PUBLIC",
-		"GRANT CONNECT ON DATABASE "+name+" TO "+app,
+		"GRANT CONNECT ON DATABASE "+name+" TO "+strings.Join(connectTo, ", "),
 	); err != nil {
 		return err
 	}
@@ -182,11 +238,8 @@ func PrepareDatabase(ctx context.Context, db Database, superuser, password strin
 		return err
 	}
 	defer tconn.Close(context.Background())
-	return exec(tconn, append([]string{
-		"ALTER SCHEMA public OWNER TO " + owner,
-		"REVOKE ALL ON SCHEMA public FROM PUBLIC",
-		"GRANT USAGE ON SCHEMA public TO " + app,
-	}, appPrivileges("public", db.OwnerRole, db.AppRole)...)...)
+	return exec(tconn, append([]string{"ALTER SCHEMA public OWNER TO " + owner},
+		SchemaPrivileges("public", db.OwnerRole, db.AppRole, db.BackupRole)...)...)
 }
 
 // redact replaces password in s.

@@ -84,9 +84,7 @@ type Names struct {
 	Database     string
 	OwnerRole    string // NOLOGIN role owning the schema objects
 	AppGroupRole string // NOLOGIN role granted to dynamic app/worker users
-	// DBBackupRole is the NOLOGIN read-only role granted to the dynamic
-	// users of the backup jobs.
-	DBBackupRole string
+	DBBackupRole string // NOLOGIN role granted to dynamic backup users: read-only (SELECT) access
 	// Redis.
 	RedisAdminUser string // the admin ACL user Vault connects as
 	// RedisACLSaveUser may run only ACL SAVE and PING: the Redis job's sidecar

@@ -23,11 +23,11 @@ var systemOf = map[string]string{
 	"IdentityRestore": "vault-identity", "IdentityScheduledBackup": "vault-identity",
 	"DBRoleBackup": "vault-db", "DBRoleRestore": "vault-db", "DBRoleScheduledBackup": "vault-db",
 	"RedisRoleBackup": "vault-db", "RedisRoleRestore": "vault-db", "RedisRoleScheduledBackup": "vault-db",
-	"DBBackupRole": "postgres",
+
 	"SharedPolicy": "vault-policy", "SharedJWTRole": "vault-identity", "DBConnection": "vault-db", "RedisConnection": "vault-db",
 	"DBRoleApp": "vault-db", "DBRoleWorker": "vault-db", "DBRoleMigrate": "vault-db", "RedisRoleApp": "vault-db",
 	"RedisRoleWorker": "vault-db", "BootstrapPath": "vault-kv",
-	"Database": "postgres", "OwnerRole": "postgres", "AppGroupRole": "postgres",
+	"Database": "postgres", "OwnerRole": "postgres", "AppGroupRole": "postgres", "DBBackupRole": "postgres",
 	"RedisAdminUser": "redis", "RedisACLSaveUser": "redis",
 }
 
