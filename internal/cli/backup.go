@@ -32,7 +32,7 @@ func (a *app) backupCommand() *ucli.Command {
 			}
 			b := res.Backup
 			fmt.Fprintf(a.Stdout, "%s: backup %s  %s  %s  schema version %d  %d redis keys (%s)\n", t.id, b.ID,
-				b.Created.Format(time.RFC3339), tenant.HumanSize(b.Size()), b.SchemaVersion, b.RedisKeys, round(res.Duration))
+				b.Created.Format(time.RFC3339), tenant.HumanSize(b.Size()), b.SchemaVersion, b.Redis.Keys, round(res.Duration))
 			return nil
 		})
 }

@@ -43,7 +43,7 @@ func (a *app) backupsList(c *ucli.Context) error {
 	fmt.Fprintln(w, "ID\tCREATED\tSIZE\tSCHEMA\tREDIS KEYS\tBY\tJOB")
 	for _, b := range list {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", b.ID, b.Created.Format(time.RFC3339), tenant.HumanSize(b.Size()),
-			b.SchemaVersion, b.RedisKeys, dash(b.Trigger), dash(b.Job))
+			b.SchemaVersion, b.Redis.Keys, dash(b.Trigger), dash(b.Job))
 	}
 	return w.Flush()
 }

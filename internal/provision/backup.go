@@ -203,7 +203,7 @@ func (e Env) takeBackup(ctx context.Context, d desired, r runner, step, trigger 
 		return b, out, err
 	}
 	out.Detail = fmt.Sprintf("backup %s: %s, schema version %d, %d redis keys (%s)", b.ID, tenant.HumanSize(b.Size()),
-		b.SchemaVersion, b.RedisKeys, res.JobID)
+		b.SchemaVersion, b.Redis.Keys, res.JobID)
 	return b, out, nil
 }
 

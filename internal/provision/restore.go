@@ -105,7 +105,7 @@ func (e Env) restoreRun(ctx context.Context, d desired, r runner, src RestoreSou
 		return out, fmt.Errorf("restore of backup %s into %s (%s): the run printed no %q line", src.Backup.ID, d.spec.ID, res.JobID, strings.TrimSpace(RestoreLinePrefix))
 	}
 	out.Detail = fmt.Sprintf("restored backup %s of %s (%s, schema version %d, %d redis keys) with %s",
-		src.Backup.ID, src.Tenant, tenant.HumanSize(src.Backup.Size()), src.Backup.SchemaVersion, src.Backup.RedisKeys, res.JobID)
+		src.Backup.ID, src.Tenant, tenant.HumanSize(src.Backup.Size()), src.Backup.SchemaVersion, src.Backup.Redis.Keys, res.JobID)
 	return out, nil
 }
 

@@ -52,20 +52,38 @@ type BackupFile struct {
 // Consul KV (Names.BackupsKVPrefix + id): the backup job's manifest and
 // where it came from. It never holds a secret.
 type Backup struct {
+	// Format is the backup layout's version (the runner's FormatVersion).
+	Format int    `json:"format"`
 	ID     string `json:"id"`
 	Tenant string `json:"tenant"`
-	// Created is when the runner took the backup (UTC).
-	Created time.Time `json:"created"`
+	// Created is when the runner took the backup (UTC), DurationMS how long
+	// it took.
+	Created    time.Time `json:"created"`
+	DurationMS int64     `json:"duration_ms"`
 	// SchemaVersion is the tenant database's migration version at the
 	// time; a restore refuses a version newer than its migrations know.
 	SchemaVersion    int64        `json:"schema_version"`
 	TenantctlVersion string       `json:"tenantctl_version"`
 	Files            []BackupFile `json:"files"`
-	RedisKeys        int64        `json:"redis_keys"`
+	// Postgres and Redis summarise the data: rows per table, keys.
+	Postgres BackupPostgres `json:"postgres"`
+	Redis    BackupRedis    `json:"redis"`
 	// Trigger is what started it (BackupByCommand, BackupBySchedule,
 	// BackupFinal); Job the Nomad job that took it.
 	Trigger string `json:"trigger,omitempty"`
 	Job     string `json:"job,omitempty"`
+}
+
+// BackupPostgres summarises a backup's database dump.
+type BackupPostgres struct {
+	ServerVersion int              `json:"server_version"`
+	Rows          map[string]int64 `json:"rows,omitempty"`
+}
+
+// BackupRedis summarises a backup's Redis snapshot.
+type BackupRedis struct {
+	Keys       int64 `json:"keys"`
+	Persistent int64 `json:"persistent"`
 }
 
 // Size is the total size of the backup's files in bytes.

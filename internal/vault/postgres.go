@@ -108,7 +108,7 @@ func (c *Client) EnsurePostgres(ctx context.Context, n tenant.Names, addr string
 		marker:   markerPostgresRotated,
 		prepare: func(ctx context.Context, password string) error {
 			return migrate.PrepareDatabase(ctx, migrate.Database{Addr: addr, SSLMode: postgresSSLMode,
-				Name: n.Database, OwnerRole: n.OwnerRole, AppRole: n.AppGroupRole}, PostgresSuperuser, password)
+				Name: n.Database, OwnerRole: n.OwnerRole, AppRole: n.AppGroupRole, BackupRole: n.DBBackupRole}, PostgresSuperuser, password)
 		},
 		password: func(b bootstrap) string { return b.postgres },
 	}
