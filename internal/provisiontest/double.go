@@ -51,14 +51,19 @@ type double struct {
 	pgReady map[string]bool
 	// redisReady is set once a tenant's admin ACL user exists.
 	redisReady map[string]bool
-	pgPool     chan *testenv.Postgres
+	// rds is each tenant's own Redis server: a restore empties its tenant's
+	// database (FLUSHDB), which on a shared server would empty every
+	// tenant's.
+	rds    map[string]*testenv.Redis
+	pgPool chan *testenv.Postgres
 }
 
 var _ Nomad = (*double)(nil)
 
 func newDouble(t testing.TB, s Servers, pgPool int) *double {
 	d := &double{Server: nomadtest.New(t).WithConsul(s.Consul.Addr), t: t, servers: s,
-		pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, redisReady: map[string]bool{}}
+		pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, redisReady: map[string]bool{},
+		rds: map[string]*testenv.Redis{}}
 	if pgPool > 0 {
 		// 4 at a time: initdb copies are what the pool saves.
 		d.pgPool = make(chan *testenv.Postgres, pgPool)
@@ -84,11 +89,14 @@ func newDouble(t testing.TB, s Servers, pgPool int) *double {
 func (d *double) AddTenant(h *Harness, id string) {
 	n := Names(d.t, id)
 	hooks := map[string]map[string]nomadtest.TaskHook{ // component → task → hook
-		"postgres": {"postgres": d.postgresTask(h, n)},
-		"redis":    {"redis": d.redisTask(h, n)},
-		"migrate":  {"migrate": d.migrateTask(h, n)},
-		"app":      {"app": d.appTask(h, n, "serve", n.DBRoleApp, n.RedisRoleApp, "/api/ready")},
-		"worker":   {"worker": d.appTask(h, n, "work", n.DBRoleWorker, n.RedisRoleWorker, "/api/health")},
+		"postgres":         {"postgres": d.postgresTask(h, n)},
+		"redis":            {"redis": d.redisTask(h, n)},
+		"migrate":          {"migrate": d.migrateTask(h, n)},
+		"app":              {"app": d.appTask(h, n, "serve", n.DBRoleApp, n.RedisRoleApp, "/api/ready")},
+		"worker":           {"worker": d.appTask(h, n, "work", n.DBRoleWorker, n.RedisRoleWorker, "/api/health")},
+		"backup":           {"backup": d.backupTask(h, n, n.DBRoleBackup, n.RedisRoleBackup)},
+		"restore":          {"restore": d.restoreTask(h, n)},
+		"scheduled-backup": {"scheduled-backup": d.backupTask(h, n, n.DBRoleScheduledBackup, n.RedisRoleScheduledBackup)},
 	}
 	for _, c := range tenant.Components() {
 		tasks, ok := hooks[c.Name]
@@ -257,16 +265,23 @@ func (d *double) postgresTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 	}
 }
 
-// redisTask creates the tenant's admin ACL user with the bootstrap password
-// on the shared Redis on first boot (what the ACL file template does on the
-// tenant's own Redis, whose ACL file then persists on the data directory)
-// and forwards the allocation's redis port to it.
+// redisTask starts the tenant's own Redis and creates its admin ACL user
+// with the bootstrap password on first boot (what the ACL file template
+// does, whose ACL file then persists on the data directory), and forwards
+// the allocation's redis port to it. The server outlives allocations, as
+// the data directory does.
 func (d *double) redisTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 	return func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
 		d.mu.Lock()
 		ready := d.redisReady[n.ID.String()]
+		shared := d.rds[n.ID.String()]
 		d.mu.Unlock()
-		shared := d.servers.Redis
+		if shared == nil {
+			shared = testenv.StartRedis(d.t)
+			d.mu.Lock()
+			d.rds[n.ID.String()] = shared
+			d.mu.Unlock()
+		}
 		if !ready {
 			pw, err := d.bootstrapPassword(ctx, h, n, ts, vault.RedisPasswordKey)
 			if err != nil {

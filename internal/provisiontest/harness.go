@@ -119,6 +119,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	cfg.Profile = tenant.ProfileExec
 	cfg.RouterAddress = ""
 	cfg.Update = config.Update{MinHealthyTime: "0s", HealthyDeadline: "1m", ProgressDeadline: "2m"}
+	cfg.Backup.Dir = t.TempDir() // the backup root of the harness's tenants
 	if o.config != nil {
 		o.config(&cfg)
 	}
@@ -360,3 +361,4 @@ func (h *Harness) WaitPassingErr(id string) error {
 	}
 	return nil
 }
+
