@@ -129,3 +129,38 @@ func (s *Server) dispatchJob(q *request) error {
 		JobCreateIndex:  deref(child.CreateIndex),
 	})
 }
+
+// periodicForce answers PUT /v1/job/:id/periodic/force as Nomad's periodic
+// dispatcher does for a forced launch: a child job "<id>/periodic-<unix
+// time>", a copy of the parent without its periodic block and with
+// ParentID set, registered and evaluated at once. Nomad does not check
+// prohibit_overlap for a forced launch, and two launches within one second
+// get the same id (the second replaces the first); the double does the
+// same. A job that is not periodic, or is stopped, is refused with HTTP 500.
+func (s *Server) periodicForce(q *request) error {
+	ns, id := q.namespace(), q.param("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.st.jobs[nsKey{ns, id}]
+	if e == nil {
+		return errCode(http.StatusNotFound, "job not found")
+	}
+	parent := e.current()
+	if parent.Periodic == nil {
+		return errCode(http.StatusInternalServerError, "can't force launch non-periodic job")
+	}
+	if deref(parent.Stop) {
+		return errCode(http.StatusInternalServerError, "can't force launch a stopped periodic job")
+	}
+	child := copyJob(parent)
+	childID := fmt.Sprintf("%s%s%d", id, api.JobPeriodicLaunchSuffix, time.Now().Unix())
+	child.ID = ptr(childID)
+	child.Name = ptr(childID)
+	child.ParentID = ptr(id)
+	child.Periodic = nil
+	child.Status, child.Version, child.Stable = nil, nil, nil
+	child.CreateIndex, child.ModifyIndex, child.JobModifyIndex, child.SubmitTime = nil, nil, nil, nil
+	resp := s.upsertJob(s.st.jobs[nsKey{ns, childID}], child, nil, "periodic-job")
+	s.st.bump(tblJobs, tblSummaries)
+	return q.reply(resp.EvalCreateIndex, map[string]any{"EvalID": resp.EvalID, "EvalCreateIndex": resp.EvalCreateIndex, "Index": resp.EvalCreateIndex})
+}

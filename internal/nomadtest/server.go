@@ -377,6 +377,8 @@ func (s *Server) buildRoutes() []route {
 		s.handle("GET", "/v1/job/:id/deployments", false, s.getJobDeployments),
 		s.handle("PUT", "/v1/job/:id/plan", false, s.planJob),
 		s.handle("PUT", "/v1/job/:id/dispatch", true, s.dispatchJob),
+		s.handle("PUT", "/v1/job/:id/periodic/force", true, s.periodicForce),
+		s.handle("POST", "/v1/job/:id/periodic/force", true, s.periodicForce),
 		s.handle("PUT", "/v1/job/:id/scale", true, s.scaleJob),
 		s.handle("POST", "/v1/job/:id/scale", true, s.scaleJob),
 
