@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -157,4 +158,127 @@ func randomHex(h *Harness, n int) string {
 		h.t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// DestroyData deletes every row of every table of tenant id's database
+// (as the observer) but the migrations' version table, and every key of
+// its Redis: what a backup must bring back.
+func (h *Harness) DestroyData(id string) {
+	h.t.Helper()
+	n := Names(h.t, id)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := h.Observe(id, n.Database)
+	tables := h.userTables(ctx, id)
+	if len(tables) > 0 {
+		if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(tables, ", ")+" CASCADE"); err != nil {
+			h.t.Fatalf("destroy data of %s: %v", id, err)
+		}
+	}
+	rc := h.redisAs(ctx, id)
+	defer rc.Close()
+	keys, err := scanKeys(ctx, rc)
+	if err == nil && len(keys) > 0 {
+		err = rc.Del(ctx, keys...).Err()
+	}
+	if err != nil {
+		h.t.Fatalf("destroy redis keys of %s: %v", id, err)
+	}
+}
+
+// userTables returns tenant id's tables (schema-qualified, quoted) but the
+// migrations' version table.
+func (h *Harness) userTables(ctx context.Context, id string) []string {
+	h.t.Helper()
+	n := Names(h.t, id)
+	rows, err := h.Observe(id, n.Database).Query(ctx, `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+		WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND tablename NOT LIKE 'goose%' ORDER BY 1`)
+	if err != nil {
+		h.t.Fatalf("tables of %s: %v", id, err)
+	}
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// Fingerprint is a tenant's data, table by table and key by key: each
+// table's rows (as text, sorted) digested, and each Redis key's value.
+type Fingerprint struct {
+	Tables map[string]string // table → row count and digest of its sorted rows
+	Keys   map[string]string // key → type and value (strings), type and length otherwise
+}
+
+// DataFingerprint reads tenant id's data as the observer (every row, past
+// row-level security) and with fresh Redis credentials of the app's role.
+func (h *Harness) DataFingerprint(id string) Fingerprint {
+	h.t.Helper()
+	n := Names(h.t, id)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fp := Fingerprint{Tables: map[string]string{}, Keys: map[string]string{}}
+	conn := h.Observe(id, n.Database)
+	for _, t := range h.userTables(ctx, id) {
+		var count int64
+		var digest *string
+		err := conn.QueryRow(ctx, `SELECT count(*), md5(string_agg(r::text, E'\n' ORDER BY r::text)) FROM `+t+` r`).Scan(&count, &digest)
+		if err != nil {
+			h.t.Fatalf("fingerprint %s of %s: %v", t, id, err)
+		}
+		d := ""
+		if digest != nil {
+			d = *digest
+		}
+		fp.Tables[t] = fmt.Sprintf("%d rows %s", count, d)
+	}
+	rc := h.redisAs(ctx, id)
+	defer rc.Close()
+	keys, err := scanKeys(ctx, rc)
+	if err != nil {
+		h.t.Fatalf("redis keys of %s: %v", id, err)
+	}
+	for _, k := range keys {
+		typ, err := rc.Type(ctx, k).Result()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		switch typ {
+		case "string":
+			v, _ := rc.Get(ctx, k).Result()
+			fp.Keys[k] = "string " + v
+		case "stream":
+			l, _ := rc.XLen(ctx, k).Result()
+			fp.Keys[k] = fmt.Sprintf("stream %d", l)
+		case "hash":
+			v, _ := rc.HGetAll(ctx, k).Result()
+			fp.Keys[k] = fmt.Sprintf("hash %v", v)
+		default:
+			fp.Keys[k] = typ
+		}
+	}
+	return fp
+}
+
+// scanKeys lists every key with SCAN (the app's role may not run KEYS).
+func scanKeys(ctx context.Context, rc *redis.Client) ([]string, error) {
+	var out []string
+	var cursor uint64
+	for {
+		keys, next, err := rc.Scan(ctx, cursor, "*", 500).Result()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keys...)
+		if cursor = next; cursor == 0 {
+			return out, nil
+		}
+	}
 }
