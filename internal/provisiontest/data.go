@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantctl/tenantctl/internal/app"
@@ -281,4 +284,51 @@ func scanKeys(ctx context.Context, rc *redis.Client) ([]string, error) {
 			return out, nil
 		}
 	}
+}
+
+// ConsulAPI is a Consul client with the root token (not through the proxy).
+func (h *Harness) ConsulAPI() *consulapi.Client { return h.consulAPI }
+
+// AssertIsolated checks that neither tenant's credentials reach the other's
+// data: Postgres and Redis credentials Vault issues now for a's app role are
+// refused by b's Postgres and Redis, and the other way round.
+func (h *Harness) AssertIsolated(a, b string) error {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mount := h.cfg.Vault.DatabaseMount
+	for _, p := range [][2]string{{a, b}, {b, a}} {
+		from, to := Names(h.t, p[0]), Names(h.t, p[1])
+		user, pass, err := creds(ctx, h.vaultRoot, mount, from.DBRoleApp)
+		if err != nil {
+			return err
+		}
+		pgAddr, err := h.passingAddr(ctx, to.ServicePostgres)
+		if err != nil {
+			return err
+		}
+		for _, db := range []string{to.Database, from.Database} {
+			dsn := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable&connect_timeout=5", url.PathEscape(user), url.PathEscape(pass), pgAddr, db)
+			if conn, err := pgx.Connect(ctx, dsn); err == nil {
+				conn.Close(ctx)
+				return fmt.Errorf("%s's app credentials log in to %s's Postgres (database %s); want them refused", p[0], p[1], db)
+			}
+		}
+		ruser, rpass, err := creds(ctx, h.vaultRoot, mount, from.RedisRoleApp)
+		if err != nil {
+			return err
+		}
+		redisAddr, err := h.passingAddr(ctx, to.ServiceRedis)
+		if err != nil {
+			return err
+		}
+		rc := redis.NewClient(&redis.Options{Addr: redisAddr, Username: ruser, Password: rpass,
+			DialTimeout: 2 * time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+		err = rc.Ping(ctx).Err()
+		rc.Close()
+		if err == nil {
+			return fmt.Errorf("%s's app credentials log in to %s's Redis; want them refused", p[0], p[1])
+		}
+	}
+	return nil
 }

@@ -361,4 +361,3 @@ func (h *Harness) WaitPassingErr(id string) error {
 	}
 	return nil
 }
-
