@@ -24,7 +24,8 @@ func TestRenderWritesJobsAndVarFile(t *testing.T) {
 		if code != exit.OK {
 			t.Fatalf("%s: exit %d; want 0 (stderr %q)", profile, code, stderr)
 		}
-		want := []string{"postgres.nomad.hcl", "redis.nomad.hcl", "migrate.nomad.hcl", "app.nomad.hcl", "worker.nomad.hcl", "acme.vars.hcl"}
+		want := []string{"postgres.nomad.hcl", "redis.nomad.hcl", "migrate.nomad.hcl", "app.nomad.hcl", "worker.nomad.hcl",
+			"backup.nomad.hcl", "restore.nomad.hcl", "acme.vars.hcl"} // no scheduled-backup: no schedule
 		var printed []string
 		for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 			printed = append(printed, filepath.Base(line))
@@ -66,9 +67,9 @@ func TestRenderJSONManifest(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
 	}
-	if m.Tenant != "acme-corp" || m.Profile != "docker" || len(m.Jobs) != 5 || m.Jobs[0].JobID != "acme-corp--postgres" ||
+	if m.Tenant != "acme-corp" || m.Profile != "docker" || len(m.Jobs) != 7 || m.Jobs[0].JobID != "acme-corp--postgres" ||
 		m.VarFile != filepath.Join(out, "acme-corp.vars.hcl") {
-		t.Fatalf("manifest %+v; want tenant acme-corp, docker, 5 jobs, postgres first", m)
+		t.Fatalf("manifest %+v; want tenant acme-corp, docker, 7 jobs, postgres first", m)
 	}
 }
 
