@@ -99,6 +99,7 @@ func newWorldWith(t *testing.T, opts worldOptions) *world {
 			cfg.Vault.CredsTTL, cfg.Vault.CredsMaxTTL = opts.CredsTTL, opts.CredsTTL
 		}
 		cfg.Update = config.Default().Update // the shipped health gating, not the harness's shortcut
+		cfg.Backup.Dir = filepath.Join(dir, "backups")
 	}
 	w.h = provisiontest.New(t, provisiontest.WithNomad(provisiontest.RealNomad(testenv.NomadOptions{}, &w.real)),
 		provisiontest.WithConfig(configure))
@@ -161,6 +162,7 @@ func (w *world) writeConfig(exe config.Exec) {
 	fmt.Fprintf(&b, "exec {\n  postgres_bin_dir = %q\n  redis_server     = %q\n  redis_cli        = %q\n"+
 		"  tenant_app       = %q\n  tenantctl        = %q\n  data_dir         = %q\n}\n",
 		exe.PostgresBinDir, exe.RedisServer, exe.RedisCLI, exe.TenantApp, exe.Tenantctl, exe.DataDir)
+	fmt.Fprintf(&b, "backup {\n  dir = %q\n}\n", filepath.Join(w.dir, "backups"))
 	if err := os.WriteFile(w.cfgPath, []byte(b.String()), 0o644); err != nil {
 		w.t.Fatal(err)
 	}
