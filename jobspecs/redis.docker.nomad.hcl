@@ -199,8 +199,9 @@ variable "images" {
     redis     = string
     app       = string
     tenantctl = string
+    backup    = string
   })
-  description = "Images of the docker profile: postgres, redis, app (tenant-app on its PATH) and tenantctl (tenantctl on its PATH)."
+  description = "Images of the docker profile: postgres, redis, app (tenant-app on its PATH), tenantctl (tenantctl on its PATH) and backup (tenantctl and the PostgreSQL client tools on its PATH)."
 
   validation {
     condition     = length([for v in values(var.images) : v if v == "" || regex_replace(v, "^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$", "") != ""]) == 0

@@ -3,7 +3,8 @@
 # (DOCKER_HOST), locally: no image is ever pulled from a registry.
 #
 #   scripts/images.sh              tenant-app and tenantctl (static binaries, non-root)
-#   scripts/images.sh --all        also postgres, redis and nginx from Debian's packages
+#   scripts/images.sh --all        also postgres, redis, nginx and tenantctl-backup (tenantctl with the
+#                                  PostgreSQL client tools, for the backup jobs) from Debian's packages
 #   scripts/images.sh --print      print the image names the build tags, one per line
 #   scripts/images.sh --version    print the version the images are tagged with
 #
@@ -33,7 +34,7 @@ version() {
 
 VERSION=$(version)
 app_images=("$prefix/tenant-app:$VERSION" "$prefix/tenantctl:$VERSION")
-data_images=("$prefix/postgres:$VERSION" "$prefix/redis:$VERSION" "$prefix/nginx:$VERSION")
+data_images=("$prefix/postgres:$VERSION" "$prefix/redis:$VERSION" "$prefix/nginx:$VERSION" "$prefix/tenantctl-backup:$VERSION")
 
 all=false
 case "${1:-}" in
@@ -196,3 +197,15 @@ debian_rootfs redis redis-server
 import_file "$rootfs_tar" "${data_images[1]}" "ENV PATH=$path" "CMD [\"redis-server\"]"
 debian_rootfs nginx nginx-light
 import_file "$rootfs_tar" "${data_images[2]}" "ENV PATH=$path" "CMD [\"nginx\", \"-g\", \"daemon off;\"]"
+
+# The backup jobs' image: tenantctl (the static binary built above) and the PostgreSQL 15
+# client tools (pg_dump, pg_restore, psql), run as uid 65532 like tenantctl's.
+debian_rootfs backup postgresql-client-15
+backup_root="$work/backup-image"
+mkdir -p "$backup_root"
+tar -C "$backup_root" -xf "$rootfs_tar"
+install -m 0755 "$work/tenantctl/usr/local/bin/tenantctl" "$backup_root/usr/local/bin/tenantctl"
+grep -q '^nonroot:' "$backup_root/etc/passwd" || echo 'nonroot:x:65532:65532:nonroot:/:/usr/sbin/nologin' >>"$backup_root/etc/passwd"
+grep -q '^nonroot:' "$backup_root/etc/group" || echo 'nonroot:x:65532:' >>"$backup_root/etc/group"
+import_dir "$backup_root" "${data_images[3]}" "ENV PATH=/usr/lib/postgresql/15/bin:$path" "ENV LANG=C.UTF-8" \
+  "USER 65532:65532" "WORKDIR /" "ENTRYPOINT [\"tenantctl\"]"

@@ -71,6 +71,9 @@ type Docker struct {
 	RedisImage     string `hcl:"redis_image,optional"`
 	AppImage       string `hcl:"app_image,optional"`       // runs `tenant-app serve|work`
 	TenantctlImage string `hcl:"tenantctl_image,optional"` // runs `tenantctl db migrate`
+	// BackupImage runs `tenantctl db backup|restore`: tenantctl and the
+	// PostgreSQL client tools (pg_dump, pg_restore) on its PATH.
+	BackupImage string `hcl:"backup_image,optional"`
 }
 
 // Exec holds the host binaries and data directory of the exec profile.
@@ -171,6 +174,7 @@ func Default() Config {
 			RedisImage:     "redis:7",
 			AppImage:       "tenantctl/tenant-app:" + version.Version,
 			TenantctlImage: "tenantctl/tenantctl:" + version.Version,
+			BackupImage:    "tenantctl/tenantctl-backup:" + version.Version,
 		},
 		Exec: Exec{
 			PostgresBinDir: "/usr/lib/postgresql/15/bin",

@@ -136,6 +136,7 @@ func (c Config) Validate() error {
 		{"docker.redis_image", c.Docker.RedisImage, `"redis:7"`, CheckImage},
 		{"docker.app_image", c.Docker.AppImage, `"registry.example.com/tenant-app:1.0.0"`, CheckImage},
 		{"docker.tenantctl_image", c.Docker.TenantctlImage, `"registry.example.com/tenantctl:1.0.0"`, CheckImage},
+		{"docker.backup_image", c.Docker.BackupImage, `"registry.example.com/tenantctl-backup:1.0.0"`, CheckImage},
 		{"exec.postgres_bin_dir", c.Exec.PostgresBinDir, `"/usr/lib/postgresql/15/bin"`, CheckPath},
 		{"exec.postgres_user", c.Exec.PostgresUser, `"postgres"`, CheckUser},
 		{"exec.redis_server", c.Exec.RedisServer, `"/usr/bin/redis-server"`, CheckPath},

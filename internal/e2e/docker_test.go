@@ -25,11 +25,11 @@ import (
 // dockerImages are the images `go tool task images -- --all` builds
 // (scripts/images.sh --print, in its order).
 type dockerImages struct {
-	App, Tenantctl, Postgres, Redis, Nginx string
+	App, Tenantctl, Postgres, Redis, Nginx, Backup string
 }
 
 func (d dockerImages) all() []string {
-	return []string{d.App, d.Tenantctl, d.Postgres, d.Redis, d.Nginx}
+	return []string{d.App, d.Tenantctl, d.Postgres, d.Redis, d.Nginx, d.Backup}
 }
 
 // repoRoot is the checkout the suite runs in.
@@ -63,7 +63,7 @@ func newDockerWorld(t *testing.T) *world {
 		cfg.PathRoutingHost = pathHost
 		cfg.Docker = config.Docker{
 			PostgresImage: w.images.Postgres, RedisImage: w.images.Redis,
-			AppImage: w.images.App, TenantctlImage: w.images.Tenantctl,
+			AppImage: w.images.App, TenantctlImage: w.images.Tenantctl, BackupImage: w.images.Backup,
 		}
 		cfg.Update = config.Default().Update
 	}
@@ -75,8 +75,8 @@ func newDockerWorld(t *testing.T) *world {
 	var b strings.Builder
 	fmt.Fprintf(&b, "profile        = \"docker\"\nbase_domain    = %q\nrouter_address = \"127.0.0.1:%d\"\n", baseDomain, w.routerPort)
 	fmt.Fprintf(&b, "path_routing_host = %q\n", pathHost)
-	fmt.Fprintf(&b, "docker {\n  postgres_image  = %q\n  redis_image     = %q\n  app_image       = %q\n  tenantctl_image = %q\n}\n",
-		w.images.Postgres, w.images.Redis, w.images.App, w.images.Tenantctl)
+	fmt.Fprintf(&b, "docker {\n  postgres_image  = %q\n  redis_image     = %q\n  app_image       = %q\n  tenantctl_image = %q\n  backup_image    = %q\n}\n",
+		w.images.Postgres, w.images.Redis, w.images.App, w.images.Tenantctl, w.images.Backup)
 	if err := os.WriteFile(w.cfgPath, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +98,10 @@ func (w *world) buildImages() {
 		w.t.Fatalf("e2e: %s --print: %v", script, err)
 	}
 	names := strings.Fields(string(out))
-	if len(names) != 5 {
-		w.t.Fatalf("e2e: %s --print: got %q; want 5 image names", script, names)
+	if len(names) != 6 {
+		w.t.Fatalf("e2e: %s --print: got %q; want 6 image names", script, names)
 	}
-	w.images = dockerImages{App: names[0], Tenantctl: names[1], Postgres: names[2], Redis: names[3], Nginx: names[4]}
+	w.images = dockerImages{App: names[0], Tenantctl: names[1], Postgres: names[2], Redis: names[3], Nginx: names[4], Backup: names[5]}
 	start := time.Now()
 	cmd := exec.Command("bash", script, "--all")
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+w.docker.Host)

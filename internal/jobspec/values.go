@@ -224,6 +224,7 @@ func ValuesFor(cfg config.Config, spec tenant.Spec) Values {
 			str("redis", cfg.Docker.RedisImage, config.CheckImage),
 			str("app", cfg.Docker.AppImage, config.CheckImage),
 			str("tenantctl", cfg.Docker.TenantctlImage, config.CheckImage),
+			str("backup", cfg.Docker.BackupImage, config.CheckImage),
 		))
 	}
 	return Values{list: vs}

@@ -86,4 +86,5 @@ images       = {
   redis     = "redis:7"
   app       = "tenantctl/tenant-app:0.1.0"
   tenantctl = "tenantctl/tenantctl:0.1.0"
+  backup    = "tenantctl/tenantctl-backup:0.1.0"
 }
