@@ -48,10 +48,14 @@ func Status(ctx context.Context, env Env, id tenant.ID) (TenantStatus, error) {
 		return st, notFound(id)
 	}
 	st.Record = rec
-	for _, job := range n.Jobs(tenant.Components()) {
+	for _, c := range tenant.Components() {
+		job := n.Job(c)
 		js, err := env.Nomad.JobStatus(ctx, n.Namespace, job)
 		if err != nil {
 			return st, fmt.Errorf("status of %s: %w", job, err)
+		}
+		if c.Stage == tenant.StageScheduled && !js.Found {
+			continue // no backup schedule: the job is meant to be absent
 		}
 		st.Jobs[job] = js
 		st.Links[job] = env.Nomad.JobURL(n.Namespace, job)
