@@ -80,7 +80,7 @@ func snapshotRedis(ctx context.Context, redisURL, path string) (RedisInfo, error
 	}
 	defer rc.Close()
 	if err := rc.Do(ctx, "PING").Err(); err != nil {
-		return info, redisError("ping", err, redisURL)
+		return info, &ConnectError{Err: redisError("ping", err, redisURL)}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -168,7 +168,7 @@ func restoreRedis(ctx context.Context, redisURL, path string, want RedisInfo) (i
 	}
 	defer rc.Close()
 	if err := rc.Do(ctx, "PING").Err(); err != nil {
-		return 0, redisError("ping", err, redisURL)
+		return 0, &ConnectError{Err: redisError("ping", err, redisURL)}
 	}
 	f, err := os.Open(path)
 	if err != nil {
