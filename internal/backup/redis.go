@@ -202,9 +202,12 @@ func restoreRedis(ctx context.Context, redisURL, path string, want RedisInfo) (i
 			return restored, err
 		}
 		ttl := rec.TTL
-		if ttl < 0 {
+		switch {
+		case ttl < 0:
 			ttl = 0 // RESTORE: 0 means no expiry
 			persistent++
+		case ttl == 0:
+			ttl = 1 // was expiring as it was read: not a key without expiry
 		}
 		pipe.Do(ctx, "RESTORE", rec.Key, ttl, rec.Payload, "REPLACE")
 		restored++
