@@ -142,6 +142,9 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 	if _, err := redisClient(o.RedisURL); err != nil {
 		return nil, err
 	}
+	if err := reach(ctx, pg, o.RedisURL, "tenantctl-backup"); err != nil {
+		return nil, err
+	}
 	log := o.Logger.With(logTenant, string(o.Tenant), logID, o.ID)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -163,6 +166,11 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 
 	log.Info("dumping postgres")
 	pgInfo, schema, err := dumpPostgres(ctx, pg, pgTools{o.PGBinDir}, filepath.Join(tmp, PostgresFile))
+	var pe *PrivilegeError
+	if errors.As(err, &pe) {
+		pe.hint = fmt.Sprintf("the backup user needs BYPASSRLS and membership in %s, the role with SELECT on every table; see docs/backups.md",
+			tenant.NamesFor(o.Tenant).DBBackupRole)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -288,13 +296,12 @@ func (e *ConnectError) Error() string { return "backup: " + e.Err.Error() }
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // pgError words a Postgres error without secrets and turns a missing
-// privilege into a PrivilegeError.
+// privilege into a PrivilegeError (whose remedy the caller words).
 func pgError(op string, err error, pg *pgConn) error {
 	wrapped := fmt.Errorf("backup: %s: %s", op, scrub(err.Error(), pg.password))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
-		return &PrivilegeError{Err: wrapped, hint: "the backup user needs BYPASSRLS and membership in the tenant's backup group role " +
-			"(tenant.Names.DBBackupRole), which has SELECT on every table; see docs/backups.md"}
+		return &PrivilegeError{Err: wrapped}
 	}
 	return wrapped
 }

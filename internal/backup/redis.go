@@ -80,7 +80,7 @@ func snapshotRedis(ctx context.Context, redisURL, path string) (RedisInfo, error
 	}
 	defer rc.Close()
 	if err := rc.Do(ctx, "PING").Err(); err != nil {
-		return info, redisError("ping", err, redisURL)
+		return info, &ConnectError{Err: redisError("ping", err, redisURL)}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -168,7 +168,7 @@ func restoreRedis(ctx context.Context, redisURL, path string, want RedisInfo) (i
 	}
 	defer rc.Close()
 	if err := rc.Do(ctx, "PING").Err(); err != nil {
-		return 0, redisError("ping", err, redisURL)
+		return 0, &ConnectError{Err: redisError("ping", err, redisURL)}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -202,9 +202,12 @@ func restoreRedis(ctx context.Context, redisURL, path string, want RedisInfo) (i
 			return restored, err
 		}
 		ttl := rec.TTL
-		if ttl < 0 {
+		switch {
+		case ttl < 0:
 			ttl = 0 // RESTORE: 0 means no expiry
 			persistent++
+		case ttl == 0:
+			ttl = 1 // was expiring as it was read: not a key without expiry
 		}
 		pipe.Do(ctx, "RESTORE", rec.Key, ttl, rec.Payload, "REPLACE")
 		restored++

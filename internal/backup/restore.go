@@ -162,22 +162,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Reach Redis before the database changes, so an unreachable Redis
-	// stops the restore while nothing has changed.
-	rc, err := redisClient(o.RedisURL)
-	if err != nil {
+	// Reach both before anything changes, so an unreachable Redis stops
+	// the restore while nothing has changed.
+	if err := reach(ctx, pg, o.RedisURL, "tenantctl-restore"); err != nil {
 		return nil, err
 	}
-	perr := rc.Do(ctx, "PING").Err()
-	rc.Close()
-	if perr != nil {
-		return nil, &ConnectError{Err: redisError("ping", perr, o.RedisURL)}
-	}
-	conn, err := connectPG(ctx, pg, "tenantctl-restore")
-	if err != nil {
-		return nil, err
-	}
-	conn.Close(context.Background())
 
 	n := tenant.NamesFor(o.Tenant)
 	log.Info("restoring postgres")
@@ -253,3 +242,22 @@ func restorePostlude(n tenant.Names, rows map[string]int64) []string {
 
 // quoteLiteral quotes s as a SQL string literal.
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// reach logs into Postgres and Redis once, to fail early and clearly when
+// either is unreachable or refuses the credentials.
+func reach(ctx context.Context, pg *pgConn, redisURL, appName string) error {
+	rc, err := redisClient(redisURL)
+	if err != nil {
+		return err
+	}
+	perr := rc.Do(ctx, "PING").Err()
+	rc.Close()
+	if perr != nil {
+		return &ConnectError{Err: redisError("ping", perr, redisURL)}
+	}
+	conn, err := connectPG(ctx, pg, appName)
+	if err != nil {
+		return err
+	}
+	return conn.Close(context.Background())
+}

@@ -25,10 +25,12 @@ const (
 func (a *app) dbCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "db",
-		Usage: "tenant database: apply the schema migrations, show their status",
-		Description: "These commands run inside the tenant's migrate batch job, against the tenant's Postgres,\n" +
-			"with credentials from Vault. The migrations are embedded in tenantctl; --dir overrides them.",
-		Subcommands: []*ucli.Command{a.dbMigrateCommand(), a.dbStatusCommand()},
+		Usage: "tenant database: apply the schema migrations, show their status; back up and restore",
+		Description: "These commands run inside the tenant's migrate, backup and restore batch jobs, against the\n" +
+			"tenant's Postgres (and Redis), with credentials from Vault. The migrations are embedded in\n" +
+			"tenantctl; --dir overrides them.",
+		Subcommands: []*ucli.Command{a.dbMigrateCommand(), a.dbStatusCommand(),
+			a.dbBackupCommand(), a.dbRestoreCommand(), a.dbBackupsCommand()},
 	}
 }
 

@@ -21,7 +21,7 @@ func TestPrepareDatabaseThenMigrate(t *testing.T) {
 	id := uniqueName(t, "prep")
 	p := testenv.SharedPostgres(t)
 	db := migrate.Database{Addr: fmt.Sprintf("%s:%d", p.Host, p.Port), SSLMode: "disable",
-		Name: id + "__app", OwnerRole: id + "__owner", AppRole: id + "__rw"}
+		Name: id + "__app", OwnerRole: id + "__owner", AppRole: id + "__rw", BackupRole: id + "__backup"}
 	ctx := context.Background()
 	for i := range 2 {
 		if err := migrate.PrepareDatabase(ctx, db, p.User, p.Password); err != nil {
@@ -61,6 +61,29 @@ func TestPrepareDatabaseThenMigrate(t *testing.T) {
 	}
 	if version || create {
 		t.Errorf("app user: reads the version table %v, creates in public %v; want neither", version, create)
+	}
+
+	// The backup role reads every table, the version table too, and every
+	// sequence; it writes nothing and creates nothing.
+	var selectable, writable, seqs int
+	if err := app.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE has_table_privilege($1, format('%I.%I', schemaname, tablename), 'SELECT')),
+		count(*) FILTER (WHERE has_table_privilege($1, format('%I.%I', schemaname, tablename), 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'))
+		FROM pg_tables WHERE schemaname = 'public'`, db.BackupRole).Scan(&selectable, &writable); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT has_sequence_privilege($1, c.oid, 'SELECT') OR has_sequence_privilege($1, c.oid, 'UPDATE, USAGE'))
+		FROM pg_class c WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace`, db.BackupRole).Scan(&seqs); err != nil {
+		t.Fatal(err)
+	}
+	var connect, createSchema, createDB bool
+	if err := app.QueryRow(ctx, `SELECT has_database_privilege($1, $2, 'CONNECT'), has_schema_privilege($1, 'public', 'CREATE'),
+		has_database_privilege($1, $2, 'CREATE, TEMPORARY')`, db.BackupRole, db.Name).Scan(&connect, &createSchema, &createDB); err != nil {
+		t.Fatal(err)
+	}
+	if selectable != tables+1 || writable != 0 || seqs != 0 || !connect || createSchema || createDB {
+		t.Errorf("backup role: SELECT on %d of %d tables, writes %d, %d sequences wrong, connect %v, create in public %v, create/temp in db %v; "+
+			"want SELECT on all, no writes, connect only", selectable, tables+1, writable, seqs, connect, createSchema, createDB)
 	}
 
 	err := migrate.PrepareDatabase(ctx, db, p.User, "wrong-password-1234")
