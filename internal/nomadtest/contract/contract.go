@@ -30,6 +30,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("AllocStop", func(t *testing.T) { testAllocStop(t, target) })
 	t.Run("ScaleReplace", func(t *testing.T) { testScaleReplace(t, target) })
 	t.Run("DispatchDetails", func(t *testing.T) { testDispatchDetails(t, target) })
+	t.Run("PeriodicForce", func(t *testing.T) { testPeriodicForce(t, target) })
 	t.Run("DeploymentShape", func(t *testing.T) { testDeploymentShape(t, target) })
 	t.Run("HostVolumes", func(t *testing.T) { testHostVolumes(t, target) })
 	t.Run("AutoRevert", func(t *testing.T) { testAutoRevert(t, target) })
