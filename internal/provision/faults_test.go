@@ -53,6 +53,8 @@ func faultFor(h *provisiontest.Harness, step string, n tenant.Names) func() {
 		return func() { h.Double().Fault("PUT /v1/job/"+n.JobMigrate+"/dispatch", 1, nomadtest.FaultError) }
 	case provision.StepApp:
 		return func() { h.Double().Fault("PUT /v1/job/"+n.JobApp+"/plan", 1, nomadtest.FaultError) }
+	case provision.StepBackupJobs:
+		return func() { h.Double().Fault("PUT /v1/job/"+n.JobBackup+"/plan", 1, nomadtest.FaultError) }
 	case provision.StepRecord:
 		return func() {
 			h.ConsulProxy().Fail(n.ID.String(), 1, provisiontest.PathContains(http.MethodPut, "/v1/kv/"+n.KVPrefix))
