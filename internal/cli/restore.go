@@ -41,7 +41,7 @@ func (a *app) restore(c *ucli.Context) error {
 			"restore needs --from")
 	}
 	if err := tenant.ValidateBackupID(from); err != nil {
-		return invalidInput(err)
+		return exit.UsageError(fmt.Sprintf("`tenantctl backups list %s` lists its backups' ids", source), "%v", err)
 	}
 	var to tenant.ID
 	if c.IsSet("to") {
