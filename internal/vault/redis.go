@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tenantctl/tenantctl/internal/backup"
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
@@ -23,15 +24,6 @@ var RedisACLRules = []string{
 	"~*", "&*", "+@all", "-@admin", "-@dangerous",
 	"+client|setname", "+client|getname", "+client|id",
 }
-
-// RedisBackupCommands and RedisRestoreCommands are the only commands the
-// backup jobs' Redis users may run, on every key: a backup reads each key
-// (SCAN, DUMP, PTTL), a restore empties the database and writes them back
-// (FLUSHDB, RESTORE, DBSIZE). The runner (internal/backup) uses exactly these.
-var (
-	RedisBackupCommands  = []string{"PING", "SCAN", "DUMP", "PTTL"}
-	RedisRestoreCommands = []string{"PING", "FLUSHDB", "RESTORE", "DBSIZE"}
-)
 
 // redisOnly returns ACL rules allowing exactly cmds on every key.
 func redisOnly(cmds []string) []string {
@@ -58,9 +50,11 @@ func redisRoles(n tenant.Names) []roleSpec {
 	return []roleSpec{
 		role(n.RedisRoleApp, RedisACLRules),
 		role(n.RedisRoleWorker, RedisACLRules),
-		role(n.RedisRoleBackup, redisOnly(RedisBackupCommands)),
-		role(n.RedisRoleRestore, redisOnly(RedisRestoreCommands)),
-		role(n.RedisRoleScheduledBackup, redisOnly(RedisBackupCommands)),
+		// The backup jobs' users may run exactly the commands the runner
+		// sends (internal/backup owns the lists), on every key.
+		role(n.RedisRoleBackup, redisOnly(backup.RedisBackupCommands)),
+		role(n.RedisRoleRestore, redisOnly(backup.RedisRestoreCommands)),
+		role(n.RedisRoleScheduledBackup, redisOnly(backup.RedisBackupCommands)),
 	}
 }
 
