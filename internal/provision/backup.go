@@ -137,8 +137,11 @@ func (e Env) registerJob(ctx context.Context, j jobspec.Job) (bool, error) {
 
 // runBatch dispatches the parameterized job j with meta and token, waits
 // for the run (reporting on step every ProgressEvery) and returns its
-// result and the stdout of its task.
-func (e Env) runBatch(ctx context.Context, d desired, r runner, step string, j jobspec.Job, meta map[string]string, token string) (nomad.DispatchResult, string, error) {
+// result and the stdout of its task. When resultPrefix is set, the stdout
+// is read again for a few seconds until it holds a line with that prefix:
+// a client may serve the log of a task that just ended before its last
+// line reached the file.
+func (e Env) runBatch(ctx context.Context, d desired, r runner, step string, j jobspec.Job, meta map[string]string, token, resultPrefix string) (nomad.DispatchResult, string, error) {
 	child, err := e.Nomad.Dispatch(ctx, d.names.Namespace, j.JobID, meta, token)
 	if err != nil {
 		return nomad.DispatchResult{}, "", fmt.Errorf("dispatch %s: %w", j.JobID, err)
@@ -156,8 +159,21 @@ func (e Env) runBatch(ctx context.Context, d desired, r runner, step string, j j
 	if err != nil {
 		return res, "", err
 	}
-	out, err := e.Nomad.TaskOutput(ctx, d.names.Namespace, res.AllocID, res.Task)
-	return res, out, err
+	var out string
+	for try := 0; ; try++ {
+		out, err = e.Nomad.TaskOutput(ctx, d.names.Namespace, res.AllocID, res.Task)
+		if err != nil || resultPrefix == "" || try == 10 {
+			return res, out, err
+		}
+		if _, ok := lastLine(out, resultPrefix); ok {
+			return res, out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, out, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 // takeBackup dispatches the tenant's backup job for a fresh backup id,
@@ -179,7 +195,7 @@ func (e Env) takeBackup(ctx context.Context, d desired, r runner, step, trigger 
 	if err != nil {
 		return tenant.Backup{}, out, err
 	}
-	res, stdout, err := e.runBatch(ctx, d, r, step, j, map[string]string{"backup_id": id}, "backup-"+id)
+	res, stdout, err := e.runBatch(ctx, d, r, step, j, map[string]string{"backup_id": id}, "backup-"+id, BackupLinePrefix)
 	out.Changed = true // a dispatched run, and files in the backup root
 	if err != nil {
 		return tenant.Backup{}, out, exit.Wrap(fmt.Errorf("backup %s of %s failed: %w", id, d.spec.ID, err), exit.Failure,

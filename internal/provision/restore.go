@@ -91,7 +91,7 @@ func (e Env) restoreRun(ctx context.Context, d desired, r runner, src RestoreSou
 	}
 	meta := map[string]string{"backup_id": src.Backup.ID, "source_tenant": src.Tenant.String()}
 	// A restore is never deduplicated: running it again restores again.
-	res, stdout, err := e.runBatch(ctx, d, r, StepRestore, j, meta, "")
+	res, stdout, err := e.runBatch(ctx, d, r, StepRestore, j, meta, "", RestoreLinePrefix)
 	out.Changed = true
 	if err != nil {
 		return out, exit.Wrap(fmt.Errorf("restore of backup %s into %s failed: %w", src.Backup.ID, d.spec.ID, err), exit.Failure,
@@ -119,7 +119,7 @@ func (e Env) migrateAfterRestore(ctx context.Context, d desired, r runner, token
 	if err != nil {
 		return out, err
 	}
-	res, _, err := e.runBatch(ctx, d, r, StepMigrations, j, map[string]string{"version": d.migVer}, token)
+	res, _, err := e.runBatch(ctx, d, r, StepMigrations, j, map[string]string{"version": d.migVer}, token, "")
 	out.Changed = true
 	if err != nil {
 		return out, exit.Wrap(fmt.Errorf("migration run after the restore failed: %w", err), exit.Failure,
