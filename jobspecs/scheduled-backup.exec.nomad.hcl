@@ -268,13 +268,15 @@ job "scheduled-backup" {
         disable_file = true # Nomad would write secrets/vault_token 0666
       }
 
+      # Credentials are query-escaped: the Redis user Vault names after the
+      # workload identity holds ':'.
       # DATABASE_URL with the scheduled-backup role's credentials, as environment.
       template {
         data                 = <<-EOT
           {{- with secret "${var.vault.database_mount}/creds/${var.names.db_role_scheduled_backup}" }}
           {{- $user := .Data.username }}{{ $pass := .Data.password }}
           {{- range service "${var.names.postgres_service}" }}
-          DATABASE_URL=postgres://{{ $user }}:{{ $pass }}@{{ .Address }}:{{ .Port }}/${var.names.database}?sslmode=disable
+          DATABASE_URL=postgres://{{ $user | urlquery }}:{{ $pass | urlquery }}@{{ .Address }}:{{ .Port }}/${var.names.database}?sslmode=disable
           {{- end }}
           {{- end }}
         EOT
@@ -291,7 +293,7 @@ job "scheduled-backup" {
           {{- with secret "${var.vault.database_mount}/creds/${var.names.redis_role_scheduled_backup}" }}
           {{- $user := .Data.username }}{{ $pass := .Data.password }}
           {{- range service "${var.names.redis_service}" }}
-          REDIS_URL=redis://{{ $user }}:{{ $pass }}@{{ .Address }}:{{ .Port }}/0
+          REDIS_URL=redis://{{ $user | urlquery }}:{{ $pass | urlquery }}@{{ .Address }}:{{ .Port }}/0
           {{- end }}
           {{- end }}
         EOT

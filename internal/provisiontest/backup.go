@@ -41,8 +41,10 @@ func (d *double) batchCreds(ctx context.Context, h *Harness, n tenant.Names, ts 
 	if err != nil {
 		return "", "", err
 	}
-	dsn := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", url.PathEscape(dbUser), url.PathEscape(dbPass), pgAddr, n.Database)
-	rurl := fmt.Sprintf("redis://%s:%s@%s/0", url.PathEscape(rUser), url.PathEscape(rPass), redisAddr)
+	// As the templates render them: user and password query-escaped (a
+	// Redis user Vault names after a workload identity holds ':').
+	dsn := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", url.QueryEscape(dbUser), url.QueryEscape(dbPass), pgAddr, n.Database)
+	rurl := fmt.Sprintf("redis://%s:%s@%s/0", url.QueryEscape(rUser), url.QueryEscape(rPass), redisAddr)
 	return dsn, rurl, nil
 }
 
