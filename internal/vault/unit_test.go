@@ -85,11 +85,14 @@ func TestPolicyIsExactAndComponentScoped(t *testing.T) {
 	c := New(nil, Mounts{}, nil)
 	n := tenant.NamesFor("acme")
 	want := map[string][]string{
-		"postgres": {"tenantctl/data/tenants/acme/bootstrap"},
-		"redis":    {"tenantctl/data/tenants/acme/bootstrap"},
-		"migrate":  {"database/creds/acme--migrate"},
-		"app":      {"database/creds/acme--app", "database/creds/acme--redis-app"},
-		"worker":   {"database/creds/acme--worker", "database/creds/acme--redis-worker"},
+		"postgres":         {"tenantctl/data/tenants/acme/bootstrap"},
+		"redis":            {"tenantctl/data/tenants/acme/bootstrap"},
+		"migrate":          {"database/creds/acme--migrate"},
+		"app":              {"database/creds/acme--app", "database/creds/acme--redis-app"},
+		"worker":           {"database/creds/acme--worker", "database/creds/acme--redis-worker"},
+		"backup":           {"database/creds/acme--backup", "database/creds/acme--redis-backup"},
+		"restore":          {"database/creds/acme--restore", "database/creds/acme--redis-restore"},
+		"scheduled-backup": {"database/creds/acme--scheduled-backup", "database/creds/acme--redis-scheduled-backup"},
 	}
 	for _, comp := range tenant.Components() {
 		text := c.PolicyText(n, comp)

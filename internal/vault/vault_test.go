@@ -492,10 +492,12 @@ func TestTeardownLeavesNothingAndSparesPrefixTenant(t *testing.T) {
 		t.Errorf("Redis users of acme after teardown: %v; want none", got)
 	}
 
-	// acme-corp is untouched: 5 credential roles, 2 connections, 5 jwt
-	// roles, 5 policies, the bootstrap secret and 3 lease prefixes.
-	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 21 {
-		t.Errorf("Vault objects of acme-corp: got %d %v; want 21", len(got), got)
+	// acme-corp is untouched: 11 credential roles (app, worker, migrate
+	// and the three backup jobs' in Postgres; app, worker and the backup
+	// jobs' in Redis), 2 connections, 8 jwt roles, 8 policies, the
+	// bootstrap secret and 3 lease prefixes.
+	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 33 {
+		t.Errorf("Vault objects of acme-corp: got %d %v; want 33", len(got), got)
 	}
 	if got := e.dynamicPGRoles(corp); len(got) != 3 {
 		t.Errorf("Postgres users of acme-corp: got %v; want 3", got)
@@ -533,8 +535,8 @@ func TestTeardownLeavesNothingAndSparesPrefixTenant(t *testing.T) {
 	if got := e.vaultObjectsOf("acme--"); len(got) != 0 {
 		t.Errorf("Vault objects of acme after PurgeKeys: %v; want none", got)
 	}
-	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 21 {
-		t.Errorf("Vault objects of acme-corp after acme's PurgeKeys: got %d %v; want 21", len(got), got)
+	if got := e.vaultObjectsOf("acme-corp--"); len(got) != 33 {
+		t.Errorf("Vault objects of acme-corp after acme's PurgeKeys: got %d %v; want 33", len(got), got)
 	}
 }
 
