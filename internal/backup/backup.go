@@ -186,7 +186,7 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 		Format:           FormatVersion,
 		ID:               o.ID,
 		Tenant:           string(o.Tenant),
-		Created:          start.UTC().Truncate(time.Second),
+		Created:          start.UTC().Truncate(time.Millisecond),
 		SchemaVersion:    schema,
 		TenantctlVersion: version.Version,
 		Postgres:         pgInfo,
