@@ -400,3 +400,23 @@ func TestRedisACLRefusesOtherCommands(t *testing.T) {
 		rc.Close()
 	}
 }
+
+// TestRestoreWithoutBackupRole restores into a tenant database prepared
+// before the backup group role existed: the restore works and grants what
+// exists.
+func TestRestoreWithoutBackupRole(t *testing.T) {
+	ctx := context.Background()
+	tn := backuptest.NewTenant(t, testenv.SharedPostgres(t), backuptest.UniqueID(t, "bkold"))
+	tn.Fill(t, 1)
+	root := t.TempDir()
+	m := mustBackup(t, tn, root, 0)
+	before := tn.Fingerprint(t)
+	super := tn.Super(t)
+	for _, q := range []string{"DROP OWNED BY " + tn.Names.DBBackupRole, "DROP ROLE " + tn.Names.DBBackupRole} {
+		if _, err := super.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustRestore(t, restoreOpts(t, tn, root, m.ID))
+	wantSame(t, "after restore", before, tn.Fingerprint(t))
+}
