@@ -43,11 +43,12 @@ const (
 	logRows   = "rows"
 )
 
-// ConfigError is a setting a user must fix: Name is the environment variable
-// (or the flag behind it) that holds it.
+// ConfigError is a setting a user must fix: Option names the field of
+// Options or RestoreOptions that holds it (DatabaseURL, RedisURL, PGBinDir,
+// Keep, ID); a front end words the remedy in its own terms.
 type ConfigError struct {
-	Name string
-	Err  error
+	Option string
+	Err    error
 }
 
 func (e *ConfigError) Error() string { return "backup: " + e.Err.Error() }
@@ -122,7 +123,7 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 	o.defaults()
 	start := o.Now()
 	if o.Keep < 0 {
-		return nil, &ConfigError{Name: "TENANTCTL_BACKUP_KEEP", Err: fmt.Errorf("keep %d: want 0 (keep all) or more", o.Keep)}
+		return nil, &ConfigError{Option: "Keep", Err: fmt.Errorf("keep %d: want 0 (keep all) or more", o.Keep)}
 	}
 	if o.ID == "" {
 		id, err := NewID(start)
@@ -140,6 +141,9 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, err
 	}
 	if _, err := redisClient(o.RedisURL); err != nil {
+		return nil, err
+	}
+	if _, err := (pgTools{o.PGBinDir}).path("pg_dump"); err != nil {
 		return nil, err
 	}
 	if err := reach(ctx, pg, o.RedisURL, "tenantctl-backup"); err != nil {

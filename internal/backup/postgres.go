@@ -36,17 +36,17 @@ var kvPasswordRE = regexp.MustCompile(`(?i)(^|\s)password\s*=\s*('(?:[^'\\]|\\.)
 // hold the URL's password.
 func parsePG(databaseURL string) (*pgConn, error) {
 	if databaseURL == "" {
-		return nil, &ConfigError{Name: "DATABASE_URL", Err: errors.New("no database URL")}
+		return nil, &ConfigError{Option: "DatabaseURL", Err: errors.New("no database URL")}
 	}
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, &ConfigError{Name: "DATABASE_URL", Err: errors.New(scrub(err.Error(), databaseURL))}
+		return nil, &ConfigError{Option: "DatabaseURL", Err: errors.New(scrub(err.Error(), databaseURL))}
 	}
 	c := &pgConn{password: cfg.Password, config: cfg}
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
 		u, err := url.Parse(databaseURL)
 		if err != nil {
-			return nil, &ConfigError{Name: "DATABASE_URL", Err: errors.New("the database URL does not parse")}
+			return nil, &ConfigError{Option: "DatabaseURL", Err: errors.New("the database URL does not parse")}
 		}
 		if u.User != nil {
 			u.User = url.User(u.User.Username())
@@ -80,13 +80,13 @@ func (t pgTools) path(name string) (string, error) {
 	if t.binDir != "" {
 		p := filepath.Join(t.binDir, name)
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
-			return "", &ConfigError{Name: "TENANTCTL_PG_BIN_DIR", Err: fmt.Errorf("no %s in %s", name, t.binDir)}
+			return "", &ConfigError{Option: "PGBinDir", Err: fmt.Errorf("no %s in %s", name, t.binDir)}
 		}
 		return p, nil
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", &ConfigError{Name: "TENANTCTL_PG_BIN_DIR", Err: fmt.Errorf("%s is not on PATH", name)}
+		return "", &ConfigError{Option: "PGBinDir", Err: fmt.Errorf("%s is not on PATH", name)}
 	}
 	return p, nil
 }

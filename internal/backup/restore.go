@@ -151,7 +151,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	if o.ID == "" {
-		return nil, &ConfigError{Name: "TENANTCTL_RESTORE_FROM", Err: fmt.Errorf("no backup id to restore")}
+		return nil, &ConfigError{Option: "ID", Err: fmt.Errorf("no backup id to restore")}
 	}
 	m, dir, err := Verify(o.Root, o.SourceTenant, o.ID, o.KnownSchemaVersion)
 	if err != nil {
@@ -161,6 +161,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	pg, err := parsePG(o.DatabaseURL)
 	if err != nil {
 		return nil, err
+	}
+	for _, tool := range []string{"pg_restore", "psql"} {
+		if _, err := (pgTools{o.PGBinDir}).path(tool); err != nil {
+			return nil, err
+		}
 	}
 	// Reach both before anything changes, so an unreachable Redis stops
 	// the restore while nothing has changed.
