@@ -269,7 +269,11 @@ func dumpPostgres(ctx context.Context, pg *pgConn, tools pgTools, path string) (
 		info.Rows[t.String()] = n
 	}
 	if err := pg.dump(ctx, tools, snapshot, path); err != nil {
-		return info, 0, err
+		var cfg *ConfigError
+		if errors.As(err, &cfg) {
+			return info, 0, err
+		}
+		return info, 0, fmt.Errorf("backup: dump postgres: %w", err)
 	}
 	return info, schema, nil
 }
