@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -182,7 +183,7 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 	log.Info("snapshotting redis")
 	redisInfo, err := snapshotRedis(ctx, o.RedisURL, filepath.Join(tmp, RedisFile))
 	if err != nil {
-		return nil, err
+		return nil, prefixed(err)
 	}
 	log.Info("snapshotted redis", logKeys, redisInfo.Keys)
 
@@ -352,6 +353,14 @@ func schemaVersion(ctx context.Context, q interface {
 	err := q.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM `+pgx.Identifier{migrate.VersionTable}.Sanitize()+
 		` WHERE is_applied AND version_id > 0`).Scan(&v)
 	return v, err
+}
+
+// prefixed returns err with the package's "backup: " prefix, once.
+func prefixed(err error) error {
+	if strings.HasPrefix(err.Error(), "backup: ") {
+		return err
+	}
+	return fmt.Errorf("backup: %w", err)
 }
 
 // isNotExist reports a missing file.
