@@ -195,28 +195,31 @@ func (c *pgConn) restore(ctx context.Context, tools pgTools, path string, prelud
 		_ = gen.Wait()
 		return fmt.Errorf("psql: %w", err)
 	}
-	abort := func(cause error) error {
-		cancel() // kills both children: psql's transaction rolls back
+	// abort kills both children (psql's transaction rolls back) and
+	// returns cause; a failed write to psql means psql stopped on its own,
+	// and its stderr says why.
+	abort := func(cause error, psqlStopped bool) error {
+		cancel()
 		_ = gen.Wait()
-		if err := run.Wait(); err != nil && len(runErr.buf) > 0 {
+		if err := run.Wait(); err != nil && psqlStopped && len(runErr.buf) > 0 {
 			return c.childError("psql", err, runErr)
 		}
 		return cause
 	}
 	if _, err := io.WriteString(in, statements(prelude)); err != nil {
-		return abort(fmt.Errorf("psql: write: %w", err))
+		return abort(fmt.Errorf("psql: write: %w", err), true)
 	}
 	if _, err := io.Copy(in, sql); err != nil {
-		return abort(fmt.Errorf("psql: write: %w", err))
+		return abort(fmt.Errorf("psql: write: %w", err), true)
 	}
 	if err := gen.Wait(); err != nil {
-		return abort(c.childError("pg_restore", err, genErr))
+		return abort(c.childError("pg_restore", err, genErr), false)
 	}
 	if _, err := io.WriteString(in, statements(postlude)); err != nil {
-		return abort(fmt.Errorf("psql: write: %w", err))
+		return abort(fmt.Errorf("psql: write: %w", err), true)
 	}
 	if err := in.Close(); err != nil {
-		return abort(fmt.Errorf("psql: %w", err))
+		return abort(fmt.Errorf("psql: %w", err), true)
 	}
 	if err := run.Wait(); err != nil {
 		return c.childError("psql", err, runErr)
