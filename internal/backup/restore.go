@@ -224,6 +224,10 @@ func restorePrelude(n tenant.Names) []string {
 	owner := pgx.Identifier{n.OwnerRole}.Sanitize()
 	return []string{
 		"SET client_min_messages = warning",
+		// The app and worker are stopped; a session still holding a lock
+		// on a table fails the restore (nothing changed) instead of
+		// stalling it.
+		"SET lock_timeout = '1min'",
 		"SET ROLE " + owner,
 		"DROP SCHEMA IF EXISTS " + s + " CASCADE",
 		"CREATE SCHEMA " + s + " AUTHORIZATION " + owner,
