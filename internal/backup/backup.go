@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,11 +44,12 @@ const (
 	logRows   = "rows"
 )
 
-// ConfigError is a setting a user must fix: Name is the environment variable
-// (or the flag behind it) that holds it.
+// ConfigError is a setting a user must fix: Option names the field of
+// Options or RestoreOptions that holds it (DatabaseURL, RedisURL, PGBinDir,
+// Keep, ID); a front end words the remedy in its own terms.
 type ConfigError struct {
-	Name string
-	Err  error
+	Option string
+	Err    error
 }
 
 func (e *ConfigError) Error() string { return "backup: " + e.Err.Error() }
@@ -122,7 +124,7 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 	o.defaults()
 	start := o.Now()
 	if o.Keep < 0 {
-		return nil, &ConfigError{Name: "TENANTCTL_BACKUP_KEEP", Err: fmt.Errorf("keep %d: want 0 (keep all) or more", o.Keep)}
+		return nil, &ConfigError{Option: "Keep", Err: fmt.Errorf("keep %d: want 0 (keep all) or more", o.Keep)}
 	}
 	if o.ID == "" {
 		id, err := NewID(start)
@@ -140,6 +142,9 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, err
 	}
 	if _, err := redisClient(o.RedisURL); err != nil {
+		return nil, err
+	}
+	if _, err := (pgTools{o.PGBinDir}).path("pg_dump"); err != nil {
 		return nil, err
 	}
 	if err := reach(ctx, pg, o.RedisURL, "tenantctl-backup"); err != nil {
@@ -178,7 +183,7 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 	log.Info("snapshotting redis")
 	redisInfo, err := snapshotRedis(ctx, o.RedisURL, filepath.Join(tmp, RedisFile))
 	if err != nil {
-		return nil, err
+		return nil, prefixed(err)
 	}
 	log.Info("snapshotted redis", logKeys, redisInfo.Keys)
 
@@ -186,7 +191,7 @@ func Backup(ctx context.Context, o Options) (*Manifest, error) {
 		Format:           FormatVersion,
 		ID:               o.ID,
 		Tenant:           string(o.Tenant),
-		Created:          start.UTC().Truncate(time.Second),
+		Created:          start.UTC().Truncate(time.Millisecond),
 		SchemaVersion:    schema,
 		TenantctlVersion: version.Version,
 		Postgres:         pgInfo,
@@ -265,7 +270,11 @@ func dumpPostgres(ctx context.Context, pg *pgConn, tools pgTools, path string) (
 		info.Rows[t.String()] = n
 	}
 	if err := pg.dump(ctx, tools, snapshot, path); err != nil {
-		return info, 0, err
+		var cfg *ConfigError
+		if errors.As(err, &cfg) {
+			return info, 0, err
+		}
+		return info, 0, fmt.Errorf("backup: dump postgres: %w", err)
 	}
 	return info, schema, nil
 }
@@ -344,6 +353,14 @@ func schemaVersion(ctx context.Context, q interface {
 	err := q.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM `+pgx.Identifier{migrate.VersionTable}.Sanitize()+
 		` WHERE is_applied AND version_id > 0`).Scan(&v)
 	return v, err
+}
+
+// prefixed returns err with the package's "backup: " prefix, once.
+func prefixed(err error) error {
+	if strings.HasPrefix(err.Error(), "backup: ") {
+		return err
+	}
+	return fmt.Errorf("backup: %w", err)
 }
 
 // isNotExist reports a missing file.

@@ -400,3 +400,56 @@ func TestRedisACLRefusesOtherCommands(t *testing.T) {
 		rc.Close()
 	}
 }
+
+// TestRestoreWithoutBackupRole restores into a tenant database prepared
+// before the backup group role existed: the restore works and grants what
+// exists.
+func TestRestoreWithoutBackupRole(t *testing.T) {
+	ctx := context.Background()
+	tn := backuptest.NewTenant(t, testenv.SharedPostgres(t), backuptest.UniqueID(t, "bkold"))
+	tn.Fill(t, 1)
+	root := t.TempDir()
+	m := mustBackup(t, tn, root, 0)
+	before := tn.Fingerprint(t)
+	super := tn.Super(t)
+	for _, q := range []string{"DROP OWNED BY " + tn.Names.DBBackupRole, "DROP ROLE " + tn.Names.DBBackupRole} {
+		if _, err := super.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustRestore(t, restoreOpts(t, tn, root, m.ID))
+	wantSame(t, "after restore", before, tn.Fingerprint(t))
+}
+
+// TestFailedBackupLeavesNothing: a pg_dump that fails part way (a stand-in
+// that writes half a file, prints its password and connection string, and
+// exits 1) leaves no backup directory, not even a partial one, and its
+// message is shown without the password.
+func TestFailedBackupLeavesNothing(t *testing.T) {
+	tn := backuptest.NewTenant(t, testenv.SharedPostgres(t), backuptest.UniqueID(t, "bkfail"))
+	bin := t.TempDir()
+	script := "#!/bin/sh\nfor a; do case $a in --file=*) echo half > \"${a#--file=}\";; esac; done\n" +
+		"echo \"pg_dump: error: connection failed: password $PGPASSWORD rejected for $*\" >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	_, err := backup.Backup(context.Background(), backup.Options{Root: root, Tenant: tn.ID, ID: "20261202T031500Z-4f9a0c",
+		DatabaseURL: tn.BackupURL, RedisURL: tn.RedisBackupURL, PGBinDir: bin})
+	if err == nil || !strings.Contains(err.Error(), "pg_dump: error: connection failed") {
+		t.Fatalf("got %v; want pg_dump's error", err)
+	}
+	t.Logf("failed backup: %v", err)
+	for _, pw := range tn.Passwords {
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("the error shows a password: %v", err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, string(tn.ID)))
+	if len(entries) != 0 {
+		t.Errorf("after a failed backup the tenant's directory holds %d entries (%s…); want none", len(entries), entries[0].Name())
+	}
+	if l, _ := backup.List(root, tn.ID); len(l.Backups) != 0 {
+		t.Errorf("List after a failed backup: %d backups; want none", len(l.Backups))
+	}
+}

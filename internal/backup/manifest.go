@@ -34,7 +34,8 @@ type Manifest struct {
 	ID string `json:"id"`
 	// Tenant is the id of the tenant the data was taken from.
 	Tenant string `json:"tenant"`
-	// Created is when the backup started, UTC.
+	// Created is when the backup started, UTC, to the millisecond
+	// (RFC 3339); backups are ordered by it (ids only to the second).
 	Created time.Time `json:"created"`
 	// DurationMS is how long taking it took, in milliseconds.
 	DurationMS int64 `json:"duration_ms"`

@@ -36,17 +36,17 @@ var kvPasswordRE = regexp.MustCompile(`(?i)(^|\s)password\s*=\s*('(?:[^'\\]|\\.)
 // hold the URL's password.
 func parsePG(databaseURL string) (*pgConn, error) {
 	if databaseURL == "" {
-		return nil, &ConfigError{Name: "DATABASE_URL", Err: errors.New("no database URL")}
+		return nil, &ConfigError{Option: "DatabaseURL", Err: errors.New("no database URL")}
 	}
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, &ConfigError{Name: "DATABASE_URL", Err: errors.New(scrub(err.Error(), databaseURL))}
+		return nil, &ConfigError{Option: "DatabaseURL", Err: errors.New(scrub(err.Error(), databaseURL))}
 	}
 	c := &pgConn{password: cfg.Password, config: cfg}
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
 		u, err := url.Parse(databaseURL)
 		if err != nil {
-			return nil, &ConfigError{Name: "DATABASE_URL", Err: errors.New("the database URL does not parse")}
+			return nil, &ConfigError{Option: "DatabaseURL", Err: errors.New("the database URL does not parse")}
 		}
 		if u.User != nil {
 			u.User = url.User(u.User.Username())
@@ -80,13 +80,13 @@ func (t pgTools) path(name string) (string, error) {
 	if t.binDir != "" {
 		p := filepath.Join(t.binDir, name)
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
-			return "", &ConfigError{Name: "TENANTCTL_PG_BIN_DIR", Err: fmt.Errorf("no %s in %s", name, t.binDir)}
+			return "", &ConfigError{Option: "PGBinDir", Err: fmt.Errorf("no %s in %s", name, t.binDir)}
 		}
 		return p, nil
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", &ConfigError{Name: "TENANTCTL_PG_BIN_DIR", Err: fmt.Errorf("%s is not on PATH", name)}
+		return "", &ConfigError{Option: "PGBinDir", Err: fmt.Errorf("%s is not on PATH", name)}
 	}
 	return p, nil
 }
@@ -195,28 +195,31 @@ func (c *pgConn) restore(ctx context.Context, tools pgTools, path string, prelud
 		_ = gen.Wait()
 		return fmt.Errorf("psql: %w", err)
 	}
-	abort := func(cause error) error {
-		cancel() // kills both children: psql's transaction rolls back
+	// abort kills both children (psql's transaction rolls back) and
+	// returns cause; a failed write to psql means psql stopped on its own,
+	// and its stderr says why.
+	abort := func(cause error, psqlStopped bool) error {
+		cancel()
 		_ = gen.Wait()
-		if err := run.Wait(); err != nil && len(runErr.buf) > 0 {
+		if err := run.Wait(); err != nil && psqlStopped && len(runErr.buf) > 0 {
 			return c.childError("psql", err, runErr)
 		}
 		return cause
 	}
 	if _, err := io.WriteString(in, statements(prelude)); err != nil {
-		return abort(fmt.Errorf("psql: write: %w", err))
+		return abort(fmt.Errorf("psql: write: %w", err), true)
 	}
 	if _, err := io.Copy(in, sql); err != nil {
-		return abort(fmt.Errorf("psql: write: %w", err))
+		return abort(fmt.Errorf("psql: write: %w", err), true)
 	}
 	if err := gen.Wait(); err != nil {
-		return abort(c.childError("pg_restore", err, genErr))
+		return abort(c.childError("pg_restore", err, genErr), false)
 	}
 	if _, err := io.WriteString(in, statements(postlude)); err != nil {
-		return abort(fmt.Errorf("psql: write: %w", err))
+		return abort(fmt.Errorf("psql: write: %w", err), true)
 	}
 	if err := in.Close(); err != nil {
-		return abort(fmt.Errorf("psql: %w", err))
+		return abort(fmt.Errorf("psql: %w", err), true)
 	}
 	if err := run.Wait(); err != nil {
 		return c.childError("psql", err, runErr)

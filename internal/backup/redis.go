@@ -33,14 +33,14 @@ const redisBatch = 1000
 // maintenance-notification handshake. Its errors never hold the URL.
 func redisClient(redisURL string) (*redis.Client, error) {
 	if redisURL == "" {
-		return nil, &ConfigError{Name: "REDIS_URL", Err: errors.New("no Redis URL")}
+		return nil, &ConfigError{Option: "RedisURL", Err: errors.New("no Redis URL")}
 	}
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
-		return nil, &ConfigError{Name: "REDIS_URL", Err: fmt.Errorf("the Redis URL does not parse: %s", scrubRedis(err.Error(), redisURL))}
+		return nil, &ConfigError{Option: "RedisURL", Err: fmt.Errorf("the Redis URL does not parse: %s", scrubRedis(err.Error(), redisURL))}
 	}
 	if opts.DB != 0 {
-		return nil, &ConfigError{Name: "REDIS_URL", Err: fmt.Errorf("Redis database %d: tenantctl backs up database 0, the tenant's only one", opts.DB)}
+		return nil, &ConfigError{Option: "RedisURL", Err: fmt.Errorf("Redis database %d: tenantctl backs up database 0, the tenant's only one", opts.DB)}
 	}
 	opts.Protocol = 2
 	opts.DisableIdentity = true

@@ -151,7 +151,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	if o.ID == "" {
-		return nil, &ConfigError{Name: "TENANTCTL_RESTORE_FROM", Err: fmt.Errorf("no backup id to restore")}
+		return nil, &ConfigError{Option: "ID", Err: fmt.Errorf("no backup id to restore")}
 	}
 	m, dir, err := Verify(o.Root, o.SourceTenant, o.ID, o.KnownSchemaVersion)
 	if err != nil {
@@ -162,6 +162,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, tool := range []string{"pg_restore", "psql"} {
+		if _, err := (pgTools{o.PGBinDir}).path(tool); err != nil {
+			return nil, err
+		}
+	}
 	// Reach both before anything changes, so an unreachable Redis stops
 	// the restore while nothing has changed.
 	if err := reach(ctx, pg, o.RedisURL, "tenantctl-restore"); err != nil {
@@ -169,9 +174,18 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}
 
 	n := tenant.NamesFor(o.Tenant)
+	// A tenant prepared before backups existed may lack the backup group
+	// role: restore without its grants rather than fail.
+	backupRole, err := existingRole(ctx, pg, n.DBBackupRole)
+	if err != nil {
+		return nil, err
+	}
+	if backupRole == "" {
+		log.Warn("the backup group role does not exist; restoring without its grants", "role", n.DBBackupRole)
+	}
 	log.Info("restoring postgres")
 	if err := pg.restore(ctx, pgTools{o.PGBinDir}, filepath.Join(dir, PostgresFile),
-		restorePrelude(n), restorePostlude(n, m.Postgres.Rows)); err != nil {
+		restorePrelude(n), restorePostlude(n, backupRole, m.Postgres.Rows)); err != nil {
 		if strings.Contains(err.Error(), "row-level security") || strings.Contains(err.Error(), "permission denied") ||
 			strings.Contains(err.Error(), "must be member of role") || strings.Contains(err.Error(), "must be owner") {
 			return nil, &PrivilegeError{Err: fmt.Errorf("backup: restore postgres: %w", err),
@@ -210,6 +224,10 @@ func restorePrelude(n tenant.Names) []string {
 	owner := pgx.Identifier{n.OwnerRole}.Sanitize()
 	return []string{
 		"SET client_min_messages = warning",
+		// The app and worker are stopped; a session still holding a lock
+		// on a table fails the restore (nothing changed) instead of
+		// stalling it.
+		"SET lock_timeout = '1min'",
 		"SET ROLE " + owner,
 		"DROP SCHEMA IF EXISTS " + s + " CASCADE",
 		"CREATE SCHEMA " + s + " AUTHORIZATION " + owner,
@@ -217,11 +235,11 @@ func restorePrelude(n tenant.Names) []string {
 }
 
 // restorePostlude runs after the dump's SQL, still in its transaction: the
-// privileges of the tenant's roles on the new schema, then, as the login
-// user (which has BYPASSRLS), a check that every table has the rows the
-// manifest counted.
-func restorePostlude(n tenant.Names, rows map[string]int64) []string {
-	out := append([]string{}, migrate.SchemaPrivileges(restoreSchema, n.OwnerRole, n.AppGroupRole, n.DBBackupRole)...)
+// privileges of the tenant's roles on the new schema (backupRole's too
+// unless empty), then, as the login user (which has BYPASSRLS), a check
+// that every table has the rows the manifest counted.
+func restorePostlude(n tenant.Names, backupRole string, rows map[string]int64) []string {
+	out := append([]string{}, migrate.SchemaPrivileges(restoreSchema, n.OwnerRole, n.AppGroupRole, backupRole)...)
 	out = append(out, "SET ROLE NONE", "SET row_security = off")
 	names := make([]string, 0, len(rows))
 	for t := range rows {
@@ -260,4 +278,21 @@ func reach(ctx context.Context, pg *pgConn, redisURL, appName string) error {
 		return err
 	}
 	return conn.Close(context.Background())
+}
+
+// existingRole returns role when it exists in pg's cluster, else "".
+func existingRole(ctx context.Context, pg *pgConn, role string) (string, error) {
+	conn, err := connectPG(ctx, pg, "tenantctl-restore")
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+		return "", pgError("postgres: look up role "+role, err, pg)
+	}
+	if !exists {
+		return "", nil
+	}
+	return role, nil
 }

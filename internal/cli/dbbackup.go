@@ -40,22 +40,22 @@ const (
 	RestoreLinePrefix = "tenantctl-restore: "
 )
 
-// flagFor returns the flag of the db backup commands behind environment
-// variable env, for remedies.
-func flagFor(env string) string {
-	switch env {
-	case envDatabaseURL:
-		return "database-url"
-	case envRedisURL:
-		return "redis-url"
-	case envPGBinDir:
-		return "pg-bin-dir"
-	case envRestoreFrom:
-		return "from"
-	case envBackupKeep:
-		return "keep"
+// optionSetting returns the flag and environment variable behind an option
+// of the backup package (backup.ConfigError.Option), for remedies.
+func optionSetting(option string) (flag, env string) {
+	switch option {
+	case "DatabaseURL":
+		return "database-url", envDatabaseURL
+	case "RedisURL":
+		return "redis-url", envRedisURL
+	case "PGBinDir":
+		return "pg-bin-dir", envPGBinDir
+	case "Keep":
+		return "keep", envBackupKeep
+	case "ID":
+		return "from", envRestoreFrom
 	}
-	return ""
+	return "", ""
 }
 
 func backupFlags(extra ...ucli.Flag) []ucli.Flag {
@@ -277,11 +277,9 @@ func (a *app) backupError(c *ucli.Context, err error) error {
 	)
 	switch {
 	case errors.As(err, &cfgErr):
-		hint := "set " + cfgErr.Name
-		if f := flagFor(cfgErr.Name); f != "" {
-			hint = fmt.Sprintf("pass --%s or set %s", f, cfgErr.Name)
-		}
-		switch cfgErr.Name {
+		flag, env := optionSetting(cfgErr.Option)
+		hint := fmt.Sprintf("pass --%s or set %s", flag, env)
+		switch env {
 		case envDatabaseURL:
 			hint += " (postgres://user:password@host:port/database)"
 		case envRedisURL:

@@ -31,12 +31,18 @@ func TestDBBackupUsageErrors(t *testing.T) {
 			[]string{"invalid backup id", "Try: pass a backup id"}},
 		{map[string]string{"TENANT_ID": "acme", "TENANTCTL_BACKUP_DIR": dir}, []string{"db", "restore"},
 			[]string{"Error: no backup to restore", "Try: pass --from"}},
+		{map[string]string{"TENANT_ID": "acme", "TENANTCTL_BACKUP_DIR": dir, "TENANTCTL_PG_BIN_DIR": "/nonexistent",
+			"DATABASE_URL": "postgres://u:pw-1234@127.0.0.1:1/db", "REDIS_URL": "redis://u:pw-1234@127.0.0.1:1/0"}, []string{"db", "backup"},
+			[]string{"Error: backup: no pg_dump in /nonexistent", "Try: pass --pg-bin-dir or set TENANTCTL_PG_BIN_DIR"}},
+		{map[string]string{"TENANT_ID": "acme", "TENANTCTL_BACKUP_DIR": dir,
+			"DATABASE_URL": "postgres://u:pw-1234@127.0.0.1:1/db", "REDIS_URL": "redis://u:pw-1234@127.0.0.1:1/3"}, []string{"db", "backup"},
+			[]string{"Error: backup: Redis database 3", "Try: pass --redis-url or set REDIS_URL"}},
 		{map[string]string{"TENANT_ID": "acme", "TENANTCTL_BACKUP_DIR": dir, "TENANTCTL_RESTORE_FROM": "20261202T031500Z-4f9a0c/../x"}, []string{"db", "restore"},
 			[]string{"invalid backup id", "Try:"}},
 		{map[string]string{"TENANT_ID": "acme", "TENANTCTL_BACKUP_DIR": dir, "TENANTCTL_RESTORE_FROM": "20261202T031500Z-4f9a0c"}, []string{"db", "restore"},
 			[]string{"no complete backup 20261202T031500Z-4f9a0c of tenant acme", "Try: list the backups with `tenantctl db backups --tenant acme`"}},
 	} {
-		code, stdout, stderr := runCLI(t, c.env, c.args...).parts()
+		code, stdout, stderr := runCLI(t, c.env, c.args...).hiding(t, "pw-1234")
 		if code != exit.Usage || stdout != "" {
 			t.Errorf("%v %v: exit %d, stdout %q; want %d and nothing", c.env, c.args, code, stdout, exit.Usage)
 		}

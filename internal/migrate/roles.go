@@ -97,6 +97,26 @@ func SchemaPrivileges(schema, owner, app, backup string) []string {
 	return out
 }
 
+// BackupRoleStatements returns idempotent statements that give an existing
+// tenant database db its backup group role db.BackupRole as PrepareDatabase
+// would have: the NOLOGIN role if missing, CONNECT on the database, USAGE on
+// the public schema and backupPrivileges. A superuser runs them in db; they
+// fit in one transaction, so they can lead the creation statements of the
+// Vault role that issues backup users, which converges tenants prepared
+// before the backup role existed.
+func BackupRoleStatements(db Database) []string {
+	if db.BackupRole == "" {
+		return nil
+	}
+	b := pgx.Identifier{db.BackupRole}.Sanitize()
+	return append([]string{
+		fmt.Sprintf(`DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s NOLOGIN; END IF; END$$`,
+			quoteLiteral(db.BackupRole), b),
+		"GRANT CONNECT ON DATABASE " + pgx.Identifier{db.Name}.Sanitize() + " TO " + b,
+		"GRANT USAGE ON SCHEMA public TO " + b,
+	}, backupPrivileges("public", db.OwnerRole, db.BackupRole)...)
+}
+
 // quoteLiteral quotes s as a SQL string literal.
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 

@@ -91,3 +91,50 @@ func TestPrepareDatabaseThenMigrate(t *testing.T) {
 		t.Errorf("prepare with a wrong password: got %v; want an error without the password", err)
 	}
 }
+
+// TestBackupRoleStatementsConvergeAnOldTenant: a database prepared before
+// the backup role existed gets it, with the same privileges, from
+// BackupRoleStatements run twice as the superuser.
+func TestBackupRoleStatementsConvergeAnOldTenant(t *testing.T) {
+	id := uniqueName(t, "old")
+	p := testenv.SharedPostgres(t)
+	db := migrate.Database{Addr: fmt.Sprintf("%s:%d", p.Host, p.Port), SSLMode: "disable",
+		Name: id + "__app", OwnerRole: id + "__owner", AppRole: id + "__rw"}
+	ctx := context.Background()
+	if err := migrate.PrepareDatabase(ctx, db, p.User, p.Password); err != nil {
+		t.Fatal(err)
+	}
+	super := p.Conn(t, "postgres")
+	migrator := id + "_migrate"
+	if _, err := super.Exec(ctx, "CREATE ROLE "+migrator+" LOGIN PASSWORD 'migrate-pw' IN ROLE "+db.OwnerRole); err != nil {
+		t.Fatal(err)
+	}
+	mustMigrate(t, mustOpen(t, roleURL(p, migrator, "migrate-pw", db.Name), migrations.FS,
+		migrate.Options{OwnerRole: db.OwnerRole, AppRole: db.AppRole}))
+
+	db.BackupRole = id + "__backup"
+	conn := p.Conn(t, db.Name)
+	for i := range 2 {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range migrate.BackupRoleStatements(db) {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				t.Fatalf("run #%d: %s: %v", i+1, q, err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all, readable int
+	var connect bool
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE has_table_privilege($1, format('%I.%I', schemaname, tablename), 'SELECT')),
+		has_database_privilege($1, current_database(), 'CONNECT') FROM pg_tables WHERE schemaname = 'public'`, db.BackupRole).Scan(&all, &readable, &connect); err != nil {
+		t.Fatal(err)
+	}
+	if all == 0 || readable != all || !connect {
+		t.Errorf("backup role: SELECT on %d of %d tables, connect %v; want all and connect", readable, all, connect)
+	}
+}
