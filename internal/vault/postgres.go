@@ -48,12 +48,21 @@ func postgresRoles(n tenant.Names) []roleSpec {
 		{name: n.DBRoleMigrate, connection: n.DBConnection,
 			creation:   append(member(n.OwnerRole), `ALTER ROLE "{{name}}" SET role = '`+n.OwnerRole+`'`),
 			revocation: postgresRevocation(n)},
-		{name: n.DBRoleBackup, connection: n.DBConnection, creation: bypassRLS(n.DBBackupRole), revocation: postgresRevocation(n)},
-		{name: n.DBRoleScheduledBackup, connection: n.DBConnection, creation: bypassRLS(n.DBBackupRole), revocation: postgresRevocation(n)},
+		{name: n.DBRoleBackup, connection: n.DBConnection, creation: backupCreation(n), revocation: postgresRevocation(n)},
+		{name: n.DBRoleScheduledBackup, connection: n.DBConnection, creation: backupCreation(n), revocation: postgresRevocation(n)},
 		{name: n.DBRoleRestore, connection: n.DBConnection,
 			creation:   append(bypassRLS(n.OwnerRole), `ALTER ROLE "{{name}}" SET role = '`+n.OwnerRole+`'`),
 			revocation: postgresRevocation(n)},
 	}
+}
+
+// backupCreation creates a backup user: first, idempotently, the backup
+// group role with its privileges (migrate.BackupRoleStatements; a tenant
+// database prepared before backups existed lacks it), then the user as a
+// BYPASSRLS member of it.
+func backupCreation(n tenant.Names) []string {
+	return append(migrate.BackupRoleStatements(migrate.Database{Name: n.Database, OwnerRole: n.OwnerRole,
+		AppRole: n.AppGroupRole, BackupRole: n.DBBackupRole}), bypassRLS(n.DBBackupRole)...)
 }
 
 // bypassRLS is the creation of a dynamic user that is a member of group and
