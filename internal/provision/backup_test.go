@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,19 @@ func TestBackupDestroyRestore(t *testing.T) {
 	if up, err := h.Up(ctx, id); err != nil || !up.NoChanges {
 		t.Errorf("up after restore: got NoChanges=%v, %v; want converged", up.NoChanges, err)
 	}
+	// The backup and restore runs logged in with their own identities.
+	logins := h.VaultLogins(id)
+	n := provisiontest.Names(t, id)
+	for _, want := range []string{n.IdentityBackup, n.IdentityRestore} {
+		found := false
+		for _, roles := range logins {
+			found = found || slices.Contains(roles, want)
+		}
+		if !found {
+			t.Errorf("vault logins %v: none with %s", logins, want)
+		}
+	}
+	h.AssertOwnVaultRoles(id)
 }
 
 // TestRestoreRefusals: an id not in the tenant's catalogue, another

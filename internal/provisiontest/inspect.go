@@ -284,7 +284,8 @@ func (h *Harness) VaultLogins(id string) map[string][]string {
 
 // AssertOwnVaultRoles checks that every workload of tenant id that logged
 // in to Vault used its own component's role (Names.Identity), dispatched
-// migration runs included, and that every component's tasks did log in.
+// and periodic runs included, and that every component up runs did log in
+// (the backup jobs run only when a backup or restore is taken).
 func (h *Harness) AssertOwnVaultRoles(id string) {
 	h.t.Helper()
 	n := Names(h.t, id)
@@ -293,7 +294,7 @@ func (h *Harness) AssertOwnVaultRoles(id string) {
 	for job, roles := range logins {
 		var comp *tenant.Component
 		for _, c := range tenant.Components() {
-			if job == n.Job(c) || strings.HasPrefix(job, n.Job(c)+"/dispatch-") {
+			if job == n.Job(c) || strings.HasPrefix(job, n.Job(c)+"/dispatch-") || strings.HasPrefix(job, n.Job(c)+"/periodic-") {
 				comp = &c
 			}
 		}
@@ -307,7 +308,7 @@ func (h *Harness) AssertOwnVaultRoles(id string) {
 		seen[comp.Name] = true
 	}
 	for _, c := range tenant.Components() {
-		if !seen[c.Name] {
+		if !seen[c.Name] && c.Stage != tenant.StageOnDemand && c.Stage != tenant.StageScheduled {
 			h.t.Errorf("vault logins of %s: none from component %s (logins by job: %v); want its tasks to log in with %s",
 				id, c.Name, logins, n.Identity(c))
 		}
