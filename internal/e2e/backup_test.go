@@ -31,13 +31,16 @@ func TestRealNomadBackupRestore(t *testing.T) {
 	r = w.must("backup", "bk", "--json", "--timeout", "5m")
 	reportSteps("backup/backup", r)
 	var res struct {
-		Backup tenant.Backup `json:"backup"`
+		Result struct {
+			Backup tenant.Backup `json:"backup"`
+		} `json:"result"`
 	}
-	if err := json.Unmarshal([]byte(lastLine(r.stdout)), &res); err != nil || res.Backup.ID == "" {
-		t.Fatalf("backup --json: got %.300q, %v; want the backup", r.stdout, err)
+	if err := json.Unmarshal([]byte(lastLine(r.stdout)), &res); err != nil || res.Result.Backup.ID == "" {
+		t.Fatalf("backup --json: got %.300q, %v; want the backup", lastLine(r.stdout), err)
 	}
-	id := res.Backup.ID
-	t.Logf("backup %s: %d bytes, schema %d, %d redis keys", id, res.Backup.Size(), res.Backup.SchemaVersion, res.Backup.Redis.Keys)
+	b := res.Result.Backup
+	id := b.ID
+	t.Logf("backup %s: %d bytes, schema %d, %d redis keys", id, b.Size(), b.SchemaVersion, b.Redis.Keys)
 
 	h.DestroyData("bk")
 	if err := h.CheckData("bk", data); err == nil {
