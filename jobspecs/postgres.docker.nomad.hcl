@@ -332,12 +332,16 @@ job "postgres" {
           trap 'rm -rf "$pwdir"' EXIT
           install -m 0400 -o postgres "$NOMAD_SECRETS_DIR/postgres_password" "$pwdir/pwfile"
           chown postgres "$pwdir"
-          su -s /bin/sh postgres -c '"$0" -D "$1" -U postgres -E UTF8 --auth=scram-sha-256 --pwfile="$2" >/dev/null' \
+          # --no-sync, then one syncfs of the whole directory: as durable as
+          # initdb's own file-by-file fsyncs, in a fraction of the time.
+          su -s /bin/sh postgres -c '"$0" -D "$1" -U postgres -E UTF8 --auth=scram-sha-256 --pwfile="$2" --no-sync >/dev/null' \
             "$initdb" "$scratch" "$pwdir/pwfile"
           echo "CREATE DATABASE $DATABASE;" |
             su -s /bin/sh postgres -c '"$0" --single -D "$1" postgres >/dev/null' "$server" "$scratch"
           echo "host all all all scram-sha-256" >>"$scratch/pg_hba.conf"
+          sync -f "$scratch" # on disk before the rename makes it count
           mv "$scratch" "$PGDATA"
+          sync -f "$PGDATA"
           echo "postgres: initialised $PGDATA"
         EOT
         destination = "local/init.sh"

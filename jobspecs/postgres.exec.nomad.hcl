@@ -321,11 +321,15 @@ job "postgres" {
           trap 'rm -rf "$pwdir"' EXIT
           install -m 0400 -o "$PGUSER_OS" "$NOMAD_SECRETS_DIR/postgres_password" "$pwdir/pwfile"
           chown "$PGUSER_OS" "$pwdir"
+          # --no-sync, then one syncfs of the whole directory: as durable as
+          # initdb's own file-by-file fsyncs, in a fraction of the time.
           runuser -u "$PGUSER_OS" -- "$PGBIN/initdb" -D "$scratch" -U postgres -E UTF8 \
-            --auth=scram-sha-256 --pwfile="$pwdir/pwfile"
+            --auth=scram-sha-256 --pwfile="$pwdir/pwfile" --no-sync
           echo "CREATE DATABASE $DATABASE;" |
             runuser -u "$PGUSER_OS" -- "$PGBIN/postgres" --single -D "$scratch" postgres >/dev/null
+          sync -f "$scratch" # on disk before the rename makes it count
           mv "$scratch" "$PGDATA"
+          sync -f "$PGDATA"
           echo "postgres: initialised $PGDATA"
         EOT
         destination = "local/init.sh"
