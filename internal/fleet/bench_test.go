@@ -2,11 +2,19 @@ package fleet_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tenantctl/tenantctl/internal/fleet"
+	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
 )
 
@@ -52,4 +60,182 @@ func BenchmarkApplyFleet(b *testing.B) {
 		b.ReportMetric(float64(h.Double().Writes()+h.VaultProxy().Writes()+h.ConsulProxy().Writes()-writes), "unchanged-writes")
 		b.StartTimer()
 	}
+}
+
+var phaseProfiles = flag.String("fleet.cpuprofile", "",
+	"directory: BenchmarkFleet100 writes a CPU profile of each phase there (<phase>.pprof)")
+
+// BenchmarkFleet100 measures the fleet apply path at the issue's scale, in
+// three phases on one harness (run it with -benchtime 1x; the phases build
+// on each other, so run all three):
+//
+//   - new: 100 new tenants at --parallel 16 (no canary): wall time,
+//     per-tenant p50/p95, the mean of every step, the load average and
+//     where the CPU went;
+//   - converged: the same file again, every tenant unchanged (goal: at most
+//     3 s and 0 writes to Nomad, Vault and Consul);
+//   - rollout: a new app version for all 100 at --parallel 16.
+//
+// Each tenant's Postgres is pre-started from a pool outside the timer, as in
+// BenchmarkUp100Tenants. tenantctl's own work runs under the pprof label
+// part=tenantctl: with -fleet.cpuprofile DIR (one profile per phase, without
+// the harness's setup), `go tool pprof -tags` splits this process's CPU
+// between tenantctl and the rest (the Nomad double, the tenant workloads it
+// runs in-process, the proxies); docs/fleet.md, "Speed".
+func BenchmarkFleet100(b *testing.B) {
+	const tenants, parallel = 100, 16
+	h := provisiontest.New(b, provisiontest.WithPostgresPool(tenants))
+	ids := make([]string, tenants)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("f100-t%03d", i)
+	}
+	h.AddTenant(ids...)
+	opt := fleet.Options{Parallel: parallel, Timeout: 5 * time.Minute, LockTimeout: time.Minute}
+	file := func(version string) *fleet.File {
+		f, err := fleet.Parse([]byte(fleetSrc(version, []string{version}, ids, nil)), "tenants.hcl", h.Env().Config)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	created := false
+	b.Run("new", func(b *testing.B) {
+		for b.Loop() {
+			if created {
+				b.Skip("the tenants exist: run with -benchtime 1x")
+			}
+			ph := runPhase(b, h, file("1.0"), opt)
+			created = true
+			ph.report(b, "new")
+			if ph.failed > 0 {
+				b.Fatalf("%d tenants failed", ph.failed)
+			}
+		}
+	})
+	if !created {
+		return
+	}
+	for _, id := range ids {
+		h.WaitPassing(id)
+	}
+	b.Run("converged", func(b *testing.B) {
+		for b.Loop() {
+			ph := runPhase(b, h, file("1.0"), opt)
+			ph.report(b, "converged")
+			if ph.res.Counts[fleet.StateUnchanged] != tenants {
+				b.Fatalf("got counts %v; want every tenant unchanged", ph.res.Counts)
+			}
+		}
+	})
+	version := 1
+	b.Run("rollout", func(b *testing.B) {
+		for b.Loop() {
+			version++
+			for _, id := range ids {
+				h.WaitPassing(id)
+			}
+			ph := runPhase(b, h, file(fmt.Sprintf("%d.0", version)), opt)
+			ph.report(b, "rollout")
+			if ph.failed > 0 {
+				b.Fatalf("%d tenants failed", ph.failed)
+			}
+		}
+	})
+}
+
+// phase is one fleet apply of BenchmarkFleet100 and what it cost.
+type phase struct {
+	res    fleet.Result
+	failed int
+	usage  provisiontest.UsageReport
+	// writes to Nomad, Vault and Consul during the apply
+	nomadW, vaultW, consulW int64
+	steps                   map[string]time.Duration // summed over tenants
+	order                   []string                 // step names in up's order
+}
+
+func runPhase(b *testing.B, h *provisiontest.Harness, f *fleet.File, opt fleet.Options) phase {
+	b.Helper()
+	ph := phase{steps: map[string]time.Duration{}}
+	env := h.Env()
+	var mu sync.Mutex
+	inner := env.Sink
+	env.Sink = provision.SinkFunc(func(e provision.Event) {
+		if e.Phase == provision.PhaseDone {
+			mu.Lock()
+			if _, ok := ph.steps[e.Step]; !ok {
+				ph.order = append(ph.order, e.Step)
+			}
+			ph.steps[e.Step] += e.Duration
+			mu.Unlock()
+		}
+		inner.Event(e)
+	})
+	nomadW, vaultW, consulW := h.Double().Writes(), h.VaultProxy().Writes(), h.ConsulProxy().Writes()
+	if dir := *phaseProfiles; dir != "" {
+		f, err := os.Create(filepath.Join(dir, strings.TrimPrefix(b.Name(), "BenchmarkFleet100/")+".pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatalf("cpu profile of the phase (not with -cpuprofile): %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b.StartTimer()
+	u := provisiontest.StartUsage()
+	var err error
+	// tenantctl's goroutines carry this label into the CPU profile.
+	pprof.Do(context.Background(), pprof.Labels("part", "tenantctl"), func(ctx context.Context) {
+		ph.res, err = fleet.Apply(ctx, env, f, opt)
+	})
+	ph.usage = u.Stop()
+	b.StopTimer()
+	ph.nomadW = h.Double().Writes() - nomadW
+	ph.vaultW = h.VaultProxy().Writes() - vaultW
+	ph.consulW = h.ConsulProxy().Writes() - consulW
+	ph.failed = len(ph.res.Failed())
+	if err != nil {
+		for i, id := range ph.res.Failed() {
+			if i < 3 {
+				for _, t := range ph.res.Tenants {
+					if t.Tenant == id {
+						b.Errorf("%s: step %s: %s", id, t.Step, t.Error)
+					}
+				}
+			}
+		}
+	}
+	return ph
+}
+
+// report adds the phase's metrics to b and logs its summary line.
+func (ph phase) report(b *testing.B, name string) {
+	b.Helper()
+	n := len(ph.res.Tenants)
+	durs := make([]time.Duration, 0, n)
+	for _, t := range ph.res.Tenants {
+		durs = append(durs, t.Duration)
+	}
+	slices.Sort(durs)
+	p50, p95 := durs[n/2], durs[n*95/100]
+	b.ReportMetric(ph.res.Duration.Seconds(), "s/"+name)
+	b.ReportMetric(p50.Seconds(), "s/"+name+"-p50")
+	b.ReportMetric(p95.Seconds(), "s/"+name+"-p95")
+	b.ReportMetric(float64(ph.failed), name+"-failed")
+	b.ReportMetric(float64(ph.nomadW), name+"-nomad-writes")
+	b.ReportMetric(float64(ph.vaultW), name+"-vault-writes")
+	b.ReportMetric(float64(ph.consulW), name+"-consul-writes")
+	ph.usage.Report(b, name+"-")
+	var steps []string
+	for _, s := range ph.order {
+		mean := ph.steps[s] / time.Duration(n)
+		b.ReportMetric(mean.Seconds(), "s/"+name+"-step-"+s)
+		steps = append(steps, fmt.Sprintf("%s %.2fs", s, mean.Seconds()))
+	}
+	b.Logf("fleet100 %s: %d tenants at --parallel 16 in %.1fs, %d failed, per tenant p50 %.1fs p95 %.1fs; writes nomad %d vault %d consul %d",
+		name, n, ph.res.Duration.Seconds(), ph.failed, p50.Seconds(), p95.Seconds(), ph.nomadW, ph.vaultW, ph.consulW)
+	b.Logf("fleet100 %s: step means: %s", name, strings.Join(steps, ", "))
+	b.Logf("fleet100 %s: %s", name, ph.usage)
 }

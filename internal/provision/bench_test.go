@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func BenchmarkUp100Tenants(b *testing.B) {
 		sem := make(chan struct{}, concurrency)
 		var wg sync.WaitGroup
 		b.StartTimer()
+		usage := provisiontest.StartUsage()
 		start := time.Now()
 		for i, id := range ids {
 			wg.Add(1)
@@ -72,6 +74,7 @@ func BenchmarkUp100Tenants(b *testing.B) {
 		}
 		wg.Wait()
 		total := time.Since(start)
+		use := usage.Stop()
 		b.StopTimer()
 		failed := 0
 		for i, err := range errs {
@@ -94,6 +97,7 @@ func BenchmarkUp100Tenants(b *testing.B) {
 				perStep[st.Name] += st.Duration
 			}
 		}
+		use.Report(b, "")
 		var order []string // up's steps, from a successful run
 		for i, r := range reports {
 			if errs[i] == nil {
@@ -103,11 +107,17 @@ func BenchmarkUp100Tenants(b *testing.B) {
 				break
 			}
 		}
+		var means []string
 		for _, step := range order {
 			if d, ok := perStep[step]; ok {
 				b.ReportMetric((d / tenants).Seconds(), "s/"+step)
+				means = append(means, fmt.Sprintf("%s %.2fs", step, (d / tenants).Seconds()))
 			}
 		}
+		b.Logf("up100: %d tenants at concurrency %d in %.1fs, %d failed, per tenant p50 %.1fs p95 %.1fs",
+			tenants, concurrency, total.Seconds(), failed, durations[len(durations)/2].Seconds(), durations[len(durations)*95/100].Seconds())
+		b.Logf("up100: step means: %s", strings.Join(means, ", "))
+		b.Logf("up100: %s", use)
 		b.StartTimer()
 	}
 }
