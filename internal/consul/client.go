@@ -32,6 +32,11 @@ const (
 	CauseLockLost exit.Cause = "consul-lock-lost"
 )
 
+// MaxIdleConns is how many idle connections to Consul a client keeps for
+// reuse: enough for a fleet apply at --parallel 16, whose tenants each hold
+// up to a few requests at a time.
+const MaxIdleConns = 64
+
 // Config says how to reach Consul.
 type Config struct {
 	Address string // host:port or a URL
@@ -47,7 +52,13 @@ type Client struct {
 
 // New returns a Client for cfg. It does not contact Consul.
 func New(cfg Config) (*Client, error) {
-	c := consulapi.DefaultNonPooledConfig()
+	// One pooled transport per client: a fleet apply sends many requests
+	// at once (16 tenants, each with blocking health queries and its lock's
+	// session renewals), and a new TCP connection per request cost more
+	// than the request. The idle pool holds as many connections as a
+	// fleet apply keeps busy.
+	c := consulapi.DefaultConfig()
+	c.Transport.MaxIdleConnsPerHost = MaxIdleConns
 	if cfg.Address != "" {
 		c.Address = cfg.Address
 	}

@@ -2,6 +2,7 @@ package nomad
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/tenantctl/tenantctl/internal/compat"
@@ -84,6 +86,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TLS != nil {
 		ac.TLSConfig = cfg.TLS
 	}
+	if ac.HttpClient == nil {
+		hc, err := pooledClient(ac.TLSConfig)
+		if err != nil {
+			return nil, fmt.Errorf("nomad: client: %w", err)
+		}
+		ac.HttpClient = hc
+	}
 	c, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("nomad: client: %w", err)
@@ -93,6 +102,27 @@ func New(cfg Config) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{api: c, addr: ac.Address, region: cfg.Region, log: log}, nil
+}
+
+// MaxIdleConns is how many idle connections to Nomad a client keeps for
+// reuse. The api package's default keeps GOMAXPROCS+1, which a fleet apply
+// at --parallel 16 (each tenant with its own blocking deployment and
+// allocation queries) overflows, opening a new connection for most requests.
+const MaxIdleConns = 64
+
+// pooledClient is the api package's default HTTP client (HTTP/1.1, TLS 1.2
+// at least) with an idle pool of MaxIdleConns.
+func pooledClient(tlsCfg *api.TLSConfig) (*http.Client, error) {
+	hc := cleanhttp.DefaultPooledClient()
+	tr := hc.Transport.(*http.Transport)
+	tr.MaxIdleConnsPerHost = MaxIdleConns
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr.ForceAttemptHTTP2 = false // as the api package: alloc exec needs HTTP/1
+	if err := api.ConfigureTLS(hc, tlsCfg); err != nil {
+		return nil, err
+	}
+	return hc, nil
 }
 
 // JobURL returns the Nomad UI link of a job: <addr>/ui/jobs/<job>@<ns>.

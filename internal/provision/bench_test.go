@@ -111,7 +111,7 @@ func BenchmarkUp100Tenants(b *testing.B) {
 		for _, step := range order {
 			if d, ok := perStep[step]; ok {
 				b.ReportMetric((d / tenants).Seconds(), "s/"+step)
-				means = append(means, fmt.Sprintf("%s %.2fs", step, (d / tenants).Seconds()))
+				means = append(means, fmt.Sprintf("%s %.2fs", step, (d/tenants).Seconds()))
 			}
 		}
 		b.Logf("up100: %d tenants at concurrency %d in %.1fs, %d failed, per tenant p50 %.1fs p95 %.1fs",

@@ -67,6 +67,10 @@ type Harness struct {
 
 	mu    sync.Mutex
 	sinks map[string]func(provision.Event) // by tenant
+	// The adapters Env hands out (see adapters).
+	nomadClient  *nomad.Client
+	consulClient *consul.Client
+	vaultClient  *vault.Client
 	// brokenApps are app builds (exec: the tenant-app path) that exit 1 at
 	// once on the double, as a bad release would.
 	brokenApps map[string]bool
@@ -167,16 +171,7 @@ func (h *Harness) ConsulProxy() *Proxy { return h.consulProxy }
 // Env builds what the CLI builds: adapters over Nomad and the proxies, the
 // read-only Vault for the converged check, the embedded jobspecs.
 func (h *Harness) Env() provision.Env {
-	t := h.t
-	nc, err := nomad.New(nomad.Config{Address: h.nomad.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := consul.New(consul.Config{Address: h.consulProxy.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc := vault.New(h.vaultAPI(), vault.Mounts{}, nil)
+	nc, cc, vc := h.adapters()
 	return provision.Env{
 		Nomad:      nc,
 		Vault:      vc,
@@ -195,6 +190,27 @@ func (h *Harness) Env() provision.Env {
 		}),
 		Logger: slog.New(slog.DiscardHandler),
 	}
+}
+
+// adapters returns the adapters Env hands out, built on first use: one
+// client per system, as the CLI has, so connections are pooled across the
+// tenants a test or benchmark brings up.
+func (h *Harness) adapters() (*nomad.Client, *consul.Client, *vault.Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.nomadClient == nil {
+		nc, err := nomad.New(nomad.Config{Address: h.nomad.Addr()})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		cc, err := consul.New(consul.Config{Address: h.consulProxy.URL()})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.nomadClient, h.consulClient = nc, cc
+		h.vaultClient = vault.New(h.vaultAPI(), vault.Mounts{}, nil)
+	}
+	return h.nomadClient, h.consulClient, h.vaultClient
 }
 
 // CLIEnv is the environment the CLI reads to reach the harness's Nomad,
@@ -241,7 +257,7 @@ func (h *Harness) AddTenant(ids ...string) {
 }
 
 func (h *Harness) vaultAPI() *vaultapi.Client {
-	cfg := vaultapi.DefaultConfig()
+	cfg := vault.DefaultConfig()
 	cfg.Address = h.vaultProxy.URL()
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -120,6 +121,24 @@ func (c *Client) refuseWrite(op, path string) error {
 		return nil
 	}
 	return fmt.Errorf("vault: %s %s: %w", op, path, ErrWouldWrite)
+}
+
+// MaxIdleConns is how many idle connections to Vault a client built from
+// DefaultConfig keeps for reuse. The api package keeps GOMAXPROCS+1, which a
+// fleet apply at --parallel 16 overflows, opening a new connection for most
+// requests.
+const MaxIdleConns = 64
+
+// DefaultConfig is vaultapi.DefaultConfig (which reads the VAULT_*
+// variables) with an idle pool of MaxIdleConns connections.
+func DefaultConfig() *vaultapi.Config {
+	cfg := vaultapi.DefaultConfig()
+	if cfg.HttpClient != nil {
+		if tr, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+			tr.MaxIdleConnsPerHost = MaxIdleConns
+		}
+	}
+	return cfg
 }
 
 // New returns a Client over api using the given mounts (empty fields take
