@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 )
@@ -32,9 +33,25 @@ type Check struct {
 
 // ServiceHealth returns every instance of service with its check status.
 func (c *Client) ServiceHealth(ctx context.Context, service string) ([]Instance, error) {
-	entries, _, err := c.api.Health().Service(service, "", false, (&consulapi.QueryOptions{}).WithContext(ctx))
+	is, _, err := c.ServiceHealthSince(ctx, service, 0, 0)
+	return is, err
+}
+
+// ServiceHealthSince is ServiceHealth as a Consul blocking query: it
+// answers once the service's health has changed since index (at once for
+// index 0, or when Consul's index went back), or when wait has passed
+// (Consul adds up to a sixteenth), with the index to pass next time. A wait
+// for a check to pass thus learns of it at once instead of at the next poll.
+func (c *Client) ServiceHealthSince(ctx context.Context, service string, index uint64, wait time.Duration) ([]Instance, uint64, error) {
+	q := (&consulapi.QueryOptions{WaitIndex: index, WaitTime: wait}).WithContext(ctx)
+	entries, meta, err := c.api.Health().Service(service, "", false, q)
 	if err != nil {
-		return nil, fmt.Errorf("consul: health of %q: %w", service, err)
+		return nil, 0, fmt.Errorf("consul: health of %q: %w", service, err)
+	}
+	next := meta.LastIndex
+	if next < index || next == 0 {
+		// A restored snapshot or a new cluster: start over; 0 would not block.
+		next = 1
 	}
 	out := make([]Instance, 0, len(entries))
 	for _, e := range entries {
@@ -51,7 +68,7 @@ func (c *Client) ServiceHealth(ctx context.Context, service string) ([]Instance,
 		}
 		out = append(out, in)
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // Passing returns the instances among is whose checks all pass. It is the

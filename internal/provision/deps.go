@@ -80,6 +80,9 @@ type Consul interface {
 	// ServiceHealth is also routing.HealthReader, what routing
 	// verification reads.
 	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
+	// ServiceHealthSince is ServiceHealth as a blocking query (also
+	// routing.HealthWatcher): the waits for a passing check use it.
+	ServiceHealthSince(ctx context.Context, service string, index uint64, wait time.Duration) ([]consul.Instance, uint64, error)
 	TenantsTagged(ctx context.Context, tag string) ([]string, error)
 	// The backup catalogue (tenant.Names.BackupsKVPrefix).
 	WriteBackup(ctx context.Context, prefix string, b tenant.Backup) (bool, error)
@@ -88,10 +91,11 @@ type Consul interface {
 }
 
 var (
-	_ Nomad                = (*nomad.Client)(nil)
-	_ Vault                = (*vault.Client)(nil)
-	_ Consul               = (*consul.Client)(nil)
-	_ routing.HealthReader = Consul(nil)
+	_ Nomad                 = (*nomad.Client)(nil)
+	_ Vault                 = (*vault.Client)(nil)
+	_ Consul                = (*consul.Client)(nil)
+	_ routing.HealthReader  = Consul(nil)
+	_ routing.HealthWatcher = Consul(nil)
 )
 
 // Env is everything a provisioning command works with.

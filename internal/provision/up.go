@@ -537,30 +537,50 @@ func (e Env) applyDataServices(ctx context.Context, d desired, r runner) (Outcom
 }
 
 // serviceAddr waits for a passing instance of service and returns host:port.
+// It waits with Consul blocking queries, so it learns of a passing check
+// when Consul does.
 func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	delay := 50 * time.Millisecond
+	deadline, _ := ctx.Deadline()
+	var (
+		index   uint64
+		seen    []consul.Instance // the tenant's instances, last read
+		readErr error             // the last read's error, when it failed
+		delay   = 50 * time.Millisecond
+	)
+	fail := func() error {
+		cause := readErr
+		if cause == nil {
+			cause = fmt.Errorf("%d instance(s), none passing", len(seen))
+		}
+		return exit.Wrap(fmt.Errorf("consul service %s has no passing instance: %w", service, cause), exit.Failure,
+			"check the job's allocations with `tenantctl status`; the service must pass its Consul checks")
+	}
 	for {
-		is, err := e.Consul.ServiceHealth(ctx, service)
-		if err == nil {
-			is = ownInstances(service, is)
-			if p := consul.Passing(is); len(p) > 0 {
+		is, next, err := e.Consul.ServiceHealthSince(ctx, service, index, max(time.Until(deadline), time.Millisecond))
+		switch {
+		case err == nil:
+			seen, readErr = ownInstances(service, is), nil
+			if p := consul.Passing(seen); len(p) > 0 {
 				return net.JoinHostPort(p[0].Address, strconv.Itoa(p[0].Port)), nil
 			}
+			index = next // the next query waits for a change
+		case ctx.Err() == nil:
+			readErr, index = err, 0
+		}
+		if ctx.Err() != nil {
+			return "", fail()
+		}
+		if err == nil {
+			continue
 		}
 		select {
 		case <-ctx.Done():
-			if err == nil {
-				err = fmt.Errorf("%d instance(s), none passing", len(is))
-			}
-			return "", exit.Wrap(fmt.Errorf("consul service %s has no passing instance: %w", service, err), exit.Failure,
-				"check the job's allocations with `tenantctl status`; the service must pass its Consul checks")
+			return "", fail()
 		case <-time.After(delay):
 		}
-		if delay < time.Second {
-			delay *= 2
-		}
+		delay = min(2*delay, time.Second)
 	}
 }
 

@@ -43,7 +43,22 @@ type HealthReader interface {
 	ServiceHealth(ctx context.Context, service string) ([]consul.Instance, error)
 }
 
-var _ HealthReader = (*consul.Client)(nil)
+// HealthWatcher is a HealthReader that can also wait for a service's health
+// to change: the Consul adapter's ServiceHealthSince, a blocking query.
+// Verify uses it when health has it, so it learns that the app's check
+// passes when Consul does rather than at its next poll.
+type HealthWatcher interface {
+	ServiceHealthSince(ctx context.Context, service string, index uint64, wait time.Duration) ([]consul.Instance, uint64, error)
+}
+
+var (
+	_ HealthReader  = (*consul.Client)(nil)
+	_ HealthWatcher = (*consul.Client)(nil)
+)
+
+// maxBlock bounds one blocking query of Verify (Consul's own limit is 10
+// minutes).
+const maxBlock = 5 * time.Minute
 
 // VerifySpec says what Verify checks.
 type VerifySpec struct {
@@ -107,6 +122,7 @@ func Verify(ctx context.Context, health HealthReader, spec VerifySpec) error {
 		return fmt.Errorf("routing: verify %s: a path host needs a router address and a tenant", spec.Service)
 	}
 	v := &verifier{health: health, spec: spec, log: log}
+	v.watch, _ = health.(HealthWatcher)
 	if spec.RouterAddr != "" {
 		u, err := routerURL(spec.RouterAddr, spec.HealthPath)
 		if err != nil {
@@ -133,6 +149,8 @@ func Verify(ctx context.Context, health HealthReader, spec VerifySpec) error {
 // last attempt saw, for the error at the deadline.
 type verifier struct {
 	health   HealthReader
+	watch    HealthWatcher // nil: poll health with backoff
+	index    uint64        // Consul index of the last health read, for watch
 	spec     VerifySpec
 	log      *slog.Logger
 	probeURL *url.URL
@@ -166,6 +184,11 @@ func (v *verifier) run(ctx context.Context) error {
 		if v.spec.Observe != nil && ctx.Err() == nil {
 			v.spec.Observe(v.seen())
 		}
+		if v.watch != nil && v.consulErr == nil && v.passing == 0 && ctx.Err() == nil {
+			// The next attempt's blocking query is the wait: it answers
+			// when the service's health changes.
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return v.failure(ctx)
@@ -177,7 +200,7 @@ func (v *verifier) run(ctx context.Context) error {
 
 // attempt checks Consul and then the router once; it reports success.
 func (v *verifier) attempt(ctx context.Context) bool {
-	instances, err := v.health.ServiceHealth(ctx, v.spec.Service)
+	instances, err := v.readHealth(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			v.consulErr = err
@@ -211,6 +234,28 @@ func (v *verifier) attempt(ctx context.Context) bool {
 	}
 	v.log.Debug("routing: router probe not ok yet", "host", v.spec.Host, "status", p.status, "error", p.err)
 	return false
+}
+
+// readHealth reads the service's instances: with a watcher, as a blocking
+// query that waits for a change while none passes (bounded by ctx's
+// deadline); otherwise at once.
+func (v *verifier) readHealth(ctx context.Context) ([]consul.Instance, error) {
+	if v.watch == nil {
+		return v.health.ServiceHealth(ctx, v.spec.Service)
+	}
+	index := v.index
+	if v.passing > 0 || v.consulErr != nil {
+		index = 0 // waiting on the router, or after an error: read at once
+	}
+	wait := maxBlock
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, max(time.Until(dl), time.Millisecond))
+	}
+	is, next, err := v.watch.ServiceHealthSince(ctx, v.spec.Service, index, wait)
+	if err == nil {
+		v.index = next
+	}
+	return is, err
 }
 
 func (v *verifier) probeOnce(ctx context.Context, u *url.URL, host string) *probeOutcome {
