@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
@@ -32,47 +33,61 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 	case rec.AppVersion != d.spec.App.Version:
 		return fmt.Sprintf("the app version changes from %q to %q", rec.AppVersion, d.spec.App.Version), nil
 	}
-	if h, err := e.Consul.Held(ctx, d.names.LockKey); err != nil {
-		return "", err
-	} else if h != nil {
-		return "another operator holds the lock: " + h.String(), nil
-	}
-	for _, j := range d.all() {
-		job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
-		if err != nil {
-			return "", fmt.Errorf("parse %s: %w", j.File, err)
-		}
-		p, err := e.Nomad.Plan(ctx, job)
-		if err != nil {
-			return "", fmt.Errorf("plan %s: %w", j.JobID, err)
-		}
-		if p.Changed() {
-			return fmt.Sprintf("job %s has changes (%s)", j.JobID, planSummary(p)), nil
-		}
-	}
-	if job, err := e.scheduledLeftover(ctx, d); err != nil {
-		return "", err
-	} else if job != "" {
-		return "job " + job + " runs although no backup schedule is set", nil
-	}
-	for _, svc := range d.names.Services(tenant.Components()) {
-		is, err := e.Consul.ServiceHealth(ctx, svc)
-		if err != nil {
+	// The rest are independent reads: run them at once and report what
+	// running them in order would have found first.
+	checks := []func() (string, error){func() (string, error) {
+		h, err := e.Consul.Held(ctx, d.names.LockKey)
+		if err != nil || h == nil {
 			return "", err
 		}
-		if len(consul.Passing(is)) == 0 {
-			return fmt.Sprintf("service %s has no passing instance", svc), nil
-		}
+		return "another operator holds the lock: " + h.String(), nil
+	}}
+	for _, j := range d.all() {
+		checks = append(checks, func() (string, error) {
+			job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
+			if err != nil {
+				return "", fmt.Errorf("parse %s: %w", j.File, err)
+			}
+			p, err := e.Nomad.Plan(ctx, job)
+			if err != nil {
+				return "", fmt.Errorf("plan %s: %w", j.JobID, err)
+			}
+			if p.Changed() {
+				return fmt.Sprintf("job %s has changes (%s)", j.JobID, planSummary(p)), nil
+			}
+			return "", nil
+		})
 	}
-	if done, err := e.migrationsDone(ctx, d); err != nil {
-		return "", err
-	} else if !done {
+	checks = append(checks, func() (string, error) {
+		job, err := e.scheduledLeftover(ctx, d)
+		if err != nil || job == "" {
+			return "", err
+		}
+		return "job " + job + " runs although no backup schedule is set", nil
+	})
+	for _, svc := range d.names.Services(tenant.Components()) {
+		checks = append(checks, func() (string, error) {
+			is, err := e.Consul.ServiceHealth(ctx, svc)
+			if err != nil {
+				return "", err
+			}
+			if len(consul.Passing(is)) == 0 {
+				return fmt.Sprintf("service %s has no passing instance", svc), nil
+			}
+			return "", nil
+		})
+	}
+	checks = append(checks, func() (string, error) {
+		if done, err := e.migrationsDone(ctx, d); err != nil || done {
+			return "", err
+		}
 		return "migrations " + d.migVer + " have not completed", nil
-	}
+	})
 	if e.VaultCheck != nil {
-		if why, err := e.vaultConverged(ctx, d); err != nil || why != "" {
-			return why, err
-		}
+		checks = append(checks, func() (string, error) { return e.vaultConverged(ctx, d) })
+	}
+	if why, err := firstDifference(checks...); err != nil || why != "" {
+		return why, err
 	}
 	if e.Config.RouterAddress != "" {
 		err := routing.Verify(ctx, e.Consul, routing.VerifySpec{
@@ -107,13 +122,40 @@ func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 		{"postgres secrets engine", func() (bool, error) { return e.VaultCheck.EnsurePostgres(ctx, d.names, pgAddr) }},
 		{"redis secrets engine", func() (bool, error) { return e.VaultCheck.EnsureRedis(ctx, d.names, redisAddr) }},
 	}
-	for _, c := range checks {
-		changed, err := c.f()
-		switch {
-		case errors.Is(err, vault.ErrWouldWrite) || changed:
-			return "vault " + c.what + " differs", nil
-		case err != nil:
-			return "", err
+	fns := make([]func() (string, error), len(checks))
+	for i, c := range checks {
+		fns[i] = func() (string, error) {
+			changed, err := c.f()
+			switch {
+			case errors.Is(err, vault.ErrWouldWrite) || changed:
+				return "vault " + c.what + " differs", nil
+			case err != nil:
+				return "", err
+			}
+			return "", nil
+		}
+	}
+	return firstDifference(fns...)
+}
+
+// firstDifference runs read-only checks concurrently and returns, of their
+// results in order, the first error or difference: what running them one
+// after the other would have returned, in the time of the slowest.
+func firstDifference(checks ...func() (string, error)) (string, error) {
+	whys := make([]string, len(checks))
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			whys[i], errs[i] = c()
+		}()
+	}
+	wg.Wait()
+	for i := range checks {
+		if errs[i] != nil || whys[i] != "" {
+			return whys[i], errs[i]
 		}
 	}
 	return "", nil

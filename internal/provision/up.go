@@ -633,23 +633,38 @@ func ownInstances(service string, is []consul.Instance) []consul.Instance {
 	return out
 }
 
+// secretsEngines converges the tenant's Postgres and Redis connections and
+// roles in Vault. The two are independent (the adapter serialises their
+// shared bootstrap-metadata markers), so they converge concurrently: each
+// spends most of its time waiting on Vault's verify_connection and
+// rotate-root round trips to its database.
 func (e Env) secretsEngines(ctx context.Context, d desired) (Outcome, error) {
-	pgAddr, err := e.serviceAddr(ctx, d.names.ServicePostgres, d.timeout)
-	if err != nil {
-		return Outcome{}, err
-	}
-	redisAddr, err := e.serviceAddr(ctx, d.names.ServiceRedis, d.timeout)
-	if err != nil {
-		return Outcome{}, err
-	}
-	pgChanged, err := e.Vault.EnsurePostgres(ctx, d.names, pgAddr)
-	if err != nil {
-		return Outcome{Changed: pgChanged}, err
-	}
-	redisChanged, err := e.Vault.EnsureRedis(ctx, d.names, redisAddr)
+	var pgChanged, redisChanged bool
+	var pgErr, redisErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		addr, err := e.serviceAddr(ctx, d.names.ServicePostgres, d.timeout)
+		if err != nil {
+			pgErr = err
+			return
+		}
+		pgChanged, pgErr = e.Vault.EnsurePostgres(ctx, d.names, addr)
+	}()
+	go func() {
+		defer wg.Done()
+		addr, err := e.serviceAddr(ctx, d.names.ServiceRedis, d.timeout)
+		if err != nil {
+			redisErr = err
+			return
+		}
+		redisChanged, redisErr = e.Vault.EnsureRedis(ctx, d.names, addr)
+	}()
+	wg.Wait()
 	out := Outcome{Changed: pgChanged || redisChanged,
 		Detail: fmt.Sprintf("connections %s, %s with roles app, worker, migrate", d.names.DBConnection, d.names.RedisConnection)}
-	return out, err
+	return out, errors.Join(pgErr, redisErr)
 }
 
 func (e Env) verifyRoute(ctx context.Context, d desired, r runner) (Outcome, error) {
