@@ -87,25 +87,43 @@ func Passing(is []Instance) []Instance {
 // tags) of the catalog's services that carry tag, sorted and unique: for
 // example the tenants whose services name a host (tenantctl.host=<host>).
 func (c *Client) TenantsTagged(ctx context.Context, tag string) ([]string, error) {
+	byTag, err := c.TenantsByTag(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return byTag[tag], nil
+}
+
+// TenantsByTag reads the catalog's services once and returns, for every tag
+// of a tenant's service (one with a tenantctl.tenant=<id> tag), the tenant
+// ids whose services carry it, sorted and unique: TenantsTagged for every
+// tag at once.
+func (c *Client) TenantsByTag(ctx context.Context) (map[string][]string, error) {
 	services, _, err := c.api.Catalog().Services((&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("consul: catalog services: %w", err)
 	}
-	seen := map[string]bool{}
+	out := map[string][]string{}
 	for _, tags := range services {
-		if !slices.Contains(tags, tag) {
+		var ids []string
+		for _, t := range tags {
+			if id, ok := strings.CutPrefix(t, "tenantctl.tenant="); ok {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
 			continue
 		}
 		for _, t := range tags {
-			if id, ok := strings.CutPrefix(t, "tenantctl.tenant="); ok {
-				seen[id] = true
+			for _, id := range ids {
+				if !slices.Contains(out[t], id) {
+					out[t] = append(out[t], id)
+				}
 			}
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for id := range seen {
-		out = append(out, id)
+	for _, ids := range out {
+		slices.Sort(ids)
 	}
-	slices.Sort(out)
 	return out, nil
 }

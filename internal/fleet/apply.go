@@ -143,7 +143,7 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 		opt.SoakEvery = 2 * time.Second
 	}
 	canary := min(max(opt.Canary, 0), len(f.Tenants))
-	a := &applier{env: env, opt: opt, res: Result{File: f.Path, Orphaned: []string{}, Pruned: []string{}, NotStarted: []string{}}}
+	a := &applier{env: env, opt: opt, hosts: provision.NewHostListing(env), res: Result{File: f.Path, Orphaned: []string{}, Pruned: []string{}, NotStarted: []string{}}}
 	for i, s := range f.Tenants {
 		wave := WaveRest
 		if i < canary {
@@ -223,8 +223,10 @@ func Apply(ctx context.Context, env provision.Env, f *File, opt Options) (Result
 type applier struct {
 	env provision.Env
 	opt Options
-	mu  sync.Mutex
-	res Result
+	// hosts shares the host check's listings among the tenants.
+	hosts *provision.HostListing
+	mu    sync.Mutex
+	res   Result
 	// pruneFailed counts orphans whose removal failed.
 	pruneFailed int
 }
@@ -292,7 +294,7 @@ func (a *applier) up(ctx context.Context, i int, spec tenant.Spec) {
 		h = a.opt.Holder(spec.ID)
 	}
 	res, err := provision.Up(ctx, a.env, provision.UpOptions{Spec: spec, Timeout: a.opt.Timeout, LockTimeout: a.opt.LockTimeout, Holder: h,
-		Preflighted: true})
+		Preflighted: true, Hosts: a.hosts})
 	a.mu.Lock()
 	a.res.Tenants[i].Duration = time.Since(started)
 	a.mu.Unlock()

@@ -83,7 +83,9 @@ type Consul interface {
 	// ServiceHealthSince is ServiceHealth as a blocking query (also
 	// routing.HealthWatcher): the waits for a passing check use it.
 	ServiceHealthSince(ctx context.Context, service string, index uint64, wait time.Duration) ([]consul.Instance, uint64, error)
-	TenantsTagged(ctx context.Context, tag string) ([]string, error)
+	// TenantsByTag maps every tag of a tenant's service in the catalog to
+	// the tenants whose services carry it (the host check).
+	TenantsByTag(ctx context.Context) (map[string][]string, error)
 	// The backup catalogue (tenant.Names.BackupsKVPrefix).
 	WriteBackup(ctx context.Context, prefix string, b tenant.Backup) (bool, error)
 	ListBackups(ctx context.Context, prefix string) ([]tenant.Backup, error)

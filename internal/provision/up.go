@@ -55,6 +55,9 @@ type UpOptions struct {
 	// backup (restore --to): restored after the secrets engines, before the
 	// migrations and the app.
 	Restore *RestoreSource
+	// Hosts, when set, shares the listings the host check reads among the
+	// tenants of a fleet apply (NewHostListing).
+	Hosts *HostListing
 }
 
 // UpResult is what up did.
@@ -155,7 +158,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 				return Outcome{}, err
 			}
 			res.Changes = changes
-			if err := env.hostFree(ctx, d); err != nil {
+			if err := env.hostFree(ctx, d, opt.Hosts); err != nil {
 				return Outcome{}, err
 			}
 			out := Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"}
@@ -582,37 +585,6 @@ func (e Env) serviceAddr(ctx context.Context, service string, timeout time.Durat
 		}
 		delay = min(2*delay, time.Second)
 	}
-}
-
-// hostFree refuses a host that another tenant holds: in its record, or in
-// the tags of its services in Consul (a tenant whose up has not finished
-// yet). Routing would otherwise hand one tenant's traffic to another.
-func (e Env) hostFree(ctx context.Context, d desired) error {
-	host := d.spec.Host.String()
-	var holders []string
-	recs, err := e.Consul.ListRecords(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.Host == host && r.Tenant != d.spec.ID.String() {
-			holders = append(holders, r.Tenant)
-		}
-	}
-	tagged, err := e.Consul.TenantsTagged(ctx, "tenantctl.host="+host)
-	if err != nil {
-		return err
-	}
-	for _, id := range tagged {
-		if id != d.spec.ID.String() && !slices.Contains(holders, id) {
-			holders = append(holders, id)
-		}
-	}
-	if len(holders) == 0 {
-		return nil
-	}
-	return exit.UsageError("choose another --host for "+d.spec.ID.String()+", or first move "+holders[0]+" off it",
-		"host %s is held by tenant %s", host, strings.Join(holders, ", "))
 }
 
 // ownInstances keeps the instances of a tenant's service ("<id>--<component>")
