@@ -331,22 +331,35 @@ func (e Env) namespace(ctx context.Context, d desired) (Outcome, error) {
 func (e Env) vaultIdentity(ctx context.Context, d desired) (Outcome, error) {
 	var out Outcome
 	var parts []string
-	for _, s := range []struct {
+	steps := []struct {
 		what string
 		f    func(context.Context, tenant.Names) (bool, error)
 	}{
 		{"bootstrap secret", e.Vault.EnsureBootstrap},
 		{"policies", e.Vault.EnsurePolicies},
 		{"jwt roles", e.Vault.EnsureJWTRoles},
-	} {
-		changed, err := s.f(ctx, d.names)
-		if err != nil {
-			return out, err
-		}
-		if changed {
+	}
+	// Independent of each other (a jwt role names its policy; Vault does
+	// not need the policy first): they converge concurrently.
+	changed := make([]bool, len(steps))
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			changed[i], errs[i] = s.f(ctx, d.names)
+		}()
+	}
+	wg.Wait()
+	for i, s := range steps {
+		if changed[i] {
 			out.Changed = true
 			parts = append(parts, s.what)
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, err
 	}
 	out.Detail = "policy and jwt role of each component: " + strings.Join(d.names.Identities(tenant.Components()), ", ")
 	if len(parts) > 0 {

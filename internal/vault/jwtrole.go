@@ -83,23 +83,29 @@ func (c *Client) jwtRoleFields(n tenant.Names, comp tenant.Component) []field {
 // deletes the role every task of the tenant shared before
 // (Names.SharedJWTRole).
 func (c *Client) EnsureJWTRoles(ctx context.Context, n tenant.Names) (bool, error) {
-	changed := false
+	// One role per component, each read and written on its own: they
+	// converge concurrently.
+	var fns []func() (bool, error)
 	for _, comp := range tenant.Components() {
-		path := c.jwtRolePath(n.Identity(comp))
-		have, err := c.read(ctx, "read jwt role", path)
-		if err != nil {
-			return changed, err
-		}
-		want := c.jwtRoleFields(n, comp)
-		if have != nil && len(diff(have, want)) == 0 {
-			continue
-		}
-		if _, err := c.write(ctx, "write jwt role", path, payload(want)); err != nil {
-			return changed, err
-		}
-		c.log.InfoContext(ctx, "vault: wrote jwt role", attrTenant, n.ID.String(), attrPath, path)
-		changed = true
+		fns = append(fns, func() (bool, error) {
+			path := c.jwtRolePath(n.Identity(comp))
+			have, err := c.read(ctx, "read jwt role", path)
+			if err != nil {
+				return false, err
+			}
+			want := c.jwtRoleFields(n, comp)
+			if have != nil && len(diff(have, want)) == 0 {
+				return false, nil
+			}
+			if _, err := c.write(ctx, "write jwt role", path, payload(want)); err != nil {
+				return false, err
+			}
+			c.log.InfoContext(ctx, "vault: wrote jwt role", attrTenant, n.ID.String(), attrPath, path)
+			return true, nil
+		})
 	}
-	ch, err := c.deleteIfPresent(ctx, n, "shared jwt role", c.jwtRolePath(n.SharedJWTRole))
-	return changed || ch, err
+	fns = append(fns, func() (bool, error) {
+		return c.deleteIfPresent(ctx, n, "shared jwt role", c.jwtRolePath(n.SharedJWTRole))
+	})
+	return parallel(fns...)
 }

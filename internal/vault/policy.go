@@ -50,25 +50,31 @@ func policyPath(name string) string { return "sys/policies/acl/" + name }
 // (named Names.Identity) when it is missing or differs, and deletes the
 // policy all its tasks shared before (Names.SharedPolicy).
 func (c *Client) EnsurePolicies(ctx context.Context, n tenant.Names) (bool, error) {
-	changed := false
+	// One policy per component, each read and written on its own: they
+	// converge concurrently.
+	var fns []func() (bool, error)
 	for _, comp := range tenant.Components() {
-		path := policyPath(n.Identity(comp))
-		have, err := c.read(ctx, "read policy", path)
-		if err != nil {
-			return changed, err
-		}
-		want := c.PolicyText(n, comp)
-		if have != nil && have["policy"] == want {
-			continue
-		}
-		if _, err := c.write(ctx, "write policy", path, map[string]any{"policy": want}); err != nil {
-			return changed, err
-		}
-		c.log.InfoContext(ctx, "vault: wrote policy", attrTenant, n.ID.String(), attrPath, path)
-		changed = true
+		fns = append(fns, func() (bool, error) {
+			path := policyPath(n.Identity(comp))
+			have, err := c.read(ctx, "read policy", path)
+			if err != nil {
+				return false, err
+			}
+			want := c.PolicyText(n, comp)
+			if have != nil && have["policy"] == want {
+				return false, nil
+			}
+			if _, err := c.write(ctx, "write policy", path, map[string]any{"policy": want}); err != nil {
+				return false, err
+			}
+			c.log.InfoContext(ctx, "vault: wrote policy", attrTenant, n.ID.String(), attrPath, path)
+			return true, nil
+		})
 	}
-	ch, err := c.deleteIfPresent(ctx, n, "shared policy", policyPath(n.SharedPolicy))
-	return changed || ch, err
+	fns = append(fns, func() (bool, error) {
+		return c.deleteIfPresent(ctx, n, "shared policy", policyPath(n.SharedPolicy))
+	})
+	return parallel(fns...)
 }
 
 // deleteIfPresent deletes path when it exists and reports whether it did. A
