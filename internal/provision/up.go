@@ -153,14 +153,16 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 					return Outcome{}, err
 				}
 			}
+			hostErr := make(chan error, 1) // independent reads: at once
+			go func() { hostErr <- env.hostFree(ctx, d, opt.Hosts) }()
 			changes, err := env.specChanges(ctx, d.spec)
+			if herr := <-hostErr; err == nil {
+				err = herr
+			}
 			if err != nil {
 				return Outcome{}, err
 			}
 			res.Changes = changes
-			if err := env.hostFree(ctx, d, opt.Hosts); err != nil {
-				return Outcome{}, err
-			}
 			out := Outcome{Detail: "nomad, consul and vault reachable and supported; host " + d.spec.Host.String() + " free"}
 			if opt.Preflighted {
 				out.Detail = "systems checked once for the fleet; host " + d.spec.Host.String() + " free"
