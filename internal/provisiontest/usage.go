@@ -24,8 +24,14 @@ type Usage struct {
 	load     string
 	self     time.Duration
 	reaped   time.Duration
-	children map[int]time.Duration
+	children map[int]proc
 	busy     time.Duration
+}
+
+// proc is one process's name and CPU time.
+type proc struct {
+	name string
+	cpu  time.Duration
 }
 
 // UsageReport is what a Usage measured.
@@ -40,6 +46,9 @@ type UsageReport struct {
 	// that exited between start and stop without a live parent reaping it
 	// is missed.
 	Servers time.Duration
+	// ByServer splits Servers by process name (vault, consul, postgres,
+	// redis-server, …).
+	ByServer map[string]time.Duration
 	// Machine is the CPU time every process of the machine spent.
 	Machine time.Duration
 	Cores   int
@@ -60,12 +69,18 @@ func (u *Usage) Stop() UsageReport {
 	self, reaped := rusage()
 	now := descendantsCPU()
 	var servers time.Duration
-	for pid, t := range now {
-		servers += t - u.children[pid] // 0 before: a process started since
+	by := map[string]time.Duration{}
+	for pid, p := range now {
+		d := p.cpu - u.children[pid].cpu // 0 before: a process started since
+		servers += d
+		by[p.name] += d
 	}
-	servers += reaped - u.reaped
+	if d := reaped - u.reaped; d > 0 {
+		servers += d
+		by["reaped children"] += d
+	}
 	return UsageReport{Wall: wall, LoadBefore: u.load, LoadAfter: loadAvg(), Process: self - u.self,
-		Servers: servers, Machine: machineBusy() - u.busy, Cores: runtime.NumCPU()}
+		Servers: servers, ByServer: by, Machine: machineBusy() - u.busy, Cores: runtime.NumCPU()}
 }
 
 // Share is d as a fraction of the machine's capacity during the wall time.
@@ -89,9 +104,20 @@ func (r UsageReport) Report(b *testing.B, prefix string) {
 // String is one line: wall time, load averages and where the CPU went.
 func (r UsageReport) String() string {
 	other := max(r.Machine-r.Process-r.Servers, 0)
-	return fmt.Sprintf("wall %.1fs on %d cores; load %s → %s; cpu: test process %.1fs (%.0f%%), test servers %.1fs (%.0f%%), rest of the machine %.1fs (%.0f%%), idle %.0f%%",
+	var names []string
+	for n := range r.ByServer {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return int(r.ByServer[b] - r.ByServer[a]) })
+	var parts []string
+	for _, n := range names {
+		if r.ByServer[n] >= 100*time.Millisecond {
+			parts = append(parts, fmt.Sprintf("%s %.1fs", n, r.ByServer[n].Seconds()))
+		}
+	}
+	return fmt.Sprintf("wall %.1fs on %d cores; load %s → %s; cpu: test process %.1fs (%.0f%%), test servers %.1fs (%.0f%%: %s), rest of the machine %.1fs (%.0f%%), idle %.0f%%",
 		r.Wall.Seconds(), r.Cores, r.LoadBefore, r.LoadAfter,
-		r.Process.Seconds(), 100*r.Share(r.Process), r.Servers.Seconds(), 100*r.Share(r.Servers),
+		r.Process.Seconds(), 100*r.Share(r.Process), r.Servers.Seconds(), 100*r.Share(r.Servers), strings.Join(parts, ", "),
 		other.Seconds(), 100*r.Share(other), 100*max(1-r.Share(r.Machine), 0))
 }
 
@@ -131,12 +157,12 @@ const clockTick = 100
 // descendantsCPU returns the CPU time of every live descendant of this
 // process, by pid: its own and that of the children it reaped (a Postgres
 // server's exited backends).
-func descendantsCPU() map[int]time.Duration {
-	type proc struct {
+func descendantsCPU() map[int]proc {
+	type entry struct {
+		proc
 		ppid int
-		cpu  time.Duration
 	}
-	procs := map[int]proc{}
+	procs := map[int]entry{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, f := range dirs {
 		b, err := os.ReadFile(f)
@@ -146,9 +172,11 @@ func descendantsCPU() map[int]time.Duration {
 		// pid (comm) state ppid … utime(14) stime(15) cutime(16) cstime(17)
 		s := string(b)
 		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
+		j := strings.IndexByte(s, '(')
+		if i < 0 || j < 0 || j > i {
 			continue
 		}
+		name := s[j+1 : i]
 		fields := strings.Fields(s[i+1:])
 		if len(fields) < 15 {
 			continue
@@ -160,16 +188,16 @@ func descendantsCPU() map[int]time.Duration {
 			v, _ := strconv.ParseInt(fields[k], 10, 64)
 			ticks += v
 		}
-		procs[pid] = proc{ppid: ppid, cpu: time.Duration(ticks) * time.Second / clockTick}
+		procs[pid] = entry{proc: proc{name: serverName(name), cpu: time.Duration(ticks) * time.Second / clockTick}, ppid: ppid}
 	}
 	self := os.Getpid()
-	out := map[int]time.Duration{}
+	out := map[int]proc{}
 	for pid, p := range procs {
 		// Walk up to init: a descendant of ours has us as an ancestor.
 		seen := []int{pid}
 		for q := p.ppid; q > 1; q = procs[q].ppid {
 			if q == self {
-				out[pid] = p.cpu
+				out[pid] = p.proc
 				break
 			}
 			if slices.Contains(seen, q) {
@@ -179,6 +207,17 @@ func descendantsCPU() map[int]time.Duration {
 		}
 	}
 	return out
+}
+
+// serverName groups a process name: the versioned test-server binaries
+// (vault-v1.13.0) under their server's name.
+func serverName(comm string) string {
+	for _, s := range []string{"vault", "consul", "postgres", "redis"} {
+		if strings.HasPrefix(comm, s) {
+			return s
+		}
+	}
+	return comm
 }
 
 // machineBusy is the CPU time all processes of the machine spent, from
