@@ -98,7 +98,7 @@ func (a *app) vaultAdapter(cfg config.Config) (*vault.Client, error) {
 	if a.opts.VaultToken == "" {
 		return nil, exit.UsageError("set VAULT_TOKEN or pass --vault-token", "no Vault token")
 	}
-	vc := vault.DefaultConfig()
+	vc := vaultapi.DefaultConfig()
 	if vc.Error != nil {
 		return nil, exit.Wrap(fmt.Errorf("vault: client config: %w", vc.Error), exit.Usage, "check the VAULT_* environment variables")
 	}
