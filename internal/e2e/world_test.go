@@ -53,6 +53,7 @@ type world struct {
 	opts       worldOptions
 	docker     *testenv.Docker // the docker profile's engine; nil for exec
 	images     dockerImages    // the docker profile's images
+	exe        config.Exec     // the exec part of the config file
 }
 
 // worldOptions vary the world's config.
@@ -62,6 +63,10 @@ type worldOptions struct {
 	NoRouter bool
 	// CredsTTL, when set, is both vault.creds_ttl and vault.creds_max_ttl.
 	CredsTTL string
+	// BackupSchedule, when set, is backup.schedule (the scheduled backup
+	// job); BackupKeep is backup.keep.
+	BackupSchedule string
+	BackupKeep     int
 }
 
 // newWorld starts the cluster; it skips without TENANTCTL_TEST_NOMAD_BIN.
@@ -100,11 +105,13 @@ func newWorldWith(t *testing.T, opts worldOptions) *world {
 		}
 		cfg.Update = config.Default().Update // the shipped health gating, not the harness's shortcut
 		cfg.Backup.Dir = filepath.Join(dir, "backups")
+		cfg.Backup.Schedule, cfg.Backup.Keep = opts.BackupSchedule, opts.BackupKeep
 	}
 	w.h = provisiontest.New(t, provisiontest.WithNomad(provisiontest.RealNomad(testenv.NomadOptions{}, &w.real)),
 		provisiontest.WithConfig(configure))
 	w.consul = testenv.SharedConsul(t).Client(t)
 	w.cfgPath = filepath.Join(dir, "tenantctl.hcl")
+	w.exe = exe
 	w.writeConfig(exe)
 	w.cliEnv = w.h.CLIEnv()
 	w.cliEnv["TENANTCTL_CONFIG"] = w.cfgPath
@@ -162,7 +169,14 @@ func (w *world) writeConfig(exe config.Exec) {
 	fmt.Fprintf(&b, "exec {\n  postgres_bin_dir = %q\n  redis_server     = %q\n  redis_cli        = %q\n"+
 		"  tenant_app       = %q\n  tenantctl        = %q\n  data_dir         = %q\n}\n",
 		exe.PostgresBinDir, exe.RedisServer, exe.RedisCLI, exe.TenantApp, exe.Tenantctl, exe.DataDir)
-	fmt.Fprintf(&b, "backup {\n  dir = %q\n}\n", filepath.Join(w.dir, "backups"))
+	fmt.Fprintf(&b, "backup {\n  dir = %q\n", filepath.Join(w.dir, "backups"))
+	if w.opts.BackupSchedule != "" {
+		fmt.Fprintf(&b, "  schedule = %q\n", w.opts.BackupSchedule)
+	}
+	if w.opts.BackupKeep != 0 {
+		fmt.Fprintf(&b, "  keep = %d\n", w.opts.BackupKeep)
+	}
+	b.WriteString("}\n")
 	if err := os.WriteFile(w.cfgPath, []byte(b.String()), 0o644); err != nil {
 		w.t.Fatal(err)
 	}
