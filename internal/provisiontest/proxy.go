@@ -37,7 +37,9 @@ func newProxy(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.Transport = cleanhttp.DefaultPooledTransport()
+	tr := cleanhttp.DefaultPooledTransport()
+	tr.DisableKeepAlives = true
+	rp.Transport = tr
 	rp.ErrorLog = nil
 	p := &Proxy{}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
