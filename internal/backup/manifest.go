@@ -17,6 +17,15 @@ import (
 // tenantctl writes; Restore refuses any other.
 const FormatVersion = 1
 
+// The prefixes of the one result line a backup run and a restore run print
+// last on stdout, each followed by a JSON object on the same line (a
+// Manifest, a RestoreResult; never a secret). Whoever runs them as a job
+// finds the line in the job's log.
+const (
+	BackupLinePrefix  = "tenantctl-backup: "
+	RestoreLinePrefix = "tenantctl-restore: "
+)
+
 // The files of a backup directory.
 const (
 	PostgresFile = "postgres.dump"

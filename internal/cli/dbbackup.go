@@ -32,14 +32,6 @@ const (
 	envPGBinDir            = "TENANTCTL_PG_BIN_DIR"
 )
 
-// The prefixes of the one result line db backup and db restore print on
-// stdout, followed by a JSON object on the same line. The backup and restore
-// commands find it in the job's log.
-const (
-	BackupLinePrefix  = "tenantctl-backup: "
-	RestoreLinePrefix = "tenantctl-restore: "
-)
-
 // optionSetting returns the flag and environment variable behind an option
 // of the backup package (backup.ConfigError.Option), for remedies.
 func optionSetting(option string) (flag, env string) {
@@ -81,7 +73,7 @@ func (a *app) dbBackupCommand() *ucli.Command {
 			"(pg_dump custom format, one consistent snapshot), redis.snapshot (every key, DUMP and PTTL) and\n" +
 			"manifest.json (sizes, checksums, schema version), complete or not at all, then deletes the\n" +
 			"tenant's backups beyond --keep. The last line on stdout is\n" +
-			"  " + BackupLinePrefix + "<manifest JSON>",
+			"  " + backup.BackupLinePrefix + "<manifest JSON>",
 		Flags: backupFlags(append(connFlags(),
 			&ucli.StringFlag{Name: "id", Usage: "backup id, YYYYMMDDTHHMMSSZ-<6 hex>; default: a new one (env " + envBackupID + ")"},
 			&ucli.StringFlag{Name: "keep", Usage: "keep this many newest backups of the tenant, 0 = all (env " + envBackupKeep + ")"},
@@ -106,7 +98,7 @@ func (a *app) dbBackupCommand() *ucli.Command {
 				Logger:      a.log,
 			})
 			if m != nil {
-				if perr := a.resultLine(BackupLinePrefix, m); perr != nil && err == nil {
+				if perr := a.resultLine(backup.BackupLinePrefix, m); perr != nil && err == nil {
 					err = perr
 				}
 			}
@@ -125,7 +117,7 @@ func (a *app) dbRestoreCommand() *ucli.Command {
 			"replaces the database's public schema with the dump in one transaction (all or nothing), and\n" +
 			"Redis's keys (FLUSHDB, then RESTORE of every key). A --source-tenant other than --tenant restores a\n" +
 			"copy of that tenant's data. The last line on stdout is\n" +
-			"  " + RestoreLinePrefix + "<summary JSON>",
+			"  " + backup.RestoreLinePrefix + "<summary JSON>",
 		Flags: backupFlags(append(connFlags(),
 			&ucli.StringFlag{Name: "from", Usage: "id of the backup to restore (env " + envRestoreFrom + ")"},
 			&ucli.StringFlag{Name: "source-tenant", Usage: "tenant the backup was taken from; default: --tenant (env " + envRestoreSourceTenant + ")"},
@@ -164,7 +156,7 @@ func (a *app) dbRestoreCommand() *ucli.Command {
 				Logger:             a.log,
 			})
 			if res != nil {
-				if perr := a.resultLine(RestoreLinePrefix, res); perr != nil && err == nil {
+				if perr := a.resultLine(backup.RestoreLinePrefix, res); perr != nil && err == nil {
 					err = perr
 				}
 			}

@@ -103,7 +103,7 @@ func TestDBBackupRestoreCLI(t *testing.T) {
 			t.Fatalf("db backup: exit %d\n%s", code, stderr)
 		}
 		var m backup.Manifest
-		lastLine(stdout, BackupLinePrefix, &m)
+		lastLine(stdout, backup.BackupLinePrefix, &m)
 		if m.Tenant != string(tn.ID) || len(m.Files) != 2 || m.Postgres.Rows["public.contacts"] != 1 {
 			t.Errorf("manifest %+v; want tenant %s, two files, one contact", m, tn.ID)
 		}
@@ -139,7 +139,7 @@ func TestDBBackupRestoreCLI(t *testing.T) {
 		t.Fatalf("db restore: exit %d\n%s", code, stderr)
 	}
 	var res backup.RestoreResult
-	lastLine(stdout, RestoreLinePrefix, &res)
+	lastLine(stdout, backup.RestoreLinePrefix, &res)
 	if res.ID != ids[2] || res.Tenant != string(tn.ID) || res.RedisKeys == 0 {
 		t.Errorf("restore result %+v", res)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantctl/tenantctl/internal/backup"
 	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/jobspec"
@@ -24,13 +25,6 @@ const (
 	StepVerifyBackup  = "verify-backup"
 	StepStopWorkloads = "stop-workloads"
 	StepRestore       = "restore"
-)
-
-// The result lines the runner prints last on its stdout: a backup's
-// manifest, a restore's summary (JSON, never a secret).
-const (
-	BackupLinePrefix  = "tenantctl-backup: "
-	RestoreLinePrefix = "tenantctl-restore: "
 )
 
 // The backup components, by name (tenant.Components).
@@ -53,12 +47,12 @@ func lastLine(out, prefix string) (string, bool) {
 }
 
 // ParseBackupLine reads the manifest from a backup run's stdout: the last
-// line starting with BackupLinePrefix.
+// line starting with backup.BackupLinePrefix.
 func ParseBackupLine(out string) (tenant.Backup, error) {
 	var b tenant.Backup
-	js, ok := lastLine(out, BackupLinePrefix)
+	js, ok := lastLine(out, backup.BackupLinePrefix)
 	if !ok {
-		return b, fmt.Errorf("the backup run printed no %q line", strings.TrimSpace(BackupLinePrefix))
+		return b, fmt.Errorf("the backup run printed no %q line", strings.TrimSpace(backup.BackupLinePrefix))
 	}
 	if err := json.Unmarshal([]byte(js), &b); err != nil {
 		return b, fmt.Errorf("the backup run's manifest line: %w", err)
@@ -195,7 +189,7 @@ func (e Env) takeBackup(ctx context.Context, d desired, r runner, step, trigger 
 	if err != nil {
 		return tenant.Backup{}, out, err
 	}
-	res, stdout, err := e.runBatch(ctx, d, r, step, j, map[string]string{"backup_id": id}, "backup-"+id, BackupLinePrefix)
+	res, stdout, err := e.runBatch(ctx, d, r, step, j, map[string]string{"backup_id": id}, "backup-"+id, backup.BackupLinePrefix)
 	out.Changed = true // a dispatched run, and files in the backup root
 	if err != nil {
 		return tenant.Backup{}, out, exit.Wrap(fmt.Errorf("backup %s of %s failed: %w", id, d.spec.ID, err), exit.Failure,

@@ -4,12 +4,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantctl/tenantctl/internal/backup"
 	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
 func TestParseBackupLine(t *testing.T) {
-	out := "pg_dump: dumping\n" + BackupLinePrefix + `{"id":"old"}` + "\nsome log\n" +
-		BackupLinePrefix + `{"format":1,"id":"20261202T031500Z-a1b2c3","tenant":"acme","schema_version":6,"files":[{"name":"postgres.dump","size":10,"sha256":"` +
+	out := "pg_dump: dumping\n" + backup.BackupLinePrefix + `{"id":"old"}` + "\nsome log\n" +
+		backup.BackupLinePrefix + `{"format":1,"id":"20261202T031500Z-a1b2c3","tenant":"acme","schema_version":6,"files":[{"name":"postgres.dump","size":10,"sha256":"` +
 		strings.Repeat("ab", 32) + `"}],"redis":{"keys":3}}` + "\n"
 	b, err := ParseBackupLine(out)
 	if err != nil {
@@ -21,7 +22,7 @@ func TestParseBackupLine(t *testing.T) {
 	if err := b.Validate(tenant.ID("acme")); err != nil {
 		t.Error(err)
 	}
-	for _, bad := range []string{"", "no line\n", BackupLinePrefix + "{not json\n"} {
+	for _, bad := range []string{"", "no line\n", backup.BackupLinePrefix + "{not json\n"} {
 		if _, err := ParseBackupLine(bad); err == nil {
 			t.Errorf("ParseBackupLine(%q): got nil; want an error", bad)
 		}

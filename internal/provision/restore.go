@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantctl/tenantctl/internal/backup"
 	"github.com/tenantctl/tenantctl/internal/consul"
 	"github.com/tenantctl/tenantctl/internal/exit"
 	"github.com/tenantctl/tenantctl/internal/tenant"
@@ -91,7 +92,7 @@ func (e Env) restoreRun(ctx context.Context, d desired, r runner, src RestoreSou
 	}
 	meta := map[string]string{"backup_id": src.Backup.ID, "source_tenant": src.Tenant.String()}
 	// A restore is never deduplicated: running it again restores again.
-	res, stdout, err := e.runBatch(ctx, d, r, StepRestore, j, meta, "", RestoreLinePrefix)
+	res, stdout, err := e.runBatch(ctx, d, r, StepRestore, j, meta, "", backup.RestoreLinePrefix)
 	out.Changed = true
 	if err != nil {
 		return out, exit.Wrap(fmt.Errorf("restore of backup %s into %s failed: %w", src.Backup.ID, d.spec.ID, err), exit.Failure,
@@ -99,10 +100,10 @@ func (e Env) restoreRun(ctx context.Context, d desired, r runner, src RestoreSou
 				src.Tenant, src.Backup.ID, d.spec.ID))
 	}
 	summary := RestoreSummary{}
-	if js, ok := lastLine(stdout, RestoreLinePrefix); ok {
+	if js, ok := lastLine(stdout, backup.RestoreLinePrefix); ok {
 		_ = json.Unmarshal([]byte(js), &summary)
 	} else {
-		return out, fmt.Errorf("restore of backup %s into %s (%s): the run printed no %q line", src.Backup.ID, d.spec.ID, res.JobID, strings.TrimSpace(RestoreLinePrefix))
+		return out, fmt.Errorf("restore of backup %s into %s (%s): the run printed no %q line", src.Backup.ID, d.spec.ID, res.JobID, strings.TrimSpace(backup.RestoreLinePrefix))
 	}
 	out.Detail = fmt.Sprintf("restored backup %s of %s (%s, schema version %d, %d redis keys) with %s",
 		src.Backup.ID, src.Tenant, tenant.HumanSize(src.Backup.Size()), src.Backup.SchemaVersion, src.Backup.Redis.Keys, res.JobID)

@@ -70,7 +70,7 @@ func (d *double) backupTask(h *Harness, n tenant.Names, dbRole, redisRole string
 				return 1
 			}
 			b, _ := json.Marshal(m)
-			fmt.Fprintf(ts.Stdout, "%s%s\n", provision.BackupLinePrefix, b)
+			fmt.Fprintf(ts.Stdout, "%s%s\n", backup.BackupLinePrefix, b)
 			return 0
 		}}, nil
 	}
@@ -98,7 +98,7 @@ func (d *double) restoreTask(h *Harness, n tenant.Names) nomadtest.TaskHook {
 				return 1
 			}
 			b, _ := json.Marshal(res)
-			fmt.Fprintf(ts.Stdout, "%s%s\n", provision.RestoreLinePrefix, b)
+			fmt.Fprintf(ts.Stdout, "%s%s\n", backup.RestoreLinePrefix, b)
 			return 0
 		}}, nil
 	}
