@@ -2,9 +2,7 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -244,7 +242,7 @@ func (c *Client) checkCapabilities(ctx context.Context, n tenant.Names) error {
 	for p := range req {
 		paths = append(paths, p)
 	}
-	s, err := c.capabilitiesSelf(ctx, paths)
+	s, err := c.query(ctx, "check token capabilities", "sys/capabilities-self", map[string]any{"paths": paths})
 	if err != nil {
 		return exit.Because(err, exit.Unreachable, CauseForbidden)
 	}
@@ -275,26 +273,4 @@ func (c *Client) checkCapabilities(ctx context.Context, n tenant.Names) error {
 			"vault: the token lacks %d capabilities, such as %s", len(missing), missing[0])
 	}
 	return nil
-}
-
-// capabilitiesSelf asks Vault what the token may do on paths. The question
-// only reads, so a response cut off mid-body (io.ErrUnexpectedEOF: a proxy
-// or load balancer in front of Vault dropped the connection after the
-// headers, which the api package's retries do not cover) is asked again, up
-// to three times in all.
-func (c *Client) capabilitiesSelf(ctx context.Context, paths []string) (*vaultapi.Secret, error) {
-	const op, path = "check token capabilities", "sys/capabilities-self"
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		var s *vaultapi.Secret
-		s, err = c.api.Logical().WriteWithContext(ctx, path, map[string]any{"paths": paths})
-		if err == nil {
-			return s, nil
-		}
-		if !(errors.Is(err, io.ErrUnexpectedEOF) || strings.HasSuffix(err.Error(), io.ErrUnexpectedEOF.Error())) || ctx.Err() != nil {
-			break
-		}
-		c.log.DebugContext(ctx, "vault response cut off; asking again", "path", path, "attempt", attempt+1)
-	}
-	return nil, apiErr(op, path, err)
 }
