@@ -40,12 +40,14 @@ func TestRealNomadExecCycle(t *testing.T) {
 	// A new tenant, alone on the cluster: the figure the docs quote.
 	r := w.must("up", "acme", "--name", "ACME Corporation", "--json", "--timeout", "5m")
 	reportSteps("up/new-tenant", r)
+	w.reportTimeline("up/new-tenant", "acme", minHealthy(t), r)
 	w.assertRouted("acme")
 	w.assertCredentialFiles("acme")
 
 	// A second tenant while the first serves.
 	r = w.must("up", "acme-corp", "--json", "--timeout", "5m")
 	reportSteps("up/second-tenant", r)
+	w.reportTimeline("up/second-tenant", "acme-corp", minHealthy(t), r)
 	w.assertRouted("acme-corp")
 	w.assertRouted("acme")
 

@@ -187,6 +187,7 @@ type result struct {
 	code           exit.Code
 	stdout, stderr string
 	took           time.Duration
+	end            time.Time // when the command returned
 }
 
 // run runs tenantctl in-process with the world's environment.
@@ -195,7 +196,7 @@ func (w *world) run(args ...string) result {
 	start := time.Now()
 	err := cli.Run(context.Background(), append([]string{"tenantctl"}, args...),
 		cli.Streams{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return w.cliEnv[k] }})
-	return result{code: exit.CodeOf(err), stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	return result{code: exit.CodeOf(err), stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start), end: time.Now()}
 }
 
 // must runs tenantctl and fails the test unless it exits 0.
