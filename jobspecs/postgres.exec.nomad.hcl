@@ -266,7 +266,7 @@ job "postgres" {
       check {
         name     = "postgres-tcp"
         type     = "tcp"
-        interval = "2s"
+        interval = "1s"
         timeout  = "1s"
       }
     }

@@ -265,7 +265,7 @@ job "redis" {
       check {
         name     = "redis-tcp"
         type     = "tcp"
-        interval = "2s"
+        interval = "1s"
         timeout  = "1s"
       }
     }

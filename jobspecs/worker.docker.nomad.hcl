@@ -259,11 +259,11 @@ job "worker" {
         name     = "worker-health"
         type     = "http"
         path     = "/api/health"
-        interval = "2s"
+        interval = "1s"
         timeout  = "1s"
 
         check_restart {
-          limit = 8
+          limit = 16
           grace = "30s"
         }
       }
