@@ -91,8 +91,8 @@ variable "template_wait_min" {
 
 variable "template_wait_max" {
   type        = string
-  default     = "5s"
-  description = "Longest a render waits for changes to settle."
+  default     = "3s"
+  description = "Longest a render waits for changes to settle. Keep it well below the tenants' shutdown_delay (5s): a stopping instance must leave nginx's upstream before its process stops."
 }
 
 variable "cpu" {

@@ -80,6 +80,7 @@ func TestRealNomadExecCycle(t *testing.T) {
 	if ok == 0 || len(fails) > 0 {
 		t.Errorf("requests through the router during rotate: %d answered, %d failed; want none failed:\n%s",
 			ok, len(fails), strings.Join(fails, "\n"))
+		w.dumpRouter()
 	}
 	w.assertRouted("acme")
 

@@ -536,3 +536,42 @@ func failureCause(line string) string {
 	}
 	return "other"
 }
+
+// dumpRouter logs the router's last error-log lines (nginx's stderr:
+// refused upstream connections, reloads) and its last access-log lines
+// that were not 2xx (which upstreams a failed request tried): what the
+// router saw when a probe failed.
+func (w *world) dumpRouter() {
+	c := w.real.Client()
+	q := &nomadapi.QueryOptions{Namespace: "default"}
+	allocs, _, err := c.Jobs().Allocations("tenantctl-router", false, q)
+	if err != nil || len(allocs) == 0 {
+		w.t.Logf("router logs: no allocation (%v)", err)
+		return
+	}
+	alloc, _, err := c.Allocations().Info(allocs[0].ID, q)
+	if err != nil {
+		w.t.Logf("router logs: %v", err)
+		return
+	}
+	for _, f := range []string{"stderr", "stdout"} {
+		rc, err := c.AllocFS().Cat(alloc, "alloc/logs/nginx."+f+".0", q)
+		if err != nil {
+			w.t.Logf("router %s: %v", f, err)
+			continue
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		var keep []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if f == "stdout" && (strings.Contains(line, " 200 ") || strings.Contains(line, "status=200") || strings.Contains(line, `"status":200`)) {
+				continue
+			}
+			keep = append(keep, line)
+		}
+		if len(keep) > 60 {
+			keep = keep[len(keep)-60:]
+		}
+		w.t.Logf("router %s (last lines%s):\n%s", f, map[bool]string{true: " but 200s"}[f == "stdout"], strings.Join(keep, "\n"))
+	}
+}

@@ -21,20 +21,21 @@ func minHealthy(t *testing.T) time.Duration {
 	return d
 }
 
-// reportTimeline prints, for each workload job of tenant id (app and
-// worker), when Nomad did what after the job's registration, in Nomad's
-// own timestamps: the allocation's creation, its task's events (received,
-// set up, templates rendered into a started process), the checks seen
+// reportTimeline prints, for each service job of tenant id (postgres,
+// redis, app, worker), when Nomad did what after the job's registration, in
+// Nomad's own timestamps: the allocation's creation, its tasks' events
+// (received, set up, started after their templates rendered, a prestart
+// task's exit), the checks seen
 // passing (the allocation's health time less min_healthy_time, which
 // Nomad's health watcher waits after that), the allocation healthy, the
 // deployment successful, and the up command returning (r.end). It is
-// where the app step's time goes, read off a real agent.
+// where the data-services and app steps' time goes, read off a real agent.
 func (w *world) reportTimeline(name, id string, minHealthy time.Duration, r result) {
 	w.t.Helper()
 	n := tenant.NamesFor(tenant.ID(id))
 	c := w.real.Client()
 	q := &nomadapi.QueryOptions{Namespace: n.Namespace}
-	for _, jobID := range []string{n.JobApp, n.JobWorker} {
+	for _, jobID := range []string{n.JobPostgres, n.JobRedis, n.JobApp, n.JobWorker} {
 		job, _, err := c.Jobs().Info(jobID, q)
 		if err != nil || job.SubmitTime == nil {
 			w.t.Logf("timeline of %s: %v", jobID, err)
@@ -54,18 +55,23 @@ func (w *world) reportTimeline(name, id string, minHealthy time.Duration, r resu
 			continue
 		}
 		at["alloc-created"] = time.Unix(0, a.CreateTime)
-		for _, ts := range a.TaskStates {
+		var keys []string // task events in time order
+		for task, ts := range a.TaskStates {
 			for _, e := range ts.Events {
-				key := map[string]string{
-					nomadapi.TaskReceived: "task-received",
-					nomadapi.TaskSetup:    "task-setup",
-					nomadapi.TaskStarted:  "task-started",
+				ev := map[string]string{
+					nomadapi.TaskReceived:   "received",
+					nomadapi.TaskSetup:      "setup",
+					nomadapi.TaskStarted:    "started",
+					nomadapi.TaskTerminated: "terminated",
 				}[e.Type]
-				if key != "" && at[key].IsZero() {
+				key := task + "-" + ev
+				if ev != "" && at[key].IsZero() {
 					at[key] = time.Unix(0, e.Time)
+					keys = append(keys, key)
 				}
 			}
 		}
+		sort.Slice(keys, func(i, j int) bool { return at[keys[i]].Before(at[keys[j]]) })
 		if ds := a.DeploymentStatus; ds != nil && ds.Healthy != nil && *ds.Healthy {
 			at["alloc-healthy"] = ds.Timestamp
 			at["checks-passing"] = ds.Timestamp.Add(-minHealthy)
@@ -73,7 +79,8 @@ func (w *world) reportTimeline(name, id string, minHealthy time.Duration, r resu
 		if d, _, err := c.Jobs().LatestDeployment(jobID, q); err == nil && d != nil && d.Status == nomadapi.DeploymentStatusSuccessful {
 			at["deployment-successful"] = time.Unix(0, d.ModifyTime)
 		}
-		for _, k := range []string{"alloc-created", "task-received", "task-setup", "task-started", "checks-passing", "alloc-healthy", "deployment-successful", "up-returned"} {
+		order := append(append([]string{"alloc-created"}, keys...), "checks-passing", "alloc-healthy", "deployment-successful", "up-returned")
+		for _, k := range order {
 			if v, ok := at[k]; ok {
 				fmt.Printf("BenchmarkRealNomad/%s/timeline/%s/%s \t1\t%d ns/op\n", name, jobID[len(id)+len(tenant.Separator):], k, v.Sub(t0).Nanoseconds())
 			}
