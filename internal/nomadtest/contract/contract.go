@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("NamespaceLifecycle", func(t *testing.T) { testNamespaceLifecycle(t, target) })
 	t.Run("RegisterSubmission", func(t *testing.T) { testRegisterSubmission(t, target) })
 	t.Run("RegisterDeploymentSuccessful", func(t *testing.T) { testRegisterDeployment(t, target) })
+	t.Run("HealthyCountsThenSuccessful", func(t *testing.T) { testHealthyCountsThenSuccessful(t, target) })
 	t.Run("EnforceIndex", func(t *testing.T) { testEnforceIndex(t, target) })
 	t.Run("BlockingQuery", func(t *testing.T) { testBlockingQuery(t, target) })
 	t.Run("DispatchComplete", func(t *testing.T) { testDispatch(t, target) })
@@ -161,6 +163,43 @@ func testRegisterDeployment(t *testing.T, tg Target) {
 	}
 	if sum.Summary["app"].Running != 1 {
 		t.Errorf("got summary %+v; want 1 running", sum.Summary["app"])
+	}
+}
+
+// testHealthyCountsThenSuccessful: once every group of a deployment counts
+// all its allocations healthy, the deployment turns successful with nothing
+// more done (nomad.Client.WaitDeployment returns at the counts; on a real
+// agent the status follows a second or two later, the double writes both at
+// once).
+func testHealthyCountsThenSuccessful(t *testing.T, tg Target) {
+	c := tg.Client
+	ns := namespace(t, tg, nil)
+	register(t, c, ns, serviceHCL(ns, "web"), "")
+	var counted *api.Deployment
+	waitFor(t, "deployment of web with every allocation healthy", func(q *api.QueryOptions) (bool, uint64, error) {
+		q.Namespace = ns
+		d, meta, err := c.Jobs().LatestDeployment("web", q)
+		if err != nil {
+			return false, 0, err
+		}
+		if d == nil {
+			return false, meta.LastIndex, nil
+		}
+		if d.Status != api.DeploymentStatusRunning && d.Status != api.DeploymentStatusSuccessful {
+			return false, 0, fmt.Errorf("deployment %s (%s)", d.Status, d.StatusDescription)
+		}
+		for _, g := range d.TaskGroups {
+			if g.HealthyAllocs < g.DesiredTotal {
+				return false, meta.LastIndex, nil
+			}
+		}
+		counted = d
+		return len(d.TaskGroups) > 0, meta.LastIndex, nil
+	})
+	t.Logf("every allocation counted healthy while the deployment was %s", counted.Status)
+	d := waitDeployment(t, c, ns, "web", api.DeploymentStatusSuccessful, api.DeploymentStatusFailed)
+	if d.ID != counted.ID || d.Status != api.DeploymentStatusSuccessful {
+		t.Fatalf("got deployment %s %s (%s) after %s counted every allocation healthy; want it successful", d.ID, d.Status, d.StatusDescription, counted.ID)
 	}
 }
 
