@@ -2,6 +2,8 @@ package provisiontest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,7 +43,14 @@ func newProxy(t testing.TB, target string) *Proxy {
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = cleanhttp.DefaultPooledTransport()
-	rp.ErrorLog = nil
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if errors.Is(err, context.Canceled) {
+			return // the client gave up (a blocking query cancelled): nothing to answer, nothing to log
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "{\"errors\":[%q]}\n", "test proxy: "+err.Error())
+	}
 	p := &Proxy{}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := bufferBody(r); err != nil {
