@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 	"github.com/hashicorp/nomad/api"
@@ -70,7 +71,7 @@ func (s *Server) registerServices(a *allocEntry) {
 			host = run.Address
 		}
 		port = s.resolvePort(a, r.svc.PortLabel, run)
-		out = append(out, serviceRegistration(al, r, host, port, func(label string) int { return s.resolvePort(a, label, run) }))
+		out = append(out, serviceRegistration(al, r, host, port, s.checkFloor, func(label string) int { return s.resolvePort(a, label, run) }))
 	}
 	s.mu.Unlock()
 
@@ -108,7 +109,7 @@ func (s *Server) resolvePort(a *allocEntry, label string, run *TaskRun) int {
 	return 0
 }
 
-func serviceRegistration(al *api.Allocation, r serviceReg, host string, port int, portOf func(string) int) *consulapi.AgentServiceRegistration {
+func serviceRegistration(al *api.Allocation, r serviceReg, host string, port int, floor time.Duration, portOf func(string) int) *consulapi.AgentServiceRegistration {
 	svc := r.svc
 	reg := &consulapi.AgentServiceRegistration{
 		ID:      fmt.Sprintf("_nomad-task-%s-%s-%s-%s", al.ID, r.owner, svc.Name, svc.PortLabel),
@@ -134,7 +135,7 @@ func serviceRegistration(al *api.Allocation, r serviceReg, host string, port int
 		ac := &consulapi.AgentServiceCheck{
 			CheckID:       fmt.Sprintf("_nomad-check-%s-%d", reg.ID, i),
 			Name:          name,
-			Interval:      chk.Interval.String(),
+			Interval:      max(chk.Interval, floor).String(),
 			Timeout:       chk.Timeout.String(),
 			Status:        chk.InitialStatus,
 			TLSSkipVerify: chk.TLSSkipVerify,

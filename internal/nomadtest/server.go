@@ -28,11 +28,14 @@ type Server struct {
 	hs     *httptest.Server
 	routes []route
 
-	delay   time.Duration
-	token   string
-	region  string
-	dc      string
-	version string
+	delay time.Duration
+	// checkFloor is the shortest interval the double registers a Consul
+	// check with (WithCheckIntervalFloor); zero: the jobspec's own.
+	checkFloor time.Duration
+	token      string
+	region     string
+	dc         string
+	version    string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -60,6 +63,14 @@ type Option func(*Server)
 // completion) wait d. The default is zero: steps happen as fast as goroutines
 // run. Tests must wait on state, never on time.
 func WithDelay(d time.Duration) Option { return func(s *Server) { s.delay = d } }
+
+// WithCheckIntervalFloor makes the double register every Consul check
+// with an interval of at least d. Only for scale benchmarks: a real cluster
+// spreads a hundred tenants' checks over its client nodes, while a
+// benchmark runs them all, and the workloads they probe, on one machine,
+// where 1 s checks of every service starve the processes they check. It
+// changes how often and how soon a check runs, never what passes.
+func WithCheckIntervalFloor(d time.Duration) Option { return func(s *Server) { s.checkFloor = d } }
 
 // WithToken makes the server enforce an ACL token: every request except
 // /.well-known/jwks.json must carry it in X-Nomad-Token (or as a Bearer token),

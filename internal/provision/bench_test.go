@@ -44,7 +44,7 @@ func BenchmarkUp100Tenants(b *testing.B) {
 	round := 0
 	for b.Loop() {
 		b.StopTimer()
-		h := provisiontest.New(b, provisiontest.WithPostgresPool(tenants))
+		h := provisiontest.New(b, provisiontest.WithPostgresPool(tenants), provisiontest.WithCheckIntervalFloor(2*time.Second))
 		ids := make([]string, tenants)
 		for i := range ids {
 			ids[i] = fmt.Sprintf("b%d-t%03d", round, i)

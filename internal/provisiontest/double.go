@@ -60,8 +60,8 @@ type double struct {
 
 var _ Nomad = (*double)(nil)
 
-func newDouble(t testing.TB, s Servers, pgPool int) *double {
-	d := &double{Server: nomadtest.New(t).WithConsul(s.Consul.Addr), t: t, servers: s,
+func newDouble(t testing.TB, s Servers, pgPool int, checkFloor time.Duration) *double {
+	d := &double{Server: nomadtest.New(t, nomadtest.WithCheckIntervalFloor(checkFloor)).WithConsul(s.Consul.Addr), t: t, servers: s,
 		pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, redisReady: map[string]bool{},
 		rds: map[string]*testenv.Redis{}}
 	if pgPool > 0 {

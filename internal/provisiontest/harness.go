@@ -78,6 +78,7 @@ type Option func(*options)
 type options struct {
 	migrations fs.FS
 	pgPool     int
+	checkFloor time.Duration
 	nomad      func(testing.TB, Servers) Nomad
 	config     func(*config.Config)
 }
@@ -90,6 +91,11 @@ func WithMigrations(fsys fs.FS) Option { return func(o *options) { o.migrations 
 // tasks take instead of starting their own, so a benchmark measures tenantctl
 // rather than the harness's initdb copies.
 func WithPostgresPool(n int) Option { return func(o *options) { o.pgPool = n } }
+
+// WithCheckIntervalFloor makes the double register every Consul check
+// with an interval of at least d (nomadtest.WithCheckIntervalFloor): for
+// benchmarks that run a hundred tenants' workloads on one machine.
+func WithCheckIntervalFloor(d time.Duration) Option { return func(o *options) { o.checkFloor = d } }
 
 // WithNomad runs tenants on the Nomad start returns (a real agent) instead
 // of the double.
@@ -128,7 +134,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	if o.nomad != nil {
 		h.nomad = o.nomad(t, h.servers)
 	} else {
-		h.nomad = newDouble(t, h.servers, o.pgPool)
+		h.nomad = newDouble(t, h.servers, o.pgPool, o.checkFloor)
 	}
 	// cluster init against this harness's Nomad.
 	admin := vault.New(h.vaultRoot, vault.Mounts{}, nil)
