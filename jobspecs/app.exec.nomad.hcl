@@ -268,11 +268,11 @@ job "app" {
         name     = "app-health"
         type     = "http"
         path     = "/api/health"
-        interval = "1s"
+        interval = "2s"
         timeout  = "1s"
 
         check_restart {
-          limit = 16
+          limit = 8
           grace = "30s"
         }
       }
@@ -281,7 +281,7 @@ job "app" {
         name     = "app-ready"
         type     = "http"
         path     = "/api/ready"
-        interval = "1s"
+        interval = "2s"
         timeout  = "1s"
       }
     }

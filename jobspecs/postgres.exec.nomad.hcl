@@ -266,7 +266,7 @@ job "postgres" {
       check {
         name     = "postgres-tcp"
         type     = "tcp"
-        interval = "1s"
+        interval = "2s"
         timeout  = "1s"
       }
     }

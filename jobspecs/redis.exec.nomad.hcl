@@ -266,7 +266,7 @@ job "redis" {
       check {
         name     = "redis-tcp"
         type     = "tcp"
-        interval = "1s"
+        interval = "2s"
         timeout  = "1s"
       }
     }

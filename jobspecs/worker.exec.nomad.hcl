@@ -268,11 +268,11 @@ job "worker" {
         name     = "worker-health"
         type     = "http"
         path     = "/api/health"
-        interval = "1s"
+        interval = "2s"
         timeout  = "1s"
 
         check_restart {
-          limit = 16
+          limit = 8
           grace = "30s"
         }
       }
