@@ -239,8 +239,8 @@ func (ph phase) report(b *testing.B, name string) {
 	b.Logf("fleet100 %s: %s", name, ph.usage)
 }
 
-// benchCheckFloor is the shortest Consul check interval in BenchmarkFleet100:
-// the jobspecs' 1 s checks of 500 services, all probing workloads on the
-// benchmark's own two cores, starve the machine (checks time out, tenants
-// fail); 2 s was the jobspecs' interval when the earlier figures were taken.
+// benchCheckFloor is the shortest Consul check interval in BenchmarkFleet100
+// (the jobspecs' own, 2 s, today): 1 s checks of 500 services, all probing
+// workloads on the benchmark's own two cores, starved the machine (checks
+// timed out, tenants failed) when the jobspecs tried them.
 const benchCheckFloor = 2 * time.Second
