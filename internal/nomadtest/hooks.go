@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -81,33 +82,72 @@ func (s *Server) hookFor(j *api.Job, task string) TaskHook {
 	return nil
 }
 
-// freePort returns a loopback TCP port nobody listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("nomadtest: find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// A Nomad client hands out dynamic ports from its min_dynamic_port to
+// max_dynamic_port, 20000 to 32000 unless configured. That range lies below
+// Linux's ephemeral range (32768 to 60999), so a dynamic port never meets a
+// port the kernel picks for a listener on port 0 or for an outgoing
+// connection. The double keeps the same range: the test servers of the
+// harness take their ports from the kernel, and an allocation can no longer
+// be handed a port a harness server bound a moment later.
+const (
+	minDynamicPort = 20000
+	maxDynamicPort = 32000
+	// portTries bounds the search for a free port in the range.
+	portTries = 512
+)
 
 // groupPorts allocates a loopback port for every port label of a group's
-// networks; static ports keep their value.
-func groupPorts(tg *api.TaskGroup) (map[string]int, error) {
+// networks and records them on the allocation; static ports keep their
+// value. Like a Nomad client, it never hands out a port another live
+// allocation holds, and it skips ports some other process listens on.
+// Callers hold s.mu.
+func (s *Server) groupPorts(a *allocEntry, tg *api.TaskGroup) (map[string]int, error) {
+	taken := map[int]bool{}
+	for _, o := range s.st.allocs {
+		if o == a || o.released {
+			continue
+		}
+		for _, p := range o.ports {
+			taken[p] = true
+		}
+	}
 	ports := map[string]int{}
 	for _, n := range tg.Networks {
 		for _, p := range n.ReservedPorts {
 			ports[p.Label] = p.Value
+			taken[p.Value] = true
 		}
+	}
+	for _, n := range tg.Networks {
 		for _, p := range n.DynamicPorts {
-			v, err := freePort()
+			v, err := dynamicPort(taken)
 			if err != nil {
 				return nil, err
 			}
+			taken[v] = true
 			ports[p.Label] = v
 		}
 	}
+	a.ports = ports
 	return ports, nil
+}
+
+// dynamicPort picks a port of the dynamic range that is not in taken and
+// that nobody listens on right now.
+func dynamicPort(taken map[int]bool) (int, error) {
+	for range portTries {
+		p := minDynamicPort + rand.IntN(maxDynamicPort-minDynamicPort+1)
+		if taken[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("nomadtest: no free port in the dynamic range %d-%d after %d tries", minDynamicPort, maxDynamicPort, portTries)
 }
 
 // taskEnv builds the environment a task would see.

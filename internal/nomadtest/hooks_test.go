@@ -174,3 +174,37 @@ func TestNeverHealthyFailsAtProgressDeadline(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestDynamicPortsFollowNomadsRange checks that allocations get their
+// dynamic ports from Nomad's default range (20000-32000), which lies below
+// the kernel's ephemeral range the harness's servers take their ports from,
+// and that no two live allocations share a port.
+func TestDynamicPortsFollowNomadsRange(t *testing.T) {
+	srv := nomadtest.New(t)
+	c := srv.Client()
+	const n = 24
+	got := make(chan int, n)
+	srv.OnTask("default", "web", "server", func(ctx context.Context, ts nomadtest.TaskStart) (*nomadtest.TaskRun, error) {
+		got <- ts.Ports["http"]
+		return &nomadtest.TaskRun{}, nil
+	})
+	if _, _, err := c.Jobs().Register(serviceJob("default", "web", n), nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for range n {
+		var p int
+		select {
+		case p = <-got:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("got %d of %d allocations started; want all", len(seen), n)
+		}
+		if p < 20000 || p > 32000 {
+			t.Errorf("got dynamic port %d; want one in Nomad's default range 20000-32000", p)
+		}
+		if seen[p] {
+			t.Errorf("got port %d for two live allocations; want distinct ports", p)
+		}
+		seen[p] = true
+	}
+}

@@ -40,7 +40,9 @@ func (s *Server) runAlloc(a *allocEntry) {
 		return
 	}
 
-	ports, err := groupPorts(tg)
+	s.mu.Lock()
+	ports, err := s.groupPorts(a, tg)
+	s.mu.Unlock()
 	if err != nil {
 		s.finishAlloc(a, tasks[0].Name, -1, driverFailure(err))
 		return
@@ -61,7 +63,6 @@ func (s *Server) runAlloc(a *allocEntry) {
 		return
 	}
 	a.dir = dir
-	a.ports = ports
 	now := time.Now()
 	shared := api.AllocatedSharedResources{}
 	labels := make([]string, 0, len(ports))
