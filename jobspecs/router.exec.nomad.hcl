@@ -181,6 +181,7 @@ job "tenantctl-router" {
         destination   = "local/nginx.conf"
         change_mode   = "signal"
         change_signal = "SIGHUP"
+        splay         = "0s"
         data          = <<EOT_NGINX_CONF
 # tenantctl router: base nginx configuration.
 #
@@ -231,10 +232,14 @@ EOT_NGINX_CONF
 
       # One server per tenant app service, re-rendered on every change in
       # Consul; SIGHUP makes nginx reload without dropping connections.
+      # splay 0s: Nomad otherwise waits a random 0-5s (its default splay)
+      # after a render before it signals, and a stopping instance would stay
+      # in nginx's upstream past its shutdown_delay.
       template {
         destination   = "local/tenants.conf"
         change_mode   = "signal"
         change_signal = "SIGHUP"
+        splay         = "0s"
 
         wait {
           min = var.template_wait_min

@@ -292,7 +292,9 @@ job "worker" {
       # nor the other way round. `wait` bounds how long a change waits before
       # it is written (Nomad's client default is min 5s, max 4m); the
       # credential TTLs leave more than that for the rotation (docs/vault.md,
-      # "Rotation without failed requests"). The process reloads on SIGHUP.
+      # "Rotation without failed requests"). The process reloads on SIGHUP,
+      # sent at once: splay 0s, where Nomad's default would add a random
+      # 0-5s the rotation budget does not hold.
       template {
         data                 = <<-EOT
           {{- with secret "${var.vault.database_mount}/creds/${var.names.db_role_worker}" }}
@@ -308,6 +310,7 @@ job "worker" {
         gid                  = 65532
         change_mode          = "signal"
         change_signal        = "SIGHUP"
+        splay                = "0s"
         error_on_missing_key = true
 
         wait {
@@ -332,6 +335,7 @@ job "worker" {
         gid                  = 65532
         change_mode          = "signal"
         change_signal        = "SIGHUP"
+        splay                = "0s"
         error_on_missing_key = true
 
         wait {

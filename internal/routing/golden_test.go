@@ -224,6 +224,12 @@ func TestJobspecParses(t *testing.T) {
 				t.Errorf("%s: template %s: change_mode %s %s; want signal SIGHUP",
 					c.path, *tmpl.DestPath, *tmpl.ChangeMode, *tmpl.ChangeSignal)
 			}
+			// Nomad's default splay (a random 0-5s before the signal) would
+			// keep a stopping instance in the upstream past its
+			// shutdown_delay.
+			if tmpl.Splay == nil || *tmpl.Splay != 0 {
+				t.Errorf("%s: template %s: splay %v; want 0s", c.path, *tmpl.DestPath, tmpl.Splay)
+			}
 		}
 		if w := task.Templates[1].Wait; *task.Templates[1].DestPath != "local/tenants.conf" || w == nil || *w.Min != time.Second {
 			t.Errorf("%s: second template %s wait %+v; want local/tenants.conf with wait min 1s",

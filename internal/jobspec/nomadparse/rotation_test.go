@@ -17,7 +17,7 @@ import (
 // TestCredentialTemplates checks what the rotation argument of docs/vault.md
 // assumes of the app's and worker's jobspecs: one template per credential
 // (each reads exactly one Vault secret), each with its own `wait` whose max is
-// config.TemplateWaitMax, signalling SIGHUP; and TENANT_APP_ENV_FILE names
+// config.TemplateWaitMax, signalling SIGHUP at once (splay 0s); and TENANT_APP_ENV_FILE names
 // exactly those templates' files.
 func TestCredentialTemplates(t *testing.T) {
 	secretRe := regexp.MustCompile(`secret "([^"]+)"`)
@@ -51,6 +51,11 @@ func TestCredentialTemplates(t *testing.T) {
 				} else if *tpl.Wait.Max != config.TemplateWaitMax || *tpl.Wait.Min > *tpl.Wait.Max {
 					t.Errorf("%s: template %s waits min %s max %s; want max %s (config.TemplateWaitMax)",
 						j.SourceFile, dest, *tpl.Wait.Min, *tpl.Wait.Max, config.TemplateWaitMax)
+				}
+				if tpl.Splay == nil || *tpl.Splay != 0 {
+					// Nomad's default splay (5s) would hold the signal back
+					// by a random time the rotation budget does not hold.
+					t.Errorf("%s: template %s: splay %v; want 0s", j.SourceFile, dest, tpl.Splay)
 				}
 				if deref(tpl.ChangeMode) != "signal" || deref(tpl.ChangeSignal) != "SIGHUP" {
 					t.Errorf("%s: template %s: change_mode %q signal %q; want signal SIGHUP", j.SourceFile, dest,
