@@ -3,8 +3,11 @@ package provisiontest
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -360,17 +363,71 @@ func (h *Harness) WaitPassingErr(id string) error {
 	n := Names(h.t, id)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, svc := range n.Services(tenant.Components()) {
+	for _, c := range tenant.Components() {
+		svc := n.Service(c)
+		if svc == "" {
+			continue
+		}
 		for {
 			if _, err := h.passingAddr(ctx, svc); err == nil {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("service %s: got no passing instance within 60s; want one", svc)
+				return fmt.Errorf("service %s: got no passing instance within 60s; want one\n%s",
+					svc, h.diagnose(svc, n.Namespace, n.Job(c)))
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
 	return nil
+}
+
+// diagnose says why a service does not pass: its instances' checks with
+// their output, and the last lines each running allocation of its job wrote
+// to stderr (where the tenant app logs the error behind a failing check).
+func (h *Harness) diagnose(svc, ns, job string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	entries, _, err := h.consulAPI.Health().Service(svc, "", false, (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		fmt.Fprintf(&b, "  consul: %v\n", err)
+	}
+	for _, e := range entries {
+		for _, c := range e.Checks {
+			if c.ServiceID == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "  instance %s check %q: %s %.200q\n", e.Service.ID, c.Name, c.Status, strings.TrimSpace(c.Output))
+		}
+	}
+	nc, err := nomadapi.NewClient(&nomadapi.Config{Address: h.nomad.Addr()})
+	if err != nil {
+		return b.String()
+	}
+	q := (&nomadapi.QueryOptions{Namespace: ns}).WithContext(ctx)
+	allocs, _, err := nc.Jobs().Allocations(job, false, q)
+	if err != nil {
+		fmt.Fprintf(&b, "  nomad: allocations of %s: %v\n", job, err)
+		return b.String()
+	}
+	for _, a := range allocs {
+		if a.ClientStatus != nomadapi.AllocClientStatusRunning {
+			continue
+		}
+		for task := range a.TaskStates {
+			path := fmt.Sprintf("/v1/client/fs/logs/%s?task=%s&type=stderr&plain=true&origin=end&offset=2048",
+				url.PathEscape(a.ID), url.QueryEscape(task))
+			rc, err := nc.Raw().Response(path, q)
+			if err != nil {
+				fmt.Fprintf(&b, "  allocation %s task %s stderr: %v\n", a.ID[:8], task, err)
+				continue
+			}
+			text, _ := io.ReadAll(io.LimitReader(rc, 4096))
+			rc.Close()
+			fmt.Fprintf(&b, "  allocation %s task %s stderr (end):\n%s\n", a.ID[:8], task, text)
+		}
+	}
+	return b.String()
 }
