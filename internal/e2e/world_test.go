@@ -334,6 +334,11 @@ func (w *world) assertRouted(id string) {
 // probe asks the router for the tenant's /api/ready every 200 ms until the
 // returned function is called, which reports the answers.
 func (w *world) probe(id string) func() (ok int, failures []string) {
+	return w.probeEvery(id, 200*time.Millisecond)
+}
+
+// probeEvery is probe at another interval.
+func (w *world) probeEvery(id string, every time.Duration) func() (ok int, failures []string) {
 	done := make(chan struct{})
 	var mu sync.Mutex
 	var okN int
@@ -342,7 +347,7 @@ func (w *world) probe(id string) func() (ok int, failures []string) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(200 * time.Millisecond)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
