@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +61,32 @@ type double struct {
 
 var _ Nomad = (*double)(nil)
 
+// liftFileLimit raises this process's open-file limit to the most the
+// system allows (fs.nr_open), once. The double runs every tenant's app and
+// worker in this one process, with a forwarder per allocation port, where a
+// cluster has a process per task with a limit of its own: a hundred tenants
+// need more descriptors than a shell's default hard limit. Raising the hard
+// limit needs root; without it the limit stays.
+var liftFileLimit = sync.OnceFunc(func() {
+	b, err := os.ReadFile("/proc/sys/fs/nr_open")
+	if err != nil {
+		return
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return
+	}
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= n {
+		return
+	}
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: max(n, lim.Max)}) != nil {
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: lim.Max, Max: lim.Max})
+	}
+})
+
 func newDouble(t testing.TB, s Servers, pgPool int, checkFloor time.Duration) *double {
+	liftFileLimit()
 	d := &double{Server: nomadtest.New(t, nomadtest.WithCheckIntervalFloor(checkFloor)).WithConsul(s.Consul.Addr), t: t, servers: s,
 		pgs: map[string]*testenv.Postgres{}, pgReady: map[string]bool{}, redisReady: map[string]bool{},
 		rds: map[string]*testenv.Redis{}}
@@ -467,16 +493,30 @@ func forward(listen, target string) (*forwarder, error) {
 		return nil, fmt.Errorf("listen on the allocation's port %s: %w", listen, err)
 	}
 	f := &forwarder{ln: ln, conns: map[net.Conn]struct{}{}}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	go f.serve(target)
+	return f, nil
+}
+
+// serve accepts until the listener is closed. Any other accept error (the
+// process out of file descriptors, under a 100-tenant benchmark) is waited
+// out with a growing pause, as a server process would: a forwarder that
+// stopped accepting would leave its tenant's Postgres or Redis unreachable
+// for good, which no real allocation does.
+func (f *forwarder) serve(target string) {
+	pause := 5 * time.Millisecond
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			go f.relay(c, target)
+			time.Sleep(pause)
+			pause = min(2*pause, time.Second)
+			continue
 		}
-	}()
-	return f, nil
+		pause = 5 * time.Millisecond
+		go f.relay(c, target)
+	}
 }
 
 func (f *forwarder) track(c net.Conn, add bool) bool {
