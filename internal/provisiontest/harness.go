@@ -359,9 +359,12 @@ func (h *Harness) WaitPassing(id string) {
 }
 
 // WaitPassingErr is WaitPassing returning its failure.
-func (h *Harness) WaitPassingErr(id string) error {
+func (h *Harness) WaitPassingErr(id string) error { return h.WaitPassingWithin(id, 60*time.Second) }
+
+// WaitPassingWithin is WaitPassingErr with another limit.
+func (h *Harness) WaitPassingWithin(id string, limit time.Duration) error {
 	n := Names(h.t, id)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for _, c := range tenant.Components() {
 		svc := n.Service(c)
@@ -374,8 +377,8 @@ func (h *Harness) WaitPassingErr(id string) error {
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("service %s: got no passing instance within 60s; want one\n%s",
-					svc, h.diagnose(svc, n.Namespace, n.Job(c)))
+				return fmt.Errorf("service %s: got no passing instance within %s; want one\n%s",
+					svc, limit, h.diagnose(svc, n.Namespace, n.Job(c)))
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
