@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -39,4 +40,35 @@ func TestPostgresIsReal(t *testing.T) {
 		t.Fatalf("connect with a wrong password succeeded; want refusal")
 	}
 	t.Logf("postgres %s on port %d", version, pg.Port)
+}
+
+// TestPostgresStopsWithClientsConnected checks that the harness stops a
+// Postgres server with a fast shutdown: a smart one (SIGTERM) waits for
+// every client to leave, so a server whose clients outlive it was killed
+// only after the grace period, one after another at a benchmark's end.
+func TestPostgresStopsWithClientsConnected(t *testing.T) {
+	t.Parallel()
+	pg, proc, err := startPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.cleanup()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		proc.stop()
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	proc.stop()
+	log, err := os.ReadFile(proc.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "fast shutdown request") {
+		t.Errorf("postgres log after stop:\n%s\nwant a fast shutdown request", log)
+	}
+	if err := conn.Ping(ctx); err == nil {
+		t.Errorf("a client's connection still answers after stop; want it closed by the shutdown")
+	}
 }

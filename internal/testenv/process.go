@@ -18,6 +18,8 @@ type process struct {
 	dir     string // scratch directory removed by cleanup; may be empty
 	logPath string
 	secrets []string // values redacted from printed logs
+	// stopSignal asks the server to stop; SIGTERM when zero.
+	stopSignal syscall.Signal
 
 	once sync.Once
 	done chan struct{}
@@ -61,14 +63,19 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop ends the process group: SIGTERM, then SIGKILL after a grace period.
+// stop ends the process group: its stop signal, then SIGKILL after a grace
+// period.
 func (p *process) stop() {
 	p.once.Do(func() {
 		if p.exited() {
 			return
 		}
 		pgid := p.cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		sig := p.stopSignal
+		if sig == 0 {
+			sig = syscall.SIGTERM
+		}
+		_ = syscall.Kill(-pgid, sig)
 		select {
 		case <-p.done:
 		case <-time.After(5 * time.Second):
