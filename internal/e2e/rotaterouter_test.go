@@ -26,7 +26,9 @@ import (
 // It also reports the router's lag: for every change of the app's passing
 // instances in Consul, the time until Nomad signalled nginx to reload
 // (the router task's "Signaling" events). TENANTCTL_TEST_ROTATIONS sets the
-// number of rotations (default 3).
+// number of rotations (default 3). The tenant has an id of its own: Vault
+// and Consul outlive each test's agent, with the records and bootstrap
+// secrets of the tenants other tests leave up.
 func TestRealNomadRotateThroughRouter(t *testing.T) {
 	rotations := 3
 	if v := os.Getenv("TENANTCTL_TEST_ROTATIONS"); v != "" {
@@ -38,16 +40,16 @@ func TestRealNomadRotateThroughRouter(t *testing.T) {
 	}
 	w := newWorld(t)
 	w.startRouter()
-	w.must("up", "acme", "--name", "ACME Corporation", "--json", "--timeout", "5m")
-	w.assertRouted("acme")
+	w.must("up", "rotor", "--name", "Rotor Ltd", "--json", "--timeout", "5m")
+	w.assertRouted("rotor")
 
 	total := 0
 	var allLags []time.Duration
 	for i := range rotations {
-		changes := w.watchPassing("acme--app")
-		stop := w.probeEvery("acme", 50*time.Millisecond)
+		changes := w.watchPassing("rotor--app")
+		stop := w.probeEvery("rotor", 50*time.Millisecond)
 		time.Sleep(time.Second)
-		r := w.must("rotate", "acme", "--json")
+		r := w.must("rotate", "rotor", "--json")
 		time.Sleep(2 * time.Second)
 		ok, fails := stop()
 		lags := routerLags(changes(), w.routerSignals())
@@ -68,7 +70,7 @@ func TestRealNomadRotateThroughRouter(t *testing.T) {
 	}
 	t.Logf("%d rotations, %d failed requests; router lags (ms, Consul change to nginx signalled): %s",
 		rotations, total, strings.Join(ms, " "))
-	w.assertRouted("acme")
+	w.assertRouted("rotor")
 }
 
 // passingChange is a moment the set of passing instances of a service
