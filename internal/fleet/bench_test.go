@@ -266,24 +266,11 @@ func settle(b *testing.B, h *provisiontest.Harness, ids []string, limit time.Dur
 	took := time.Since(start)
 	b.ReportMetric(took.Seconds(), "s/settle")
 	b.Logf("fleet100 settle: %d of %d tenants passing %.1fs after the new phase; load %s",
-		len(ids)-len(pending), len(ids), took.Seconds(), loadAvg())
+		len(ids)-len(pending), len(ids), took.Seconds(), provisiontest.LoadAvg())
 	for i, id := range pending {
 		if i < 2 {
 			b.Logf("fleet100 settle: %s: %v", id, errs[id])
 		}
 	}
 	return slices.DeleteFunc(ids, func(id string) bool { return slices.Contains(pending, id) })
-}
-
-// loadAvg is the first three fields of /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -56,7 +56,7 @@ type UsageReport struct {
 
 // StartUsage starts measuring.
 func StartUsage() *Usage {
-	u := &Usage{start: time.Now(), load: loadAvg()}
+	u := &Usage{start: time.Now(), load: LoadAvg()}
 	u.self, u.reaped = rusage()
 	u.children = descendantsCPU()
 	u.busy = machineBusy()
@@ -79,7 +79,7 @@ func (u *Usage) Stop() UsageReport {
 		servers += d
 		by["reaped children"] += d
 	}
-	return UsageReport{Wall: wall, LoadBefore: u.load, LoadAfter: loadAvg(), Process: self - u.self,
+	return UsageReport{Wall: wall, LoadBefore: u.load, LoadAfter: LoadAvg(), Process: self - u.self,
 		Servers: servers, ByServer: by, Machine: machineBusy() - u.busy, Cores: runtime.NumCPU()}
 }
 
@@ -127,7 +127,9 @@ func load1(s string) float64 {
 	return v
 }
 
-func loadAvg() string {
+// LoadAvg is the machine's 1, 5 and 15 minute load averages from
+// /proc/loadavg, "?" when it cannot be read.
+func LoadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return "?"
