@@ -35,7 +35,7 @@ variable "host" {
   description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
 
   validation {
-    condition     = var.host != "" && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", "") == ""
+    condition     = strlen(var.host) <= 253 && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]*[a-z0-9]$", "") == ""
     error_message = "The host must be a lower-case DNS name."
   }
 }
@@ -116,7 +116,7 @@ variable "names" {
   description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault identity (jwt role and policy) of each component, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
   validation {
-    condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
+    condition     = length([for v in values(var.names) : v if v == "" || strlen(v) > 128 || regex_replace(v, "^[a-z0-9][a-z0-9_/-]*$", "") != ""]) == 0
     error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
   }
 }
@@ -266,8 +266,12 @@ job "postgres" {
       check {
         name     = "postgres-tcp"
         type     = "tcp"
-        interval = "2s"
+        interval = "1s"
         timeout  = "1s"
+
+        # One failed run is not enough: critical after two in a row (~2 s),
+        # as fast as one failure of a 2 s check, without its start-up stagger.
+        failures_before_critical = 2
       }
     }
 
@@ -325,8 +329,10 @@ job "postgres" {
           # initdb's own file-by-file fsyncs, in a fraction of the time.
           runuser -u "$PGUSER_OS" -- "$PGBIN/initdb" -D "$scratch" -U postgres -E UTF8 \
             --auth=scram-sha-256 --pwfile="$pwdir/pwfile" --no-sync
-          echo "CREATE DATABASE $DATABASE;" |
-            runuser -u "$PGUSER_OS" -- "$PGBIN/postgres" --single -D "$scratch" postgres >/dev/null
+          # The same for the database: fsync off (-F) and a file copy of
+          # template1, then the syncfs below. Half the time of the default.
+          echo "CREATE DATABASE $DATABASE STRATEGY = FILE_COPY;" |
+            runuser -u "$PGUSER_OS" -- "$PGBIN/postgres" --single -F -D "$scratch" postgres >/dev/null
           sync -f "$scratch" # on disk before the rename makes it count
           mv "$scratch" "$PGDATA"
           sync -f "$PGDATA"

@@ -34,7 +34,7 @@ variable "host" {
   description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
 
   validation {
-    condition     = var.host != "" && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", "") == ""
+    condition     = strlen(var.host) <= 253 && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]*[a-z0-9]$", "") == ""
     error_message = "The host must be a lower-case DNS name."
   }
 }
@@ -115,7 +115,7 @@ variable "names" {
   description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault identity (jwt role and policy) of each component, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
   validation {
-    condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
+    condition     = length([for v in values(var.names) : v if v == "" || strlen(v) > 128 || regex_replace(v, "^[a-z0-9][a-z0-9_/-]*$", "") != ""]) == 0
     error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
   }
 }
@@ -203,7 +203,7 @@ variable "images" {
   description = "Images of the docker profile: postgres, redis, app (tenant-app on its PATH), tenantctl (tenantctl on its PATH) and backup (tenantctl and the PostgreSQL client tools on its PATH)."
 
   validation {
-    condition     = length([for v in values(var.images) : v if v == "" || regex_replace(v, "^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$", "") != ""]) == 0
+    condition     = length([for v in values(var.images) : v if v == "" || strlen(v) > 255 || regex_replace(v, "^[a-z0-9][A-Za-z0-9._/:@-]*$", "") != ""]) == 0
     error_message = "Each image must be an image reference such as postgres:15."
   }
 }

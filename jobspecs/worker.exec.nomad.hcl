@@ -35,7 +35,7 @@ variable "host" {
   description = "Public host of the tenant, such as acme.tenants.example.com; the router matches it."
 
   validation {
-    condition     = var.host != "" && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$", "") == ""
+    condition     = strlen(var.host) <= 253 && regex_replace(var.host, "^[a-z0-9][a-z0-9.-]*[a-z0-9]$", "") == ""
     error_message = "The host must be a lower-case DNS name."
   }
 }
@@ -116,7 +116,7 @@ variable "names" {
   description = "Names of the tenant's resources, from tenantctl's prefix-safe naming scheme: namespace, Vault identity (jwt role and policy) of each component, KV path of the bootstrap secret, database, job ids, Consul services, volumes, Redis admin and ACL-save users, Vault database roles."
 
   validation {
-    condition     = length([for v in values(var.names) : v if v == "" || regex_replace(v, "^[a-z0-9][a-z0-9_/-]{0,127}$", "") != ""]) == 0
+    condition     = length([for v in values(var.names) : v if v == "" || strlen(v) > 128 || regex_replace(v, "^[a-z0-9][a-z0-9_/-]*$", "") != ""]) == 0
     error_message = "Every name must be lower-case letters, digits, hyphens, underscores or slashes."
   }
 }
@@ -268,11 +268,15 @@ job "worker" {
         name     = "worker-health"
         type     = "http"
         path     = "/api/health"
-        interval = "2s"
+        interval = "1s"
         timeout  = "1s"
 
+        # One failed run is not enough: critical after two in a row (~2 s),
+        # as fast as one failure of a 2 s check, without its start-up stagger.
+        failures_before_critical = 2
+
         check_restart {
-          limit = 8
+          limit = 15 # 14 intervals critical: ~16 s after the first failure
           grace = "30s"
         }
       }

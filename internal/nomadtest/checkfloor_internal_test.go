@@ -32,3 +32,17 @@ func TestCheckIntervalFloor(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCountsReachConsul: like Nomad's client, the double hands a check's
+// success_before_passing and failures_before_* to Consul, which counts them.
+func TestCheckCountsReachConsul(t *testing.T) {
+	svc := &api.Service{Name: "acme--app", PortLabel: "http", Checks: []api.ServiceCheck{
+		{Name: "ready", Type: "http", Path: "/api/ready", Interval: time.Second, Timeout: time.Second,
+			SuccessBeforePassing: 1, FailuresBeforeWarning: 2, FailuresBeforeCritical: 3},
+	}}
+	reg := serviceRegistration(&api.Allocation{ID: "a1"}, serviceReg{owner: "group-app", svc: svc}, "127.0.0.1", 8080, 0, func(string) int { return 8080 })
+	c := reg.Checks[0]
+	if c.SuccessBeforePassing != 1 || c.FailuresBeforeWarning != 2 || c.FailuresBeforeCritical != 3 {
+		t.Fatalf("registered counts %d/%d/%d; want 1/2/3", c.SuccessBeforePassing, c.FailuresBeforeWarning, c.FailuresBeforeCritical)
+	}
+}

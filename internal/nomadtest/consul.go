@@ -133,15 +133,19 @@ func serviceRegistration(al *api.Allocation, r serviceReg, host string, port int
 			name = fmt.Sprintf("service: %q check", svc.Name)
 		}
 		ac := &consulapi.AgentServiceCheck{
-			CheckID:       fmt.Sprintf("_nomad-check-%s-%d", reg.ID, i),
-			Name:          name,
-			Interval:      max(chk.Interval, floor).String(),
-			Timeout:       chk.Timeout.String(),
-			Status:        chk.InitialStatus,
-			TLSSkipVerify: chk.TLSSkipVerify,
-			Method:        chk.Method,
-			Header:        chk.Header,
-			Body:          chk.Body,
+			CheckID:  fmt.Sprintf("_nomad-check-%s-%d", reg.ID, i),
+			Name:     name,
+			Interval: max(chk.Interval, floor).String(),
+			Timeout:  chk.Timeout.String(),
+			Status:   chk.InitialStatus,
+			// Consul counts these, as it does for Nomad's registrations.
+			SuccessBeforePassing:   chk.SuccessBeforePassing,
+			FailuresBeforeWarning:  chk.FailuresBeforeWarning,
+			FailuresBeforeCritical: chk.FailuresBeforeCritical,
+			TLSSkipVerify:          chk.TLSSkipVerify,
+			Method:                 chk.Method,
+			Header:                 chk.Header,
+			Body:                   chk.Body,
 		}
 		switch chk.Type {
 		case "http":
