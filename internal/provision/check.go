@@ -86,19 +86,25 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 	if e.VaultCheck != nil {
 		checks = append(checks, func() (string, error) { return e.vaultConverged(ctx, d) })
 	}
-	if why, err := firstDifference(checks...); err != nil || why != "" {
-		return why, err
-	}
+	// The route probe comes last in order and is the only check that waits
+	// (up to 3 s for a route that does not answer). It runs beside the
+	// others and stops as soon as one of them finds a difference, which is
+	// reported before it anyway.
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
 	if e.Config.RouterAddress != "" {
-		err := routing.Verify(ctx, e.Consul, routing.VerifySpec{
-			Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
-			Tenant: d.spec.ID.String(), PathHost: e.pathHost(), Timeout: 3 * time.Second, Logger: e.log(),
+		checks = append(checks, func() (string, error) {
+			err := routing.Verify(probeCtx, e.Consul, routing.VerifySpec{
+				Service: d.names.ServiceApp, Host: d.spec.Host.String(), RouterAddr: e.Config.RouterAddress,
+				Tenant: d.spec.ID.String(), PathHost: e.pathHost(), Timeout: 3 * time.Second, Logger: e.log(),
+			})
+			if err != nil {
+				return "the route does not answer yet", nil
+			}
+			return "", nil
 		})
-		if err != nil {
-			return "the route does not answer yet", nil
-		}
 	}
-	return "", nil
+	return firstDifference(stopProbe, checks...)
 }
 
 // vaultConverged runs the Vault Ensure methods over the read-only client
@@ -135,13 +141,15 @@ func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 			return "", nil
 		}
 	}
-	return firstDifference(fns...)
+	return firstDifference(nil, fns...)
 }
 
 // firstDifference runs read-only checks concurrently and returns, of their
 // results in order, the first error or difference: what running them one
-// after the other would have returned, in the time of the slowest.
-func firstDifference(checks ...func() (string, error)) (string, error) {
+// after the other would have returned, in the time of the slowest. found,
+// when not nil, is called as soon as any check reports an error or a
+// difference, so that a check which waits can stop.
+func firstDifference(found func(), checks ...func() (string, error)) (string, error) {
 	whys := make([]string, len(checks))
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
@@ -150,6 +158,9 @@ func firstDifference(checks ...func() (string, error)) (string, error) {
 		go func() {
 			defer wg.Done()
 			whys[i], errs[i] = c()
+			if found != nil && (errs[i] != nil || whys[i] != "") {
+				found()
+			}
 		}()
 	}
 	wg.Wait()
