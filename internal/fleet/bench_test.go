@@ -62,8 +62,12 @@ func BenchmarkApplyFleet(b *testing.B) {
 	}
 }
 
-var phaseProfiles = flag.String("fleet.cpuprofile", "",
-	"directory: BenchmarkFleet100 writes a CPU profile of each phase there (<phase>.pprof)")
+var (
+	phaseProfiles = flag.String("fleet.cpuprofile", "",
+		"directory: BenchmarkFleet100 writes a CPU profile of each phase there (<phase>.pprof)")
+	fleetTenants = flag.Int("fleet.tenants", 100,
+		"BenchmarkFleet100's fleet size (the issue's scale is 100; fewer show the per-tenant idle cost on a small machine)")
+)
 
 // BenchmarkFleet100 measures the fleet apply path at the scale, in
 // three phases on one harness (run it with -benchtime 1x; the phases build
@@ -83,7 +87,8 @@ var phaseProfiles = flag.String("fleet.cpuprofile", "",
 // between tenantctl and the rest (the Nomad double, the tenant workloads it
 // runs in-process, the proxies); docs/fleet.md, "Speed".
 func BenchmarkFleet100(b *testing.B) {
-	const tenants, parallel = 100, 16
+	const parallel = 16
+	tenants := *fleetTenants
 	h := provisiontest.New(b, provisiontest.WithPostgresPool(tenants), provisiontest.WithCheckIntervalFloor(benchCheckFloor))
 	ids := make([]string, tenants)
 	for i := range ids {
@@ -117,6 +122,7 @@ func BenchmarkFleet100(b *testing.B) {
 		return
 	}
 	ids = settle(b, h, ids, 10*time.Minute)
+	idle(b, len(ids))
 	b.Run("converged", func(b *testing.B) {
 		for b.Loop() {
 			ph := runPhase(b, h, file("1.0"), opt)
@@ -240,6 +246,24 @@ func (ph phase) report(b *testing.B, name string) {
 // workloads on the benchmark's own two cores, starved the machine (checks
 // timed out, tenants failed) when the jobspecs tried them.
 const benchCheckFloor = 2 * time.Second
+
+// idle reports what a settled fleet costs the machine with tenantctl doing
+// nothing: 30 s of CPU by process name, per tenant.
+func idle(b *testing.B, tenants int) {
+	b.Helper()
+	u := provisiontest.StartUsage()
+	time.Sleep(30 * time.Second)
+	r := u.Stop()
+	per := func(d time.Duration) float64 { return d.Seconds() / r.Wall.Seconds() / float64(max(tenants, 1)) * 100 }
+	b.ReportMetric(per(r.Machine), "idle-cpu-%-per-tenant")
+	var parts []string
+	for _, n := range []string{"postgres", "redis-server", "consul", "vault"} {
+		parts = append(parts, fmt.Sprintf("%s %.2f%%", n, per(r.ByServer[n])))
+	}
+	b.Logf("fleet100 idle: %d settled tenants: %s", tenants, r)
+	b.Logf("fleet100 idle: per tenant, in %% of one core: machine %.2f%%, test process %.2f%%, %s",
+		per(r.Machine), per(r.Process), strings.Join(parts, ", "))
+}
 
 // settle waits, up to limit, until every service of every tenant in ids
 // passes in Consul, reports how long that took, and returns the tenants
