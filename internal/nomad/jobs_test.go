@@ -135,6 +135,11 @@ func TestApplyEditedCountsInPlaceAndDestructive(t *testing.T) {
 			if err := c.WaitDeployment(ctxFor(t, waitLimit), "acme--tenant", "acme--app", res.JobModifyIndex); err != nil {
 				t.Errorf("wait for the edited version: %v", err)
 			}
+			// WaitDeployment returns on the healthy counts; Nomad marks the
+			// deployment successful a second or so later.
+			if err := c.awaitDeploymentEnd(ctxFor(t, waitLimit), "acme--tenant", "acme--app"); err != nil {
+				t.Fatal(err)
+			}
 			st, err := c.JobStatus(context.Background(), "acme--tenant", "acme--app")
 			if err != nil {
 				t.Fatal(err)

@@ -119,8 +119,14 @@ func (c *Client) scale(ctx context.Context, ns, jobID, group string, count int) 
 }
 
 // scaleFor sets the group's count with reason as the scaling event's
-// message and returns the new JobModifyIndex.
+// message and returns the new JobModifyIndex. It first waits for an active
+// deployment of the job to end: Nomad refuses to scale a job during one
+// ("job scaling blocked due to active deployment"), and `up` returns while
+// its deployment is still running for a second or two (allHealthy).
 func (c *Client) scaleFor(ctx context.Context, ns, jobID, group string, count int, reason string) (uint64, error) {
+	if err := c.awaitDeploymentEnd(ctx, ns, jobID); err != nil {
+		return 0, err
+	}
 	resp, _, err := c.api.Jobs().Scale(jobID, group, &count, reason, false, nil,
 		(&api.WriteOptions{Namespace: ns, Region: c.region}).WithContext(ctx))
 	if err != nil {
@@ -168,4 +174,50 @@ func (c *Client) awaitNew(ctx context.Context, ns, jobID, group string, sinceInd
 		}
 	}
 	return nil
+}
+
+// awaitDeploymentEnd waits until the job's latest deployment is no longer
+// active (Nomad's Deployment.Active: running, paused, pending, blocked,
+// initializing, unblocking), whatever its outcome. A deployment of an
+// earlier job of the same id (purged and registered again) does not count,
+// as on Nomad.
+func (c *Client) awaitDeploymentEnd(ctx context.Context, ns, jobID string) error {
+	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
+	if err != nil {
+		return fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
+	}
+	var last *api.Deployment
+	logged := false
+	err = c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
+		q.Namespace = ns
+		d, meta, err := c.api.Jobs().LatestDeployment(jobID, q)
+		if err != nil {
+			return false, 0, err
+		}
+		last = d
+		if d == nil || d.JobCreateIndex != deref(job.CreateIndex) || !deploymentActive(d.Status) {
+			return true, meta.LastIndex, nil
+		}
+		if !logged {
+			logged = true
+			c.log.DebugContext(ctx, "waiting for the job's deployment to end before scaling",
+				attrNamespace, ns, attrJob, jobID, "deployment", shortID(d.ID), "status", d.Status)
+		}
+		return false, meta.LastIndex, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("nomad: deployment %s of %q in %s is still %s, and Nomad does not scale a job during a deployment: %w",
+			shortID(last.ID), jobID, ns, last.Status, err)
+	}
+	return err
+}
+
+// deploymentActive is Nomad's Deployment.Active.
+func deploymentActive(status string) bool {
+	switch status {
+	case api.DeploymentStatusRunning, api.DeploymentStatusPaused, api.DeploymentStatusPending,
+		api.DeploymentStatusBlocked, api.DeploymentStatusUnblocking, "initializing":
+		return true
+	}
+	return false
 }

@@ -61,18 +61,51 @@ func (s *Server) deploymentFor(job *api.Job) *api.Deployment {
 	return d
 }
 
-// checkDeployment marks a running deployment successful once every group has
-// its desired number of healthy allocations, and the job version stable.
-// Callers hold s.mu.
+// deploymentBatch is how long after its last allocation turned healthy a
+// deployment stays running with every group counted healthy. Nomad's
+// deployment watcher batches the evaluation that marks it successful for a
+// second (perJobEvalBatchPeriod in Nomad 2.0.5); on a real agent the status
+// turned successful 1.2 to 1.9 s after the last allocation's health. In that
+// window Nomad still refuses to scale the job (scaleJob).
+const deploymentBatch = time.Second
+
+// checkDeployment marks a running deployment successful deploymentBatch
+// after every group has its desired number of healthy allocations, if they
+// still have, and the job version stable. Callers hold s.mu.
 func (s *Server) checkDeployment(d *api.Deployment) {
-	if d.Status != api.DeploymentStatusRunning {
+	if !countedHealthy(d) {
 		return
+	}
+	s.goRun(func() {
+		if !sleep(s.ctx, deploymentBatch) {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if countedHealthy(d) {
+			s.completeDeployment(d)
+			s.st.bump(tblDeployments, tblJobs, tblEvals)
+		}
+	})
+}
+
+// countedHealthy reports whether a running deployment has every group's
+// desired number of healthy allocations; callers hold s.mu.
+func countedHealthy(d *api.Deployment) bool {
+	if d.Status != api.DeploymentStatusRunning {
+		return false
 	}
 	for _, st := range d.TaskGroups {
 		if st.HealthyAllocs < st.DesiredTotal {
-			return
+			return false
 		}
 	}
+	return true
+}
+
+// completeDeployment marks a deployment successful and its job version
+// stable; callers hold s.mu.
+func (s *Server) completeDeployment(d *api.Deployment) {
 	s.setDeploymentStatus(d, api.DeploymentStatusSuccessful, "Deployment completed successfully")
 	if e := s.st.jobs[nsKey{d.Namespace, d.JobID}]; e != nil {
 		for _, v := range e.versions {

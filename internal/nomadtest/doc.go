@@ -40,7 +40,10 @@
 // shapes; allocation stop (replacement linked both ways); scaling a group
 // (/v1/job/:id/scale: a new version with its deployment, new allocations at
 // the lowest free name indices, a smaller count stopping the highest, a plan
-// of the source None again afterwards); blocking queries;
+// of the source None again afterwards; refused with HTTP 400 while the
+// latest deployment is active, which it stays for a second after every
+// allocation counts healthy, as Nomad's deployment watcher batches its
+// evaluation); blocking queries;
 // namespace deletion (refused with non-terminal jobs, allowed with stopped
 // jobs or host volumes, "namespace not found" when missing); dynamic host
 // volumes (pending, then ready). Cases that need scripting only the double

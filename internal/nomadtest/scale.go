@@ -37,6 +37,12 @@ func (s *Server) scaleJob(q *request) error {
 		return errCode(http.StatusBadRequest, "task group %q specified for scaling does not exist in job", group)
 	}
 	tg.Count = ptr(int(*req.Count))
+	// As Nomad (job_endpoint.go, Scale): no count change while the job's
+	// latest deployment is active, for example in the second or two between
+	// every allocation turning healthy and the deployment turning successful.
+	if d := s.st.latestDeployment(q.namespace(), q.param("id")); d != nil && deploymentActive(d.Status) && d.JobCreateIndex == deref(job.CreateIndex) {
+		return errCode(http.StatusBadRequest, "job scaling blocked due to active deployment")
+	}
 	r := s.upsertJobVersion(e, job, nil, "job-scaling", true)
 	return q.reply(r.JobModifyIndex, r)
 }
@@ -57,4 +63,15 @@ func nameIndex(name string) int {
 // byNameIndex sorts allocations by name index, lowest first.
 func byNameIndex(as []*allocEntry) {
 	sort.SliceStable(as, func(i, j int) bool { return nameIndex(as[i].alloc.Name) < nameIndex(as[j].alloc.Name) })
+}
+
+// deploymentActive is Nomad's Deployment.Active: a deployment in one of
+// these states blocks scaling.
+func deploymentActive(status string) bool {
+	switch status {
+	case api.DeploymentStatusRunning, api.DeploymentStatusPaused, api.DeploymentStatusBlocked,
+		api.DeploymentStatusUnblocking, api.DeploymentStatusPending, "initializing":
+		return true
+	}
+	return false
 }

@@ -197,9 +197,22 @@ func testHealthyCountsThenSuccessful(t *testing.T, tg Target) {
 		return len(d.TaskGroups) > 0, meta.LastIndex, nil
 	})
 	t.Logf("every allocation counted healthy while the deployment was %s", counted.Status)
+	wo := &api.WriteOptions{Namespace: ns}
+	if counted.Status == api.DeploymentStatusRunning {
+		// The deployment is still active: Nomad refuses to scale the job
+		// until it ends, which is why tenantctl waits for that before it
+		// scales (nomad.Client.scaleFor).
+		_, _, err := c.Jobs().Scale("web", "app", ptr(2), "contract: scale during the deployment", false, nil, wo)
+		if statusCode(err) != 400 || !strings.Contains(err.Error(), "job scaling blocked due to active deployment") {
+			t.Errorf("scale while the deployment runs with every allocation healthy: got %v; want HTTP 400 job scaling blocked due to active deployment", err)
+		}
+	}
 	d := waitDeployment(t, c, ns, "web", api.DeploymentStatusSuccessful, api.DeploymentStatusFailed)
 	if d.ID != counted.ID || d.Status != api.DeploymentStatusSuccessful {
 		t.Fatalf("got deployment %s %s (%s) after %s counted every allocation healthy; want it successful", d.ID, d.Status, d.StatusDescription, counted.ID)
+	}
+	if _, _, err := c.Jobs().Scale("web", "app", ptr(2), "contract: scale after the deployment", false, nil, wo); err != nil {
+		t.Errorf("scale after the deployment succeeded: %v", err)
 	}
 }
 
