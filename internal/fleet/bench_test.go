@@ -153,6 +153,7 @@ type phase struct {
 	nomadW, vaultW, consulW int64
 	steps                   map[string]time.Duration // summed over tenants
 	order                   []string                 // step names in up's order
+	checks                  []string                 // tenants the converged check found a difference in, and which
 }
 
 func runPhase(b *testing.B, h *provisiontest.Harness, f *fleet.File, opt fleet.Options) phase {
@@ -168,6 +169,9 @@ func runPhase(b *testing.B, h *provisiontest.Harness, f *fleet.File, opt fleet.O
 				ph.order = append(ph.order, e.Step)
 			}
 			ph.steps[e.Step] += e.Duration
+			if e.Step == provision.StepCheck && !strings.HasPrefix(e.Detail, "no changes") {
+				ph.checks = append(ph.checks, e.Tenant+": "+e.Detail)
+			}
 			mu.Unlock()
 		}
 		inner.Event(e)
@@ -238,6 +242,13 @@ func (ph phase) report(b *testing.B, name string) {
 	b.Logf("fleet100 %s: %d tenants at --parallel 16 in %.1fs, %d failed, per tenant p50 %.1fs p95 %.1fs; writes nomad %d vault %d consul %d",
 		name, n, ph.res.Duration.Seconds(), ph.failed, p50.Seconds(), p95.Seconds(), ph.nomadW, ph.vaultW, ph.consulW)
 	b.Logf("fleet100 %s: step means: %s", name, strings.Join(steps, ", "))
+	if name != "new" {
+		for i, c := range ph.checks {
+			if i < 5 {
+				b.Logf("fleet100 %s: re-applied %s", name, c)
+			}
+		}
+	}
 	b.Logf("fleet100 %s: %s", name, ph.usage)
 }
 
@@ -257,7 +268,7 @@ func idle(b *testing.B, tenants int) {
 	per := func(d time.Duration) float64 { return d.Seconds() / r.Wall.Seconds() / float64(max(tenants, 1)) * 100 }
 	b.ReportMetric(per(r.Machine), "idle-cpu-%-per-tenant")
 	var parts []string
-	for _, n := range []string{"postgres", "redis-server", "consul", "vault"} {
+	for _, n := range []string{"postgres", "redis", "consul", "vault"} {
 		parts = append(parts, fmt.Sprintf("%s %.2f%%", n, per(r.ByServer[n])))
 	}
 	b.Logf("fleet100 idle: %d settled tenants: %s", tenants, r)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -110,12 +112,22 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 // vaultConverged runs the Vault Ensure methods over the read-only client
 // (vault.Client.ReadOnly): a write they would need is a difference.
 func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
-	pgAddr, err := e.serviceAddr(ctx, d.names.ServicePostgres, time.Second)
+	// One read each, however long it takes: a Consul that answers slowly
+	// (a loaded machine, a fleet apply) is not a service without a
+	// passing instance. A short wait here once made converged tenants of a
+	// fleet look changed.
+	pgAddr, err := e.passingAddr(ctx, d.names.ServicePostgres)
 	if err != nil {
+		return "", err
+	}
+	if pgAddr == "" {
 		return "service " + d.names.ServicePostgres + " has no passing instance", nil
 	}
-	redisAddr, err := e.serviceAddr(ctx, d.names.ServiceRedis, time.Second)
+	redisAddr, err := e.passingAddr(ctx, d.names.ServiceRedis)
 	if err != nil {
+		return "", err
+	}
+	if redisAddr == "" {
 		return "service " + d.names.ServiceRedis + " has no passing instance", nil
 	}
 	checks := []struct {
@@ -142,6 +154,20 @@ func (e Env) vaultConverged(ctx context.Context, d desired) (string, error) {
 		}
 	}
 	return firstDifference(nil, fns...)
+}
+
+// passingAddr returns the address of a passing instance of the tenant's
+// service from one Consul read, or "" when none passes. Unlike serviceAddr
+// it neither waits for an instance to pass nor gives up on a slow read.
+func (e Env) passingAddr(ctx context.Context, service string) (string, error) {
+	is, err := e.Consul.ServiceHealth(ctx, service)
+	if err != nil {
+		return "", err
+	}
+	if p := consul.Passing(ownInstances(service, is)); len(p) > 0 {
+		return net.JoinHostPort(p[0].Address, strconv.Itoa(p[0].Port)), nil
+	}
+	return "", nil
 }
 
 // firstDifference runs read-only checks concurrently and returns, of their

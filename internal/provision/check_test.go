@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
@@ -82,5 +83,27 @@ func TestConvergedCheckIsReadOnly(t *testing.T) {
 	h.AssertAppServes(id)
 	if res, err := h.Up(ctx, id); err != nil || !res.NoChanges {
 		t.Errorf("up after the repair: got NoChanges=%v, %v; want converged", res.NoChanges, err)
+	}
+}
+
+// TestConvergedCheckWaitsOutSlowReads: a Consul that answers slowly, as on a
+// machine loaded by a fleet apply, does not make a converged tenant look
+// changed. The check's Vault part once read the data services' addresses
+// with a one-second limit and took a slow answer for "no passing instance",
+// so a converged fleet was partly re-applied.
+func TestConvergedCheckWaitsOutSlowReads(t *testing.T) {
+	const id = "slow-reads"
+	h := provisiontest.New(t)
+	h.AddTenant(id)
+	n := provisiontest.Names(t, id)
+	ctx := context.Background()
+	h.MustUp(id)
+	h.WaitPassing(id)
+	for _, svc := range []string{n.ServicePostgres, n.ServiceRedis} {
+		h.ConsulProxy().Delay(t.Name(), 8, 1500*time.Millisecond, provisiontest.PathContains("GET", "/v1/health/service/"+svc))
+	}
+	why, err := provision.ConvergedCheck(ctx, h.Env(), provisiontest.Spec(t, id))
+	if err != nil || why != "" {
+		t.Fatalf("converged check with Consul answering in 1.5 s: got %q, %v; want no difference", why, err)
 	}
 }

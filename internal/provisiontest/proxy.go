@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
 )
@@ -32,7 +33,8 @@ type Proxy struct {
 type proxyFault struct {
 	owner string
 	match func(*http.Request) bool
-	left  int // requests still to fail
+	left  int           // requests still to fail (or to delay)
+	delay time.Duration // not 0: hold the request this long, then forward it
 }
 
 func newProxy(t testing.TB, target string) *Proxy {
@@ -57,9 +59,17 @@ func newProxy(t testing.TB, target string) *Proxy {
 			http.Error(w, `{"errors":["test proxy: read request body: `+err.Error()+`"]}`, http.StatusBadRequest)
 			return
 		}
-		if p.inject(r) {
+		fail, delay := p.inject(r)
+		if fail {
 			http.Error(w, `{"errors":["injected fault: internal error"]}`, http.StatusInternalServerError)
 			return
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
 		}
 		if IsWrite(r) {
 			p.writes.Add(1)
@@ -168,16 +178,29 @@ func (p *Proxy) ClearFaults(owner string) {
 	}
 }
 
-func (p *Proxy) inject(r *http.Request) bool {
+// Delay holds the next n requests matching match for d before it forwards
+// them, as a loaded server would answer; owner names the test case, for
+// ClearFaults.
+func (p *Proxy) Delay(owner string, n int, d time.Duration, match func(*http.Request) bool) {
+	p.mu.Lock()
+	p.faults = append(p.faults, &proxyFault{owner: owner, match: match, left: n, delay: d})
+	p.mu.Unlock()
+}
+
+// inject reports whether r is to fail, or how long to hold it.
+func (p *Proxy) inject(r *http.Request) (fail bool, delay time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, f := range p.faults {
 		if f.left > 0 && f.match(r) {
 			f.left--
-			return true
+			if f.delay > 0 {
+				return false, f.delay
+			}
+			return true, 0
 		}
 	}
-	return false
+	return false, 0
 }
 
 // PathContains matches requests with method (any when empty) whose path
