@@ -253,9 +253,9 @@ func (ph phase) report(b *testing.B, name string) {
 }
 
 // benchCheckFloor is the shortest Consul check interval in BenchmarkFleet100
-// (the jobspecs' own, 2 s, today): 1 s checks of 500 services, all probing
+// (the jobspecs' are 1 s): 1 s checks of 500 services, all probing
 // workloads on the benchmark's own two cores, starved the machine (checks
-// timed out, tenants failed) when the jobspecs tried them.
+// timed out, tenants failed) when the jobspecs first tried them.
 const benchCheckFloor = 2 * time.Second
 
 // idle reports what a settled fleet costs the machine with tenantctl doing
