@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,6 +121,7 @@ func StartNomad(tb testing.TB, opts NomadOptions) *Nomad {
 				n.drain(tb)
 				proc.stop()
 				stopOrphanTasks(tb, n.DataDir)
+				unmountUnder(tb, dir)
 				proc.cleanup()
 			})
 			return n
@@ -331,4 +333,59 @@ func stopOrphanTasks(tb testing.TB, data string) {
 		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+}
+
+// unmountUnder detaches every mount below dir, deepest first: a dev agent
+// stopped with its allocations' task directories still in place leaves
+// their secrets and private tmpfs mounts behind (about 20 per exec cycle),
+// and the scratch directory cannot be removed while they exist. Only mounts
+// under dir, which this harness made for its own agent, are touched.
+func unmountUnder(tb testing.TB, dir string) {
+	for _, mp := range mountsUnder(dir) {
+		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {
+			tb.Logf("testenv: nomad: unmount %s: %v", mp, err)
+		}
+	}
+}
+
+// mountsUnder lists the mount points strictly below dir from
+// /proc/self/mountinfo, deepest first.
+func mountsUnder(dir string) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	prefix := filepath.Clean(dir) + "/"
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountPath(f[4])
+		if strings.HasPrefix(mp, prefix) {
+			out = append(out, mp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
