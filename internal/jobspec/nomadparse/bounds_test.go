@@ -26,10 +26,11 @@ func TestVarFileBounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			j := jobs[0]
-			cases := []struct {
+			type bound struct {
 				line, value string
 				ok          bool
-			}{
+			}
+			cases := []bound{
 				{`host`, "a" + strings.Repeat("b", 251) + "c", true}, // 253
 				{`host`, "a" + strings.Repeat("b", 252) + "c", false},
 				{`host`, "a", false},
@@ -42,18 +43,9 @@ func TestVarFileBounds(t *testing.T) {
 			}
 			if profile == tenant.ProfileDocker {
 				cases = append(cases,
-					struct {
-						line, value string
-						ok          bool
-					}{`app`, "r" + strings.Repeat("e", 254), true}, // 255
-					struct {
-						line, value string
-						ok          bool
-					}{`app`, "r" + strings.Repeat("e", 255), false},
-					struct {
-						line, value string
-						ok          bool
-					}{`app`, "Registry/app", false},
+					bound{`app`, "r" + strings.Repeat("e", 254), true}, // 255
+					bound{`app`, "r" + strings.Repeat("e", 255), false},
+					bound{`app`, "Registry/app", false},
 				)
 			}
 			for _, c := range cases {
