@@ -53,11 +53,17 @@ func TestRealNomadExecCycle(t *testing.T) {
 
 	// A converged up writes nothing to Nomad or Vault (the lock is its
 	// only Consul write).
+	// It parses and plans no job either: Nomad still holds every job at
+	// the modify index the last up recorded.
 	nomadW, vaultW, consulW := w.real.Proxy().Writes(), h.VaultProxy().Writes(), h.ConsulProxy().Writes()
+	plansBefore := w.real.Proxy().ParsesAndPlans()
 	r = w.must("up", "acme", "--name", "ACME Corporation", "--json")
 	reportSteps("up/converged", r)
 	if d := w.real.Proxy().Writes() - nomadW; d != 0 {
 		t.Errorf("converged up: got %d writes to Nomad; want 0", d)
+	}
+	if d := w.real.Proxy().ParsesAndPlans() - plansBefore; d != 0 {
+		t.Errorf("converged up: got %d parse and plan requests to Nomad; want 0 (every job at its recorded index)\n%s", d, r.stdout)
 	}
 	if d := h.VaultProxy().Writes() - vaultW; d != 0 {
 		t.Errorf("converged up: got %d writes to Vault; want 0", d)

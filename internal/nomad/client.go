@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -62,6 +63,9 @@ type Client struct {
 	addr   string
 	region string
 	log    *slog.Logger
+
+	versionMu sync.Mutex
+	version   string // the agent's, once read (Preflight, Version)
 }
 
 // New returns a client for cfg. It does not contact Nomad; call Preflight
@@ -147,11 +151,31 @@ func (c *Client) Preflight(ctx context.Context) (version string, err error) {
 		return "", c.unreachable("nomad: read agent version: %w", err)
 	}
 	version = agentVersion(&self)
+	c.versionMu.Lock()
+	c.version = version
+	c.versionMu.Unlock()
 	if err := compat.Check("nomad", version); err != nil {
 		return version, exit.New(exit.Unreachable, "upgrade Nomad to 1.10 or later", "nomad: %w", err)
 	}
 	c.log.DebugContext(ctx, "nomad preflight", "addr", c.addr, "leader", leader, attrVersion, version)
 	return version, nil
+}
+
+// Version returns the version of the Nomad agent at the client's address:
+// the one Preflight read, or read now once. A fleet apply asks for it per
+// tenant; the agent is read once.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	c.versionMu.Lock()
+	defer c.versionMu.Unlock()
+	if c.version != "" {
+		return c.version, nil
+	}
+	var self api.AgentSelf
+	if _, err := c.api.Raw().Query("/v1/agent/self", &self, c.q(ctx, "")); err != nil {
+		return "", fmt.Errorf("nomad: read agent version: %w", err)
+	}
+	c.version = agentVersion(&self)
+	return c.version, nil
 }
 
 // unreachable wraps err as an Unreachable exit error with its cause, or its

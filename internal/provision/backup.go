@@ -65,7 +65,7 @@ func ParseBackupLine(out string) (tenant.Backup, error) {
 // rendered then), stopped and purged when it no longer does.
 func (e Env) backupJobs(ctx context.Context, d desired, r runner) (Outcome, error) {
 	jobs := append(d.stage(tenant.StageOnDemand), d.stage(tenant.StageScheduled)...)
-	_, out, err := e.register(ctx, r, StepBackupJobs, jobs)
+	_, out, err := e.register(ctx, r, d, StepBackupJobs, jobs)
 	if err != nil {
 		return out, err
 	}

@@ -20,20 +20,28 @@ import (
 // anything. It returns "" when nothing differs, otherwise the first
 // difference found, in up's order.
 func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
+	why, _, err := e.convergedCheckPlanned(ctx, d)
+	return why, err
+}
+
+// convergedCheckPlanned is convergedCheck that also returns how many jobs it
+// parsed and planned (the others Nomad still held as the last apply left
+// them).
+func (e Env) convergedCheckPlanned(ctx context.Context, d desired) (why string, planned int, err error) {
 	rec, err := e.Consul.ReadRecord(ctx, d.names.KVPrefix)
 	switch {
 	case err != nil:
-		return "", err
+		return "", 0, err
 	case rec == nil:
-		return "the tenant has no record yet", nil
+		return "the tenant has no record yet", 0, nil
 	case rec.Status != tenant.StatusReady:
-		return fmt.Sprintf("the last apply ended %s at step %s", rec.Status, rec.LastStep), nil
+		return fmt.Sprintf("the last apply ended %s at step %s", rec.Status, rec.LastStep), 0, nil
 	case rec.SpecVersion != d.digest:
-		return "the desired spec changed since the last apply", nil
+		return "the desired spec changed since the last apply", 0, nil
 	case len(rec.Changes(d.spec)) > 0:
-		return "the tenant's " + rec.Changes(d.spec)[0].String(), nil
+		return "the tenant's " + rec.Changes(d.spec)[0].String(), 0, nil
 	case rec.AppVersion != d.spec.App.Version:
-		return fmt.Sprintf("the app version changes from %q to %q", rec.AppVersion, d.spec.App.Version), nil
+		return fmt.Sprintf("the app version changes from %q to %q", rec.AppVersion, d.spec.App.Version), 0, nil
 	}
 	// The rest are independent reads: run them at once and report what
 	// running them in order would have found first.
@@ -44,7 +52,17 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 		}
 		return "another operator holds the lock: " + h.String(), nil
 	}}
+	// A job Nomad still holds as the last apply left it needs no plan
+	// (unplannedJobs); the others are parsed and planned.
+	skip, err := e.unplannedJobs(ctx, d, rec)
+	if err != nil {
+		return "", 0, err
+	}
 	for _, j := range d.all() {
+		if skip[j.JobID] {
+			continue
+		}
+		planned++
 		checks = append(checks, func() (string, error) {
 			job, err := e.Nomad.Parse(ctx, j.Source, j.Vars)
 			if err != nil {
@@ -106,7 +124,8 @@ func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
 			return "", nil
 		})
 	}
-	return firstDifference(stopProbe, checks...)
+	why, err = firstDifference(stopProbe, checks...)
+	return why, planned, err
 }
 
 // vaultConverged runs the Vault Ensure methods over the read-only client

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	nomadapi "github.com/hashicorp/nomad/api"
+
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
 	"github.com/tenantctl/tenantctl/internal/vault"
@@ -106,4 +108,86 @@ func TestConvergedCheckWaitsOutSlowReads(t *testing.T) {
 	if err != nil || why != "" {
 		t.Fatalf("converged check with Consul answering in 1.5 s: got %q, %v; want no difference", why, err)
 	}
+}
+
+// TestConvergedCheckPlansOnlyMovedJobs: the record of a converged up holds
+// every job's modify index and the Nomad version, and the converged check
+// parses and plans no job Nomad still holds at its recorded index. A job
+// someone changed outside tenantctl (here the app, registered again with an
+// extra meta key) is planned and reported; after up repairs it, nothing is
+// planned again. Another Nomad version plans every job.
+func TestConvergedCheckPlansOnlyMovedJobs(t *testing.T) {
+	const id = "ledger"
+	h := provisiontest.New(t)
+	h.AddTenant(id)
+	n := provisiontest.Names(t, id)
+	ctx := context.Background()
+	h.MustUp(id)
+	h.WaitPassing(id)
+	env := h.Env()
+
+	rec, err := env.Consul.ReadRecord(ctx, n.KVPrefix)
+	if err != nil || rec == nil {
+		t.Fatalf("record: %v, %v", rec, err)
+	}
+	jobs := []string{n.JobPostgres, n.JobRedis, n.JobMigrate, n.JobApp, n.JobWorker, n.JobBackup, n.JobRestore}
+	idx := rec.JobIndexes()
+	for _, j := range jobs {
+		if idx[j] == 0 {
+			t.Errorf("record jobs %q: no index for %s", rec.Jobs, j)
+		}
+	}
+	if len(idx) != len(jobs) || rec.Nomad == "" {
+		t.Fatalf("record: got jobs %q, nomad %q; want the %d jobs and the agent's version", rec.Jobs, rec.Nomad, len(jobs))
+	}
+
+	planned := func() int {
+		return h.Double().Calls("PUT /v1/jobs/parse") + h.Double().Calls("PUT /v1/job/*/plan")
+	}
+	check := func(what, wantWhy string, wantPlanned int) {
+		t.Helper()
+		before := planned()
+		why, err := provision.ConvergedCheck(ctx, env, provisiontest.Spec(t, id))
+		if err != nil {
+			t.Fatalf("%s: converged check: %v", what, err)
+		}
+		if (wantWhy == "" && why != "") || !strings.Contains(why, wantWhy) {
+			t.Errorf("%s: got difference %q; want %q", what, why, wantWhy)
+		}
+		if got := planned() - before; got != wantPlanned {
+			t.Errorf("%s: got %d parse and plan requests; want %d", what, got, wantPlanned)
+		}
+	}
+	check("converged", "", 0)
+
+	// A change made with the Nomad CLI or API moves the job's index.
+	c := h.Double().Client()
+	q := &nomadapi.QueryOptions{Namespace: n.Namespace}
+	app, _, err := c.Jobs().Info(n.JobApp, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Meta["changed_by"] = "operator"
+	if _, _, err := c.Jobs().Register(app, &nomadapi.WriteOptions{Namespace: n.Namespace}); err != nil {
+		t.Fatal(err)
+	}
+	check("app changed outside tenantctl", "job "+n.JobApp+" has changes", 2) // its parse and its plan
+
+	res := h.MustUp(id)
+	if res.NoChanges {
+		t.Fatal("up after the app changed: got no changes; want the app re-registered")
+	}
+	h.WaitPassing(id)
+	check("repaired", "", 0)
+
+	// Another Nomad version may parse the same source differently.
+	rec, err = env.Consul.ReadRecord(ctx, n.KVPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Nomad = "1.10.0-older"
+	if _, err := env.Consul.WriteRecord(ctx, n.KVPrefix, *rec); err != nil {
+		t.Fatal(err)
+	}
+	check("recorded by another Nomad version", "", 2*len(jobs))
 }

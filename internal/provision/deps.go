@@ -19,6 +19,9 @@ import (
 // Nomad is what provisioning needs of Nomad. *nomad.Client implements it.
 type Nomad interface {
 	Preflight(ctx context.Context) (string, error)
+	// Version is the Nomad agent's version, read once (the converged
+	// check's fast path depends on it).
+	Version(ctx context.Context) (string, error)
 	EnsureNamespace(ctx context.Context, name, description string, meta map[string]string) (bool, error)
 	DeleteNamespace(ctx context.Context, name string) (bool, error)
 	Parse(ctx context.Context, src []byte, varFile string) (*nomadapi.Job, error)

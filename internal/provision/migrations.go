@@ -120,6 +120,7 @@ func (e Env) migrate(ctx context.Context, d desired, r runner) (Outcome, error) 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("register %s: %w", j.JobID, err)
 	}
+	d.applied.note(ar.JobID, ar.JobModifyIndex)
 	out := Outcome{Changed: ar.Changed}
 	st, err := e.dispatchedFor(ctx, d)
 	if err != nil {

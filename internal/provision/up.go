@@ -82,6 +82,8 @@ type desired struct {
 	migVer  string
 	digest  string
 	timeout time.Duration
+	// applied collects where this apply left each job (see jobLedger).
+	applied *jobLedger
 }
 
 // stage returns the jobs of the components of stage s, in order; a
@@ -130,7 +132,7 @@ func (e Env) desiredState(spec tenant.Spec, timeout time.Duration) (desired, err
 		timeout = 10 * time.Minute
 	}
 	return desired{spec: spec, names: spec.Names(), jobs: jobs, migVer: migVer,
-		digest: specDigest(rendered, migVer), timeout: timeout}, nil
+		digest: specDigest(rendered, migVer), timeout: timeout, applied: &jobLedger{}}, nil
 }
 
 // Up converges a tenant to opt.Spec, in order, and returns when it is
@@ -173,13 +175,15 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 			return out, nil
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
-			why, err := env.convergedCheck(ctx, d)
+			why, planned, err := env.convergedCheckPlanned(ctx, d)
 			if err != nil {
 				return Outcome{}, err
 			}
 			converged = why == ""
 			if converged {
-				return Outcome{Detail: "no changes: the tenant is converged"}, nil
+				n := len(d.all())
+				return Outcome{Detail: fmt.Sprintf("no changes: the tenant is converged (%d of %d jobs as the last apply left them, %d planned)",
+					n-planned, n, planned)}, nil
 			}
 			return Outcome{Detail: "changes needed: " + why}, nil
 		}},
@@ -238,6 +242,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 	}
 	steps = append(steps, Step{Name: StepRecord, Apply: func(ctx context.Context) (Outcome, error) {
 		rec := env.record(d, tenant.StatusReady, StepRecord, "")
+		rec.Jobs, rec.Nomad = env.appliedJobs(ctx, d)
 		changed, err := env.Consul.WriteRecord(ctx, d.names.KVPrefix, rec)
 		res.Record = rec
 		return Outcome{Changed: changed, Detail: "status " + string(tenant.StatusReady)}, err
@@ -380,7 +385,7 @@ type registered struct {
 
 // register parses and registers jobs concurrently, each only when its plan
 // shows a change, and says what it did.
-func (e Env) register(ctx context.Context, r runner, step string, jobs []jobspec.Job) ([]registered, Outcome, error) {
+func (e Env) register(ctx context.Context, r runner, d desired, step string, jobs []jobspec.Job) ([]registered, Outcome, error) {
 	results := make([]registered, len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
@@ -399,6 +404,7 @@ func (e Env) register(ctx context.Context, r runner, step string, jobs []jobspec
 				return
 			}
 			results[i].changed, results[i].index = ar.Changed, ar.JobModifyIndex
+			d.applied.note(ar.JobID, ar.JobModifyIndex)
 			if w := strings.TrimSpace(ar.Warnings); w != "" {
 				r.info(step, j.JobID+": nomad warning: "+w)
 			}
@@ -484,7 +490,7 @@ func (e Env) awaitDeployments(ctx context.Context, d desired, r runner, step str
 // applyAndWait registers jobs and, when wait is set, waits for their
 // deployments (and for the earlier waits still pending) to succeed.
 func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string, wait bool, jobs []jobspec.Job, pending ...*deployWait) (Outcome, error) {
-	regs, out, err := e.register(ctx, r, step, jobs)
+	regs, out, err := e.register(ctx, r, d, step, jobs)
 	if err != nil || !wait {
 		return out, err
 	}
@@ -504,7 +510,7 @@ func (e Env) applyAndWait(ctx context.Context, d desired, r runner, step string,
 // deployment that fails before its service passes fails this step.
 func (e Env) applyDataServices(ctx context.Context, d desired, r runner) (Outcome, []*deployWait, error) {
 	jobs := d.stage(tenant.StageData)
-	regs, out, err := e.register(ctx, r, StepDataServices, jobs)
+	regs, out, err := e.register(ctx, r, d, StepDataServices, jobs)
 	if err != nil {
 		return out, nil, err
 	}

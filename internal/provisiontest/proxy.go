@@ -24,6 +24,7 @@ import (
 type Proxy struct {
 	srv    *httptest.Server
 	writes atomic.Int64
+	plans  atomic.Int64 // Nomad parse and plan requests
 	mu     sync.Mutex
 	faults []*proxyFault
 	log    []string
@@ -70,6 +71,9 @@ func newProxy(t testing.TB, target string) *Proxy {
 			case <-r.Context().Done():
 				return
 			}
+		}
+		if isParseOrPlan(r) {
+			p.plans.Add(1)
 		}
 		if IsWrite(r) {
 			p.writes.Add(1)
@@ -129,15 +133,23 @@ func IsWrite(r *http.Request) bool {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return true
 	}
-	path := r.URL.Path
-	switch {
-	case strings.HasSuffix(path, "/sys/capabilities-self"), path == "/v1/jobs/parse":
-		return false
-	case strings.HasPrefix(path, "/v1/job/") && strings.HasSuffix(path, "/plan"):
+	return !strings.HasSuffix(r.URL.Path, "/sys/capabilities-self") && !isParseOrPlan(r)
+}
+
+// isParseOrPlan reports whether r is a Nomad /v1/jobs/parse or
+// /v1/job/:id/plan request: what a converged check spends on Nomad per job it
+// cannot skip.
+func isParseOrPlan(r *http.Request) bool {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return false
 	}
-	return true
+	path := r.URL.Path
+	return path == "/v1/jobs/parse" || strings.HasPrefix(path, "/v1/job/") && strings.HasSuffix(path, "/plan")
 }
+
+// ParsesAndPlans returns how many Nomad parse and plan requests the proxy
+// has forwarded.
+func (p *Proxy) ParsesAndPlans() int64 { return p.plans.Load() }
 
 // URL is the proxy's address.
 func (p *Proxy) URL() string { return p.srv.URL }

@@ -2,6 +2,8 @@ package tenant
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +41,51 @@ type Record struct {
 	LastStep string `json:"last_step,omitempty"`
 	// Error is the last failure's message, when Status is StatusFailed.
 	Error string `json:"error,omitempty"`
+	// Jobs is where the last apply left the tenant's Nomad jobs: each job's
+	// id and the job modify index its plan confirmed or its registration
+	// returned (FormatJobIndexes). A job still at that index holds the spec
+	// the apply converged it to, so the converged check need not plan it.
+	// Empty when the last apply did not converge every job.
+	Jobs string `json:"jobs,omitempty"`
+	// Nomad is the version of the Nomad agent that parsed and planned those
+	// jobs. Another version may parse the same source differently, so after
+	// an upgrade the converged check plans every job again.
+	Nomad string `json:"nomad,omitempty"`
+}
+
+// FormatJobIndexes writes job modify indexes as Record.Jobs does: "id@index"
+// in the order of ids, separated by spaces. It returns "" when an id has no
+// index: a partial record would let a job nobody confirmed pass as
+// converged.
+func FormatJobIndexes(ids []string, idx map[string]uint64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		n, ok := idx[id]
+		if !ok || n == 0 {
+			return ""
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s@%d", id, n)
+	}
+	return b.String()
+}
+
+// JobIndexes reads Record.Jobs back; a malformed entry is skipped (its job
+// is then planned).
+func (r Record) JobIndexes() map[string]uint64 {
+	out := map[string]uint64{}
+	for _, f := range strings.Fields(r.Jobs) {
+		id, n, ok := strings.Cut(f, "@")
+		if !ok || id == "" {
+			continue
+		}
+		if v, err := strconv.ParseUint(n, 10, 64); err == nil && v > 0 {
+			out[id] = v
+		}
+	}
+	return out
 }
 
 // Spec rebuilds the spec the record was applied with (for drift: what this

@@ -22,6 +22,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("RegisterDeploymentSuccessful", func(t *testing.T) { testRegisterDeployment(t, target) })
 	t.Run("HealthyCountsThenSuccessful", func(t *testing.T) { testHealthyCountsThenSuccessful(t, target) })
 	t.Run("EnforceIndex", func(t *testing.T) { testEnforceIndex(t, target) })
+	t.Run("JobModifyIndex", func(t *testing.T) { testJobModifyIndex(t, target) })
 	t.Run("BlockingQuery", func(t *testing.T) { testBlockingQuery(t, target) })
 	t.Run("DispatchComplete", func(t *testing.T) { testDispatch(t, target) })
 	t.Run("PlanIdenticalIsNone", func(t *testing.T) { testPlanIdentical(t, target) })
