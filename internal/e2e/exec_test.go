@@ -90,6 +90,18 @@ func TestRealNomadExecCycle(t *testing.T) {
 	}
 	w.assertRouted("acme")
 
+	// rotate's scales were its own: the record follows them, and an up
+	// right after it still plans no job.
+	nomadW, plansBefore = w.real.Proxy().Writes(), w.real.Proxy().ParsesAndPlans()
+	r = w.must("up", "acme", "--name", "ACME Corporation", "--json")
+	reportSteps("up/converged-after-rotate", r)
+	if d := w.real.Proxy().Writes() - nomadW; d != 0 {
+		t.Errorf("converged up after rotate: got %d writes to Nomad; want 0", d)
+	}
+	if d := w.real.Proxy().ParsesAndPlans() - plansBefore; d != 0 {
+		t.Errorf("converged up after rotate: got %d parse and plan requests to Nomad; want 0\n%s", d, r.stdout)
+	}
+
 	r = w.must("status", "acme", "--json")
 	var st struct {
 		Tenant string `json:"tenant"`

@@ -25,23 +25,60 @@ import (
 //
 // ready is the caller's notion of serving (Consul knows it): it is called
 // with each new allocation's id and returns nil once that allocation passes.
-func (c *Client) ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (int, error) {
+func (c *Client) ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (Replacement, error) {
 	job, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
 	if err != nil {
-		return 0, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
+		return Replacement{}, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
 	}
-	replaced := 0
+	res := Replacement{Before: deref(job.JobModifyIndex)}
+	var scales scaleCount
 	for _, tg := range job.TaskGroups {
-		n, err := c.replaceGroup(ctx, ns, jobID, *tg.Name, *tg.Count, ready)
-		replaced += n
+		n, err := c.replaceGroup(ctx, ns, jobID, *tg.Name, *tg.Count, ready, &scales)
+		res.Replaced += n
 		if err != nil {
-			return replaced, err
+			return res, err
 		}
 	}
-	return replaced, nil
+	now, _, err := c.api.Jobs().Info(jobID, c.q(ctx, ns))
+	if err != nil {
+		return res, fmt.Errorf("nomad: read job %q in %s: %w", jobID, ns, err)
+	}
+	res.After = deref(now.JobModifyIndex)
+	// Each scale is one new version. Any other version in between is
+	// someone else's change.
+	res.Alone = deref(now.Version) == deref(job.Version)+scales.n &&
+		(scales.n == 0 && res.After == res.Before || scales.n > 0 && res.After == scales.last)
+	return res, nil
 }
 
-func (c *Client) replaceGroup(ctx context.Context, ns, jobID, group string, count int, ready func(context.Context, string) error) (replaced int, err error) {
+// Replacement is what ReplaceAllocations did to a job.
+type Replacement struct {
+	// Replaced counts the old allocations replaced.
+	Replaced int
+	// Before and After are the job's modify index before the first scale
+	// and after the last.
+	Before, After uint64
+	// Alone is true when every version of the job between Before and After
+	// was one of ReplaceAllocations' own scales: nobody changed the job
+	// meanwhile, so at After it holds the spec it held at Before (the
+	// counts are back where they were). A caller that knew the job as
+	// converged at Before may then know it so at After.
+	Alone bool
+}
+
+// scaleCount counts the scales of one ReplaceAllocations and keeps the job
+// modify index the last one returned.
+type scaleCount struct {
+	n    uint64
+	last uint64
+}
+
+func (s *scaleCount) note(idx uint64) {
+	s.n++
+	s.last = idx
+}
+
+func (c *Client) replaceGroup(ctx context.Context, ns, jobID, group string, count int, ready func(context.Context, string) error, scales *scaleCount) (replaced int, err error) {
 	allocs, _, err := c.Allocations(ctx, ns, jobID)
 	if err != nil {
 		return 0, err
@@ -63,6 +100,7 @@ func (c *Client) replaceGroup(ctx context.Context, ns, jobID, group string, coun
 	if err != nil {
 		return 0, err
 	}
+	scales.note(idx)
 	defer func() {
 		if err == nil {
 			return
@@ -90,9 +128,11 @@ func (c *Client) replaceGroup(ctx context.Context, ns, jobID, group string, coun
 	}
 
 	// Back to the source's count: Nomad stops the highest name index.
-	if _, err := c.scale(ctx, ns, jobID, group, count); err != nil {
+	back, err := c.scale(ctx, ns, jobID, group, count)
+	if err != nil {
 		return replaced, err
 	}
+	scales.note(back)
 	err = c.watch(ctx, func(q *api.QueryOptions) (bool, uint64, error) {
 		list, idx, err := c.allocations(ctx, ns, jobID, q)
 		if err != nil {

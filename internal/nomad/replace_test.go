@@ -26,12 +26,17 @@ func TestReplaceAllocationsReplacesEachRunningOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := c.ReplaceAllocations(ctx, ns, id, nil)
+	rep, err := c.ReplaceAllocations(ctx, ns, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Errorf("got %d replaced; want 2", n)
+	if rep.Replaced != 2 {
+		t.Errorf("got %d replaced; want 2", rep.Replaced)
+	}
+	// Two scales (up by one, back down), nothing else: the job is where it
+	// was, at a later index.
+	if !rep.Alone || rep.After <= rep.Before || rep.Before != res.JobModifyIndex {
+		t.Errorf("got %+v; want alone, from %d to a later index", rep, res.JobModifyIndex)
 	}
 	after, _, err := c.Allocations(ctx, ns, id)
 	if err != nil {
@@ -154,10 +159,11 @@ func TestReplaceAllocationsCreateBeforeDestroy(t *testing.T) {
 		}
 	}()
 	var readied []string
-	n, err := c.ReplaceAllocations(ctx, ns, id, func(_ context.Context, allocID string) error {
+	rep, err := c.ReplaceAllocations(ctx, ns, id, func(_ context.Context, allocID string) error {
 		readied = append(readied, allocID)
 		return nil
 	})
+	n := rep.Replaced
 	close(stop)
 	if err != nil {
 		t.Fatal(err)
@@ -191,5 +197,41 @@ func TestReplaceAllocationsCreateBeforeDestroy(t *testing.T) {
 	}
 	if plan.DiffType != DiffNone {
 		t.Errorf("plan after the replacement: got %s; want %s", plan.DiffType, DiffNone)
+	}
+}
+
+// TestReplaceAllocationsNoticesAnotherChange: a registration by someone else
+// while the allocations are replaced makes the replacement not alone, so a
+// caller does not take the job for converged at its new index.
+func TestReplaceAllocationsNoticesAnotherChange(t *testing.T) {
+	const ns, id = "acme--tenant", "acme--app"
+	srv := nomadtest.New(t)
+	c := newClient(t, srv, "")
+	mustNamespace(t, c, ns)
+	res := applied(t, c, serviceSrc(ns, id), "")
+	ctx := ctxFor(t, waitLimit)
+	if err := c.WaitDeployment(ctx, ns, id, res.JobModifyIndex); err != nil {
+		t.Fatal(err)
+	}
+	other := srv.Client()
+	changed := false
+	rep, err := c.ReplaceAllocations(ctx, ns, id, func(_ context.Context, _ string) error {
+		if changed {
+			return nil
+		}
+		changed = true
+		job, _, err := other.Jobs().Info(id, &api.QueryOptions{Namespace: ns})
+		if err != nil {
+			return err
+		}
+		job.Meta = map[string]string{"changed_by": "operator"}
+		_, _, err = other.Jobs().Register(job, &api.WriteOptions{Namespace: ns})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed || rep.Alone {
+		t.Errorf("got %+v after another registration during the replacement; want not alone", rep)
 	}
 }

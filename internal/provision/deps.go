@@ -40,7 +40,7 @@ type Nomad interface {
 	Describe(ctx context.Context, ns, jobID string) string
 	// ReplaceAllocations replaces the job's allocations create-before-destroy;
 	// ready reports when a new allocation serves.
-	ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (int, error)
+	ReplaceAllocations(ctx context.Context, ns, jobID string, ready func(ctx context.Context, allocID string) error) (nomad.Replacement, error)
 	EnsureHostVolume(ctx context.Context, ns, name, nodePool string) (bool, error)
 	DeleteHostVolume(ctx context.Context, ns, name string) (bool, error)
 	// ScaleToZero stops a job's allocations and keeps its definition;

@@ -79,8 +79,15 @@ func TestFullCycleTwoTenants(t *testing.T) {
 			t.Errorf("rotate acme: postgres user %s still exists after its lease was revoked", u)
 		}
 	}
+	// rotate carried the app's and worker's new indexes into the record
+	// (its scales were its own), so the converged up plans no job.
+	plans := func() int { return h.Double().Calls("PUT /v1/jobs/parse") + h.Double().Calls("PUT /v1/job/*/plan") }
+	plansBefore := plans()
 	if res, err := h.Up(ctx, "acme"); err != nil || !res.NoChanges {
 		t.Errorf("up acme after rotate: got NoChanges=%v err=%v; want converged", res.NoChanges, err)
+	}
+	if d := plans() - plansBefore; d != 0 {
+		t.Errorf("up acme after rotate: got %d parse and plan requests; want 0 (the record follows rotate's scales)", d)
 	}
 
 	rep, err := provision.Migrate(ctx, h.Env(), provision.MigrateOptions{Spec: provisiontest.Spec(t, "acme"), Timeout: time.Minute, LockTimeout: 20 * time.Second})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tenantctl/tenantctl/internal/consul"
+	"github.com/tenantctl/tenantctl/internal/nomad"
 	"github.com/tenantctl/tenantctl/internal/tenant"
 	"github.com/tenantctl/tenantctl/internal/vault"
 )
@@ -77,17 +78,19 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 			defer cancel()
 			total := 0
 			workloads := tenant.ComponentsAt(tenant.StageWorkload)
+			reps := map[string]nomad.Replacement{}
 			for _, c := range workloads {
 				job := n.Job(c)
 				ready := func(ctx context.Context, allocID string) error { return nil }
 				if c.Service {
 					ready = env.allocPassing(n.Service(c), timeout)
 				}
-				replaced, err := env.Nomad.ReplaceAllocations(wctx, n.Namespace, job, ready)
-				total += replaced
+				rep, err := env.Nomad.ReplaceAllocations(wctx, n.Namespace, job, ready)
+				total += rep.Replaced
 				if err != nil {
 					return Outcome{Changed: total > 0}, fmt.Errorf("replace %s allocations: %w", job, err)
 				}
+				reps[job] = rep
 			}
 			res.Replaced = total
 			for _, svc := range n.Services(workloads) {
@@ -95,6 +98,7 @@ func Rotate(ctx context.Context, env Env, opt RotateOptions) (RotateResult, erro
 					return Outcome{Changed: total > 0}, err
 				}
 			}
+			env.recordReplacements(ctx, n, reps)
 			return Outcome{Changed: total > 0, Detail: fmt.Sprintf("%d allocation(s) replaced with fresh credentials, all passing", total)}, nil
 		}},
 		{Name: StepRevoke, Apply: func(ctx context.Context) (Outcome, error) {
@@ -136,5 +140,34 @@ func (e Env) allocPassing(service string, timeout time.Duration) func(ctx contex
 			}
 			delay = min(2*delay, time.Second)
 		}
+	}
+}
+
+// recordReplacements carries the tenant record's job indexes (Record.Jobs)
+// over rotate's scales: a job the record knew as converged at the index its
+// replacement started from, and that nobody else changed meanwhile
+// (nomad.Replacement.Alone), is converged at the index it ended at, so the
+// next converged check need not plan it. Best effort: without it the next
+// check plans those jobs, which is slower, never wrong.
+func (e Env) recordReplacements(ctx context.Context, n tenant.Names, reps map[string]nomad.Replacement) {
+	rec, err := e.Consul.ReadRecord(ctx, n.KVPrefix)
+	if err != nil || rec == nil || rec.Status != tenant.StatusReady {
+		return
+	}
+	next := *rec
+	for job, rep := range reps {
+		if !rep.Alone || rep.After == rep.Before {
+			continue
+		}
+		if moved, ok := next.MoveJobIndex(job, rep.Before, rep.After); ok {
+			next = moved
+		}
+	}
+	if next.Jobs == rec.Jobs {
+		return
+	}
+	if _, err := e.Consul.WriteRecord(ctx, n.KVPrefix, next); err != nil {
+		e.log().WarnContext(ctx, "rotate: could not note the jobs' new indexes in the tenant record; the next up plans them",
+			"tenant", n.ID.String(), "err", err.Error())
 	}
 }

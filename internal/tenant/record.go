@@ -72,6 +72,22 @@ func FormatJobIndexes(ids []string, idx map[string]uint64) string {
 	return b.String()
 }
 
+// MoveJobIndex returns r with job id's index moved from one index to
+// another, and whether it was at from: a record that holds another index
+// for the job (or none) is returned unchanged.
+func (r Record) MoveJobIndex(id string, from, to uint64) (Record, bool) {
+	fields := strings.Fields(r.Jobs)
+	old := fmt.Sprintf("%s@%d", id, from)
+	for i, f := range fields {
+		if f == old && to != 0 {
+			fields[i] = fmt.Sprintf("%s@%d", id, to)
+			r.Jobs = strings.Join(fields, " ")
+			return r, true
+		}
+	}
+	return r, false
+}
+
 // JobIndexes reads Record.Jobs back; a malformed entry is skipped (its job
 // is then planned).
 func (r Record) JobIndexes() map[string]uint64 {

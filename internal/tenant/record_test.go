@@ -26,3 +26,22 @@ func TestJobIndexesRoundTrip(t *testing.T) {
 		t.Errorf("malformed: got %v; want a@1 and e@7 only", got)
 	}
 }
+
+func TestMoveJobIndex(t *testing.T) {
+	r := Record{Jobs: "acme--app@10 acme--worker@11"}
+	moved, ok := r.MoveJobIndex("acme--app", 10, 15)
+	if !ok || moved.Jobs != "acme--app@15 acme--worker@11" {
+		t.Errorf("move from the recorded index: got %q, %v", moved.Jobs, ok)
+	}
+	// From another index than the recorded one: nothing moves, since the
+	// job changed in between in a way the caller did not see.
+	if got, ok := r.MoveJobIndex("acme--app", 12, 15); ok || got.Jobs != r.Jobs {
+		t.Errorf("move from another index: got %q, %v; want unchanged", got.Jobs, ok)
+	}
+	if got, ok := r.MoveJobIndex("acme--redis", 10, 15); ok || got.Jobs != r.Jobs {
+		t.Errorf("move of a job not recorded: got %q, %v; want unchanged", got.Jobs, ok)
+	}
+	if r.Jobs != "acme--app@10 acme--worker@11" {
+		t.Errorf("the receiver changed: %q", r.Jobs)
+	}
+}
