@@ -357,6 +357,8 @@ ensure_nomad() {
     text=$(<"$repo/scripts/dev/nomad-docker.hcl")
     text=${text//@DOCKER_ENDPOINT@/$DOCKER_HOST}
     text=${text//@BRIDGE@/$docker_bridge}
+    text=${text//@BACKUPS_DIR@/$state/backups}
+    mkdir -p "$state/backups" && chown 65532:65532 "$state/backups" 2>/dev/null || chmod 0777 "$state/backups"
     [[ $text != *@[A-Z_]*@* ]] || die "scripts/dev/nomad-docker.hcl has a placeholder this script does not fill"
     printf '%s\n' "$text" >"$docker_config"
     configs+=(-config="$docker_config")
@@ -423,7 +425,7 @@ build_images() {
   log "building the images (scripts/images.sh --all; the first run debootstraps Debian, a few minutes)"
   bash "$repo/scripts/images.sh" --all || die "scripts/images.sh --all failed (above)"
   mapfile -t images < <(bash "$repo/scripts/images.sh" --print)
-  ((${#images[@]} == 5)) || die "scripts/images.sh --print: want 5 image names"
+  ((${#images[@]} == 6)) || die "scripts/images.sh --print: want 6 image names"
 }
 
 write_config() {
@@ -481,6 +483,7 @@ write_docker_config() {
     echo "  tenantctl_image = \"${images[1]}\""
     echo "  postgres_image  = \"${images[2]}\""
     echo "  redis_image     = \"${images[3]}\""
+    echo "  backup_image    = \"${images[5]}\""
     echo '}'
   } >"$config_file"
   log "wrote $config_file"

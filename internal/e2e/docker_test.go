@@ -67,7 +67,18 @@ func newDockerWorld(t *testing.T) *world {
 		}
 		cfg.Update = config.Default().Update
 	}
-	opts := testenv.NomadOptions{DockerEndpoint: d.Host, NetworkInterface: d.Bridge}
+	// The backup jobs mount the backup root as the host volume the config
+	// names (backup.volume); a client must declare it, as a cluster's do
+	// (docs/backups.md). The runner writes it as uid 65532.
+	backups := filepath.Join(dir, "backups")
+	if err := os.MkdirAll(backups, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(backups, 65532, 65532); err != nil {
+		t.Fatal(err)
+	}
+	opts := testenv.NomadOptions{DockerEndpoint: d.Host, NetworkInterface: d.Bridge,
+		StaticHostVolumes: map[string]string{config.Default().Backup.Volume: backups}}
 	w.h = provisiontest.New(t, provisiontest.WithNomad(provisiontest.RealNomad(opts, &w.real)),
 		provisiontest.WithConfig(configure))
 	w.consul = testenv.SharedConsul(t).Client(t)

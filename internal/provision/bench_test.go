@@ -3,6 +3,7 @@ package provision_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tenantctl/tenantctl/internal/provision"
 	"github.com/tenantctl/tenantctl/internal/provisiontest"
+	"github.com/tenantctl/tenantctl/internal/tenant"
 )
 
 // BenchmarkUpConverged measures up on a converged tenant: preflight and the
@@ -120,4 +122,88 @@ func BenchmarkUp100Tenants(b *testing.B) {
 		b.Logf("up100: %s", use)
 		b.StartTimer()
 	}
+}
+
+// BenchmarkConvergedChecks100 measures what a converged fleet apply of 100
+// tenants costs apart from the tenants' own workloads: 100 converged ups at
+// --parallel 16, run as fleet apply runs them (one preflight for the fleet,
+// then each tenant's read-only check), over 4 real converged tenants, 25
+// ups each. BenchmarkFleet100 cannot measure it at 100 on a two-core machine:
+// 100 idle tenants' servers need more than two cores before any apply runs
+// (docs/fleet.md). Every up must find its tenant unchanged, with 0 writes to
+// Nomad, Vault and Consul.
+func BenchmarkConvergedChecks100(b *testing.B) {
+	const tenants, ups, parallel = 4, 100, 16
+	h := provisiontest.New(b, provisiontest.WithPostgresPool(tenants))
+	ids := make([]string, tenants)
+	names := make([]tenant.Names, tenants)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cc-t%d", i)
+		names[i] = provisiontest.Names(b, ids[i])
+	}
+	h.AddTenant(ids...)
+	for _, id := range ids {
+		h.MustUp(id)
+	}
+	for _, id := range ids {
+		h.WaitPassing(id)
+	}
+	env := h.Env()
+	ctx := context.Background()
+	if err := provision.Preflight(ctx, env, names...); err != nil {
+		b.Fatal(err)
+	}
+	planned := func() int {
+		return h.Double().Calls("PUT /v1/jobs/parse") + h.Double().Calls("PUT /v1/job/*/plan")
+	}
+	nomadW, vaultW, consulW, plans := h.Double().Writes(), h.VaultProxy().Writes(), h.ConsulProxy().Writes(), planned()
+	var use provisiontest.UsageReport
+	var worst time.Duration
+	for b.Loop() {
+		usage := provisiontest.StartUsage()
+		sem := make(chan struct{}, parallel)
+		errs := make([]error, ups)
+		took := make([]time.Duration, ups)
+		var wg sync.WaitGroup
+		for i := range ups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				opt := h.UpOptions(ids[i%tenants])
+				opt.Preflighted = true
+				t0 := time.Now()
+				res, err := provision.Up(ctx, env, opt)
+				took[i] = time.Since(t0)
+				if err == nil && !res.NoChanges {
+					err = fmt.Errorf("got changes: %s", res.Report.Steps[len(res.Report.Steps)-1].Detail)
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		use = usage.Stop()
+		for i, err := range errs {
+			if err != nil {
+				b.Fatalf("converged up %d of %s: %v", i, ids[i%tenants], err)
+			}
+		}
+		worst = max(worst, slices.Max(took))
+	}
+	writes := map[string]int64{
+		"nomad": h.Double().Writes() - nomadW, "vault": h.VaultProxy().Writes() - vaultW, "consul": h.ConsulProxy().Writes() - consulW,
+	}
+	for what, n := range writes {
+		if n != 0 {
+			b.Errorf("got %d writes to %s; want 0", n, what)
+		}
+	}
+	if n := planned() - plans; n != 0 {
+		b.Errorf("got %d parse and plan requests; want 0 (every job at its recorded index)", n)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/100-converged-ups")
+	b.ReportMetric(worst.Seconds(), "s/slowest-up")
+	use.Report(b, "")
+	b.Logf("100 converged ups at --parallel %d over %d tenants: %s", parallel, tenants, use)
 }

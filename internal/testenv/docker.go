@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -107,7 +106,7 @@ func StartDocker(tb testing.TB) *Docker {
 		// dockerd leaves its default network namespace mounted under
 		// the exec root; the directory cannot be removed until it is
 		// unmounted.
-		unmountBelow(dir)
+		unmountUnder(tb, dir)
 		proc.cleanup()
 	})
 	return d
@@ -130,20 +129,6 @@ func runningDockerd() int {
 		}
 	}
 	return 0
-}
-
-// unmountBelow lazily unmounts every mount point below dir (only those).
-func unmountBelow(dir string) {
-	b, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
-			_ = syscall.Unmount(f[1], syscall.MNT_DETACH)
-		}
-	}
 }
 
 // stopGracefully sends SIGTERM to the process alone and waits up to grace

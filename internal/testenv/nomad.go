@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +59,10 @@ type NomadOptions struct {
 	// HostVolumesDir is where the client creates dynamic host volumes
 	// (a directory under the agent's data dir when empty).
 	HostVolumesDir string
+	// StaticHostVolumes are host volumes the client declares in its config
+	// (host_volume "<name>" { path = … }), by name: the docker profile's
+	// backup root (backup.volume).
+	StaticHostVolumes map[string]string
 }
 
 // Nomad is a Nomad dev agent: server and client in one, on loopback.
@@ -203,6 +209,9 @@ func nomadAgentConfig(data, hostVolumes string, ports [3]int, opts NomadOptions)
 	if opts.NetworkInterface != "" {
 		fmt.Fprintf(&b, "  network_interface = %q\n", opts.NetworkInterface)
 	}
+	for _, name := range slices.Sorted(maps.Keys(opts.StaticHostVolumes)) {
+		fmt.Fprintf(&b, "  host_volume %q {\n    path      = %q\n    read_only = false\n  }\n", name, opts.StaticHostVolumes[name])
+	}
 	b.WriteString("  options = {\n    \"driver.raw_exec.enable\" = \"1\"\n" +
 		"    \"fingerprint.denylist\" = \"env_aws,env_gce,env_azure,env_digitalocean\"\n  }\n}\n")
 	b.WriteString("plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n")
@@ -338,8 +347,9 @@ func stopOrphanTasks(tb testing.TB, data string) {
 // unmountUnder detaches every mount below dir, deepest first: a dev agent
 // stopped with its allocations' task directories still in place leaves
 // their secrets and private tmpfs mounts behind (about 20 per exec cycle),
-// and the scratch directory cannot be removed while they exist. Only mounts
-// under dir, which this harness made for its own agent, are touched.
+// dockerd its network namespaces under its exec root, and the scratch
+// directory cannot be removed while they exist. Only mounts under dir, which
+// this harness made for its own process, are touched.
 func unmountUnder(tb testing.TB, dir string) {
 	for _, mp := range mountsUnder(dir) {
 		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil {

@@ -5,6 +5,8 @@
 #   DOCKER_ENDPOINT  unix:// address of the Docker engine (the one DOCKER_HOST names, or
 #                    the dockerd the script starts with its state in the state dir)
 #   BRIDGE           that engine's default bridge, docker0
+#   BACKUPS_DIR      the backup root in the state dir: the docker profile's backup jobs mount
+#                    the host volume "tenantctl-backups" (backup.volume in tenantctl.hcl)
 #
 # See docs/dev-cluster.md.
 
@@ -14,6 +16,13 @@ client {
   # engine's bridge, the tenant's app container reaches Postgres and Redis at the
   # addresses Consul has for them, and the host (Vault, the router) does too.
   network_interface = "@BRIDGE@"
+
+  # The backup root of the docker profile's backup, restore and scheduled-backup
+  # jobs (docs/backups.md); the script makes it writable by their uid, 65532.
+  host_volume "tenantctl-backups" {
+    path      = "@BACKUPS_DIR@"
+    read_only = false
+  }
 }
 
 plugin "docker" {
