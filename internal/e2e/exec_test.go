@@ -51,24 +51,7 @@ func TestRealNomadExecCycle(t *testing.T) {
 	w.assertRouted("acme-corp")
 	w.assertRouted("acme")
 
-	// A converged up writes nothing to Nomad or Vault (the lock is its
-	// only Consul write).
-	// It parses and plans no job either: Nomad still holds every job at
-	// the modify index the last up recorded.
-	nomadW, vaultW, consulW := w.real.Proxy().Writes(), h.VaultProxy().Writes(), h.ConsulProxy().Writes()
-	plansBefore := w.real.Proxy().ParsesAndPlans()
-	r = w.must("up", "acme", "--name", "ACME Corporation", "--json")
-	reportSteps("up/converged", r)
-	if d := w.real.Proxy().Writes() - nomadW; d != 0 {
-		t.Errorf("converged up: got %d writes to Nomad; want 0", d)
-	}
-	if d := w.real.Proxy().ParsesAndPlans() - plansBefore; d != 0 {
-		t.Errorf("converged up: got %d parse and plan requests to Nomad; want 0 (every job at its recorded index)\n%s", d, r.stdout)
-	}
-	if d := h.VaultProxy().Writes() - vaultW; d != 0 {
-		t.Errorf("converged up: got %d writes to Vault; want 0", d)
-	}
-	t.Logf("converged up: %d Consul writes (the tenant lock)", h.ConsulProxy().Writes()-consulW)
+	w.convergedUp("up/converged", "acme", "--name", "ACME Corporation")
 
 	if r := w.run("plan", "acme", "--name", "ACME Corporation"); r.code != exit.OK {
 		t.Errorf("plan of a converged tenant: got exit %d; want 0\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
@@ -92,15 +75,7 @@ func TestRealNomadExecCycle(t *testing.T) {
 
 	// rotate's scales were its own: the record follows them, and an up
 	// right after it still plans no job.
-	nomadW, plansBefore = w.real.Proxy().Writes(), w.real.Proxy().ParsesAndPlans()
-	r = w.must("up", "acme", "--name", "ACME Corporation", "--json")
-	reportSteps("up/converged-after-rotate", r)
-	if d := w.real.Proxy().Writes() - nomadW; d != 0 {
-		t.Errorf("converged up after rotate: got %d writes to Nomad; want 0", d)
-	}
-	if d := w.real.Proxy().ParsesAndPlans() - plansBefore; d != 0 {
-		t.Errorf("converged up after rotate: got %d parse and plan requests to Nomad; want 0\n%s", d, r.stdout)
-	}
+	w.convergedUp("up/converged-after-rotate", "acme", "--name", "ACME Corporation")
 
 	r = w.must("status", "acme", "--json")
 	var st struct {
@@ -131,6 +106,28 @@ func TestRealNomadExecCycle(t *testing.T) {
 	if code, _, err := w.routed("acme-corp", "/api/ready"); err == nil && code == 200 {
 		t.Errorf("acme-corp after down: the router still answers 200 for its host")
 	}
+}
+
+// convergedUp runs up on a converged tenant and checks what it costs: no
+// write to Nomad or Vault (the lock is its only Consul write) and no parse
+// or plan either, Nomad still holding every job at the modify index the
+// tenant's record has for it.
+func (w *world) convergedUp(name string, args ...string) {
+	w.t.Helper()
+	nomadW, vaultW, consulW := w.real.Proxy().Writes(), w.h.VaultProxy().Writes(), w.h.ConsulProxy().Writes()
+	plans := w.real.Proxy().ParsesAndPlans()
+	r := w.must(append(append([]string{"up"}, args...), "--json")...)
+	reportSteps(name, r)
+	if d := w.real.Proxy().Writes() - nomadW; d != 0 {
+		w.t.Errorf("%s: got %d writes to Nomad; want 0", name, d)
+	}
+	if d := w.real.Proxy().ParsesAndPlans() - plans; d != 0 {
+		w.t.Errorf("%s: got %d parse and plan requests to Nomad; want 0 (every job at its recorded index)\n%s", name, d, r.stdout)
+	}
+	if d := w.h.VaultProxy().Writes() - vaultW; d != 0 {
+		w.t.Errorf("%s: got %d writes to Vault; want 0", name, d)
+	}
+	w.t.Logf("%s: %d Consul writes (the tenant lock)", name, w.h.ConsulProxy().Writes()-consulW)
 }
 
 func lastLine(s string) string {

@@ -47,7 +47,7 @@ job %q {
 // time>" with ParentID set and no periodic block, which runs to completion
 // and is listed under the parent's prefix; a job that is not periodic
 // cannot be forced; a stopped and purged periodic job launches nothing
-// more. (tenantctl's scheduled backup relies on all of it.)
+// more; a launch leaves the parent at its job modify index. (tenantctl's scheduled backup relies on all of it.)
 func testPeriodicForce(t *testing.T, tg Target) {
 	c := tg.Client
 	ns := namespace(t, tg, nil)
@@ -92,6 +92,11 @@ func testPeriodicForce(t *testing.T, tg Target) {
 	}
 	if parent.Periodic == nil || parent.Status == nil || *parent.Status != "running" {
 		t.Errorf("parent after a run: periodic %v status %v; want periodic, running", parent.Periodic, parent.Status)
+	}
+	// A launch does not touch the parent's spec (tenantctl's converged
+	// check skips a job still at its recorded modify index).
+	if got := deref(parent.JobModifyIndex); got != resp.JobModifyIndex {
+		t.Errorf("parent after a run: JobModifyIndex %d; want %d, the registration's", got, resp.JobModifyIndex)
 	}
 
 	register(t, c, ns, dispatchHCL(ns, "notperiodic"), "")
