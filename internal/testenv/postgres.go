@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -143,8 +144,15 @@ func initPostgresTemplate() error {
 			if err != nil {
 				return err
 			}
+			removeOrphanTemplates()
 			dir, err := scratchDir("pgtemplate")
 			if err != nil {
+				return err
+			}
+			// The template lives as long as the test binary, which has no
+			// cleanup of its own to remove it: the next binary does, once
+			// this one has exited (removeOrphanTemplates).
+			if err := os.WriteFile(filepath.Join(dir, templateOwnerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 				return err
 			}
 			if err := os.Chmod(dir, 0o755); err != nil {
@@ -172,6 +180,32 @@ func initPostgresTemplate() error {
 		}()
 	})
 	return pgTemplate.err
+}
+
+// templateOwnerFile holds the pid of the test binary a Postgres template
+// belongs to.
+const templateOwnerFile = "owner.pid"
+
+// removeOrphanTemplates deletes the Postgres templates of test binaries that
+// have exited (each about 40 MB in the temporary directory). A template whose
+// owner still runs, or whose owner is unknown, is left alone; nothing is
+// signalled.
+func removeOrphanTemplates() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "tenantctl-pgtemplate-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, templateOwnerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue
+		}
+		_ = os.RemoveAll(dir)
+	}
 }
 
 func startPostgres() (*Postgres, *process, error) {
