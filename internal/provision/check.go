@@ -18,16 +18,9 @@ import (
 
 // convergedCheck compares the tenant's actual state with d without writing
 // anything. It returns "" when nothing differs, otherwise the first
-// difference found, in up's order.
-func (e Env) convergedCheck(ctx context.Context, d desired) (string, error) {
-	why, _, err := e.convergedCheckPlanned(ctx, d)
-	return why, err
-}
-
-// convergedCheckPlanned is convergedCheck that also returns how many jobs it
-// parsed and planned (the others Nomad still held as the last apply left
-// them).
-func (e Env) convergedCheckPlanned(ctx context.Context, d desired) (why string, planned int, err error) {
+// difference found, in up's order, and how many jobs it parsed and planned
+// (the others Nomad still held as the last apply left them).
+func (e Env) convergedCheck(ctx context.Context, d desired) (why string, planned int, err error) {
 	rec, err := e.Consul.ReadRecord(ctx, d.names.KVPrefix)
 	switch {
 	case err != nil:

@@ -14,5 +14,6 @@ func ConvergedCheck(ctx context.Context, env Env, spec tenant.Spec) (string, err
 	if err != nil {
 		return "", err
 	}
-	return env.convergedCheck(ctx, d)
+	why, _, err := env.convergedCheck(ctx, d)
+	return why, err
 }

@@ -175,7 +175,7 @@ func Up(ctx context.Context, env Env, opt UpOptions) (UpResult, error) {
 			return out, nil
 		}},
 		{Name: StepCheck, Apply: func(ctx context.Context) (Outcome, error) {
-			why, planned, err := env.convergedCheckPlanned(ctx, d)
+			why, planned, err := env.convergedCheck(ctx, d)
 			if err != nil {
 				return Outcome{}, err
 			}
